@@ -39,7 +39,9 @@ pub enum CatalogError {
         message: String,
         span: Option<std::ops::Range<usize>>,
     },
-    #[error("catalog entry `{file}` declares service `{found}`, but its file name says `{expected}`")]
+    #[error(
+        "catalog entry `{file}` declares service `{found}`, but its file name says `{expected}`"
+    )]
     NameMismatch {
         file: String,
         expected: String,

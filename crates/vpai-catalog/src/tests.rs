@@ -25,7 +25,11 @@ fn healthchecks_only_call_tools_the_image_has_000_11() {
             "CMD-SHELL" => test[1].split_whitespace().next().unwrap().to_string(),
             other => panic!("{}: unexpected healthcheck kind {other}", s.name),
         };
-        assert!(s.tools.contains(&binary), "{}: {binary} not in image", s.name);
+        assert!(
+            s.tools.contains(&binary),
+            "{}: {binary} not in image",
+            s.name
+        );
     }
 }
 
@@ -48,7 +52,10 @@ fn no_latest_tags() {
 #[test]
 fn image_repository_strips_tag_and_digest() {
     assert_eq!(image_repository("postgres:18.1"), "postgres");
-    assert_eq!(image_repository("localhost:5000/x/y:1"), "localhost:5000/x/y");
+    assert_eq!(
+        image_repository("localhost:5000/x/y:1"),
+        "localhost:5000/x/y"
+    );
     assert_eq!(image_repository("localhost:5000/x/y"), "localhost:5000/x/y");
     assert_eq!(image_repository("a/b@sha256:00"), "a/b");
 }

@@ -1,14 +1,93 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! Transports: how vpai runs a command or writes a file on a host. The deploy works
+//! against the [`Host`] trait only, so the local engine and SSH targets share one code
+//! path. Every file write is atomic (temp file, fsync, rename) with an explicit mode
+//! and owner, and keeps the previous version for rollback.
+
+mod local;
+
+pub use local::{LocalHost, is_root};
+
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("cannot start `{program}`: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("`{path}`: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// What a finished command said.
+#[derive(Debug, Clone)]
+pub struct CmdOutput {
+    pub status: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+impl CmdOutput {
+    pub fn success(&self) -> bool {
+        self.status == 0
     }
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+/// A file's state on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileState {
+    pub bytes: Vec<u8>,
+    pub mode: u32,
+    pub owner: (u32, u32),
+}
+
+/// What changed when a file was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    Created,
+    Updated,
+    /// Only mode or owner differed.
+    Permissions,
+    Unchanged,
+}
+
+/// A machine vpai deploys to.
+pub trait Host {
+    /// A short name for messages (`local`, `prod`).
+    fn name(&self) -> &str;
+
+    /// Run a program with arguments (no shell), optionally feeding stdin.
+    /// Secrets go through stdin or files, never through `args`.
+    fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Result<CmdOutput, HostError>;
+
+    fn read_file(&self, path: &Path) -> Result<Option<FileState>, HostError>;
+
+    /// Write `bytes` at `path` atomically with `mode` and `owner`, unless it already has
+    /// exactly that content, mode and owner. The previous content is copied to `backup`.
+    fn write_file(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        mode: u32,
+        owner: (u32, u32),
+        backup: Option<&Path>,
+    ) -> Result<WriteOutcome, HostError>;
+
+    /// Create a directory (and parents) and set its mode and owner.
+    fn ensure_dir(
+        &self,
+        path: &Path,
+        mode: u32,
+        owner: (u32, u32),
+    ) -> Result<WriteOutcome, HostError>;
 }

@@ -1,14 +1,349 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! The model: `stack.toml` resolved against the catalog into the typed stack that
+//! rendering, checking and deploying work on. Everything that can be known without a
+//! host is decided here (images, names, subdomains, memory, networks, databases), and
+//! every mistake is reported against the operator's file with a span.
+
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use vpai_catalog::{Catalog, Phase, SecretDef, ServiceDef};
+use vpai_spec::{SpecError, StackFile, TlsMode, parse_memory, parse_subnet16};
+
+/// One Docker network of the stack.
+#[derive(Debug, Clone, Serialize)]
+pub struct Network {
+    /// Short name used in compose (`backend`).
+    pub name: String,
+    /// Docker name (`<project>_backend`): phase B refers to it as external.
+    pub docker_name: String,
+    pub subnet: String,
+    /// No route to the outside (data stores, monitoring).
+    pub internal: bool,
+}
+
+/// The four networks of seed 001 §12.1, in a fixed order, and their /24 index.
+pub const NETWORKS: &[(&str, u8, bool)] = &[
+    ("frontend", 1, false),
+    ("backend", 2, true),
+    ("monitoring", 3, true),
+    ("egress", 4, false),
+];
+
+/// A service as it will run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Service {
+    pub name: String,
+    pub def: ServiceDef,
+    /// Full image reference.
+    pub image: String,
+    /// Overridden in `[images]`: a local or mirrored image, never pulled.
+    pub local_image: bool,
+    pub container_name: String,
+    /// `n8n.example.com` when the service is reached through Caddy.
+    pub fqdn: Option<String>,
+    pub url: Option<String>,
+    pub memory: String,
+    /// The optional database is in use.
+    pub database: bool,
+    /// Operator's extra environment.
+    pub extra_env: std::collections::BTreeMap<String, String>,
+}
+
+impl Service {
+    pub fn phase(&self) -> Phase {
+        self.def.phase
+    }
+}
+
+/// The whole stack.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stack {
+    pub project: String,
+    pub domain: String,
+    pub tls: &'static str,
+    pub acme_email: Option<String>,
+    pub timezone: String,
+    pub locale: String,
+    pub http_port: u16,
+    pub https_port: u16,
+    pub health_endpoint: bool,
+    /// Where everything lives on the host (`/opt/<project>`).
+    pub root: PathBuf,
+    pub networks: Vec<Network>,
+    pub services: Vec<Service>,
+}
+
+impl Stack {
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name == name)
+    }
+
+    pub fn phase(&self, phase: Phase) -> impl Iterator<Item = &Service> {
+        self.services.iter().filter(move |s| s.phase() == phase)
+    }
+
+    /// Compose project name of a phase: distinct, so `--remove-orphans` on one never
+    /// removes the other's containers.
+    pub fn compose_project(&self, phase: Phase) -> String {
+        match phase {
+            Phase::Infra => format!("{}-infra", self.project),
+            Phase::Apps => self.project.clone(),
+        }
+    }
+
+    /// Compose file of a phase, relative to the root.
+    pub fn compose_file(phase: Phase) -> &'static str {
+        match phase {
+            Phase::Infra => "docker-compose-infra.yml",
+            Phase::Apps => "docker-compose.yml",
+        }
+    }
+
+    /// Every secret a service of the stack declares, with the declaring service.
+    pub fn secret_defs(&self) -> Vec<(&str, &SecretDef)> {
+        self.services
+            .iter()
+            .flat_map(|s| s.def.secrets.iter().map(move |d| (s.name.as_str(), d)))
+            .collect()
+    }
+
+    /// Databases to provision: (service, db name, role, password secret).
+    pub fn databases(&self) -> Vec<(&str, &vpai_catalog::DatabaseDef)> {
+        self.services
+            .iter()
+            .filter(|s| s.database)
+            .filter_map(|s| s.def.database.as_ref().map(|d| (s.name.as_str(), d)))
+            .collect()
+    }
+}
+
+/// Options that do not come from stack.toml.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// `--root`; defaults to `/opt/<project>`.
+    pub root: Option<PathBuf>,
+}
+
+/// Resolve a parsed stack.toml against the catalog.
+pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result<Stack, SpecError> {
+    let spec = &file.spec;
+    let p = &spec.project;
+    let project = p.name.get_ref().clone();
+
+    // Which services, in which order.
+    let mut names: Vec<(String, std::ops::Range<usize>)> = match (&p.profile, &p.services) {
+        (_, Some(list)) => list
+            .iter()
+            .map(|s| (s.get_ref().clone(), s.span()))
+            .collect(),
+        (Some(profile), None) => {
+            let members = Catalog::profile(profile.get_ref()).ok_or_else(|| {
+                let known: Vec<&str> = vpai_catalog::PROFILES.iter().map(|(n, _)| *n).collect();
+                file.error_at(
+                    profile.span(),
+                    format!("unknown profile `{}`", profile.get_ref()),
+                    format!("known profiles: {}", known.join(", ")),
+                )
+            })?;
+            members
+                .iter()
+                .map(|s| (s.to_string(), profile.span()))
+                .collect()
+        }
+        (None, None) => Catalog::profile("core")
+            .unwrap_or_default()
+            .iter()
+            .map(|s| (s.to_string(), 0..0))
+            .collect(),
+    };
+    for (name, span) in &names {
+        if catalog.get(name).is_none() {
+            return Err(unknown_service(file, catalog, name, span.clone()));
+        }
+    }
+    // `[services.x] enabled = true/false` adds or removes from the selection.
+    for (key, svc) in &spec.services {
+        let name = key.get_ref();
+        if catalog.get(name).is_none() {
+            return Err(unknown_service(file, catalog, name, key.span()));
+        }
+        match svc.enabled {
+            Some(false) => names.retain(|(n, _)| n != name),
+            Some(true) if !names.iter().any(|(n, _)| n == name) => {
+                names.push((name.clone(), key.span()))
+            }
+            _ => {}
+        }
+    }
+    for (key, _) in &spec.images {
+        if catalog.get(key.get_ref()).is_none() {
+            return Err(unknown_service(file, catalog, key.get_ref(), key.span()));
+        }
+    }
+    // Infra before apps, otherwise the operator's order.
+    names.sort_by_key(|(n, _)| catalog.get(n).map(|d| d.phase));
+
+    let (a, b) = parse_subnet16(p.subnet.get_ref()).expect("validated by the spec");
+    let networks = NETWORKS
+        .iter()
+        .map(|(name, idx, internal)| Network {
+            name: name.to_string(),
+            docker_name: format!("{project}_{name}"),
+            subnet: format!("{a}.{b}.{idx}.0/24"),
+            internal: *internal,
+        })
+        .collect();
+
+    let scheme = "https";
+    let mut services = Vec::new();
+    for (name, _) in &names {
+        let def = catalog.get(name).expect("checked above").clone();
+        let svc_spec = spec
+            .services
+            .iter()
+            .find(|(k, _)| k.get_ref() == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        let version = svc_spec
+            .version
+            .as_ref()
+            .map(|v| v.get_ref().clone())
+            .unwrap_or_else(|| def.version.clone());
+        let (image, local_image) = match spec.images.iter().find(|(k, _)| k.get_ref() == name) {
+            Some((_, img)) => (img.get_ref().clone(), true),
+            None => (format!("{}:{}", def.image, version), false),
+        };
+        let memory = svc_spec
+            .memory
+            .as_ref()
+            .map(|m| m.get_ref().clone())
+            .unwrap_or_else(|| def.memory.clone());
+        if let (Some(m), Some(floor)) = (&svc_spec.memory, parse_memory(&def.memory_floor)) {
+            if parse_memory(m.get_ref()).unwrap_or(0) < floor {
+                return Err(file.error_at(
+                    m.span(),
+                    format!(
+                        "{name} needs at least {} of memory, `{}` is below",
+                        def.memory_floor,
+                        m.get_ref()
+                    ),
+                    format!("set `memory = \"{}\"` or more", def.memory_floor),
+                ));
+            }
+        }
+        let (fqdn, url) = match &def.web {
+            Some(web) => {
+                let sub = svc_spec
+                    .subdomain
+                    .as_ref()
+                    .map(|s| s.get_ref().clone())
+                    .unwrap_or_else(|| web.subdomain.clone());
+                let fqdn = format!("{sub}.{}", p.domain.get_ref());
+                let port = if p.https_port == 443 {
+                    String::new()
+                } else {
+                    format!(":{}", p.https_port)
+                };
+                (Some(fqdn.clone()), Some(format!("{scheme}://{fqdn}{port}")))
+            }
+            None => (None, None),
+        };
+        let database = match (&def.database, svc_spec.database) {
+            (None, Some(true)) => {
+                return Err(file.error_at(
+                    0..0,
+                    format!("service `{name}` has no database to turn on"),
+                    "remove `database = true`",
+                ));
+            }
+            (None, _) => false,
+            (Some(db), Some(false)) if !db.optional => {
+                return Err(file.error_at(
+                    0..0,
+                    format!("service `{name}` cannot run without its database"),
+                    "remove `database = false`",
+                ));
+            }
+            (Some(_), Some(v)) => v,
+            (Some(_), None) => true,
+        };
+        services.push(Service {
+            name: name.clone(),
+            container_name: format!("{project}_{name}"),
+            image,
+            local_image,
+            fqdn,
+            url,
+            memory,
+            database,
+            extra_env: svc_spec.env.clone(),
+            def,
+        });
+    }
+    // A service whose database is on needs PostgreSQL; `needs` must be in the stack.
+    for s in &services {
+        let mut needs: Vec<&str> = s.def.needs.iter().map(String::as_str).collect();
+        if s.database {
+            needs.push("postgresql");
+        }
+        for need in needs {
+            if need == "postgresql" && !s.database && s.def.database.is_some() {
+                continue;
+            }
+            if !services.iter().any(|o| o.name == need) {
+                return Err(file.error_at(
+                    0..0,
+                    format!(
+                        "service `{}` needs `{need}`, which is not in the stack",
+                        s.name
+                    ),
+                    format!("add `{need}` to the services, or disable `{}`", s.name),
+                ));
+            }
+        }
+    }
+
+    Ok(Stack {
+        root: opts
+            .root
+            .clone()
+            .unwrap_or_else(|| Path::new("/opt").join(&project)),
+        project,
+        domain: p.domain.get_ref().clone(),
+        tls: match p.tls {
+            TlsMode::Acme => "acme",
+            TlsMode::Internal => "internal",
+        },
+        acme_email: p.acme_email.clone(),
+        timezone: p.timezone.clone(),
+        locale: p.locale.get_ref().clone(),
+        http_port: p.http_port,
+        https_port: p.https_port,
+        health_endpoint: p.health_endpoint,
+        networks,
+        services,
+    })
+}
+
+fn unknown_service(
+    file: &StackFile,
+    catalog: &Catalog,
+    name: &str,
+    span: std::ops::Range<usize>,
+) -> SpecError {
+    let best = catalog
+        .names()
+        .map(|n| (strsim::jaro_winkler(name, n), n))
+        .filter(|(s, _)| *s > 0.75)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let help = match best {
+        Some((_, n)) => format!("did you mean `{n}`?"),
+        None => format!(
+            "known services: {} (or add catalog/{name}.toml)",
+            catalog.names().collect::<Vec<_>>().join(", ")
+        ),
+    };
+    file.error_at(span, format!("unknown service `{name}`"), help)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+mod tests;

@@ -1,0 +1,59 @@
+use super::*;
+
+fn build_text(text: &str) -> Result<Stack, SpecError> {
+    let file = StackFile::parse(Path::new("stack.toml"), text.to_string())?;
+    build(&file, &Catalog::embedded(), &BuildOptions::default())
+}
+
+#[test]
+fn example_builds_core_in_phase_order() {
+    let file = StackFile::example();
+    let stack = build(&file, &Catalog::embedded(), &BuildOptions::default()).unwrap();
+    let names: Vec<_> = stack.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["postgresql", "redis", "qdrant", "caddy", "n8n", "litellm"]
+    );
+    assert_eq!(stack.root, Path::new("/opt/demo"));
+    let n8n = stack.service("n8n").unwrap();
+    assert_eq!(n8n.fqdn.as_deref(), Some("n8n.localhost"));
+    assert_eq!(n8n.container_name, "demo_n8n");
+    assert_eq!(stack.networks[1].subnet, "172.20.2.0/24");
+}
+
+#[test]
+fn unknown_service_suggests() {
+    let err = build_text("[project]\nname='x'\ndomain='a.b'\n[services.postgres]\n").unwrap_err();
+    let text = format!("{:?}", miette::Report::new(err));
+    assert!(text.contains("did you mean `postgresql`?"), "{text}");
+}
+
+#[test]
+fn image_override_is_local_never_pulled_003_1() {
+    let s = build_text("[project]\nname='x'\ndomain='a.b'\n[images]\nredis='mirror/redis:8'\n")
+        .unwrap();
+    let r = s.service("redis").unwrap();
+    assert_eq!(r.image, "mirror/redis:8");
+    assert!(r.local_image);
+}
+
+#[test]
+fn litellm_memory_floor_001_10_2() {
+    let err = build_text("[project]\nname='x'\ndomain='a.b'\n[services.litellm]\nmemory='768M'\n")
+        .unwrap_err();
+    assert_eq!(err.location(), Some("stack.toml:5:8"));
+}
+
+#[test]
+fn app_without_its_database_server_is_refused() {
+    let err = build_text("[project]\nname='x'\ndomain='a.b'\nservices=['n8n']\n").unwrap_err();
+    assert!(err.to_string().contains("needs `postgresql`"));
+}
+
+#[test]
+fn optional_database_can_be_turned_off() {
+    let s = build_text("[project]\nname='x'\ndomain='a.b'\n[services.litellm]\ndatabase=false\n")
+        .unwrap();
+    assert!(!s.service("litellm").unwrap().database);
+    assert_eq!(s.databases().len(), 1);
+}

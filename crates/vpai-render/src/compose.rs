@@ -1,0 +1,257 @@
+//! The two compose files. Phase A (`docker-compose-infra.yml`) owns the data stores,
+//! Caddy and the networks they use; phase B (`docker-compose.yml`) holds only the apps
+//! and refers to phase A's networks as external (seed 000 #16, seed 001 §2.2). Each
+//! phase has its own compose project name, so neither can remove the other's
+//! containers as orphans.
+
+use indexmap::IndexMap;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use vpai_catalog::Phase;
+use vpai_model::{Service, Stack};
+
+#[derive(Serialize)]
+struct ComposeFile {
+    name: String,
+    services: IndexMap<String, ComposeService>,
+    networks: IndexMap<String, ComposeNetwork>,
+}
+
+#[derive(Serialize)]
+struct ComposeService {
+    image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pull_policy: Option<&'static str>,
+    container_name: String,
+    restart: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    init: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    command: Vec<String>,
+    env_file: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ports: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    volumes: Vec<String>,
+    networks: Vec<String>,
+    cap_drop: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    cap_add: Vec<String>,
+    security_opt: Vec<&'static str>,
+    deploy: Deploy,
+    logging: Logging,
+    healthcheck: Healthcheck,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_grace_period: Option<String>,
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct Deploy {
+    resources: Resources,
+}
+
+#[derive(Serialize)]
+struct Resources {
+    limits: Limits,
+}
+
+#[derive(Serialize)]
+struct Limits {
+    memory: String,
+}
+
+#[derive(Serialize)]
+struct Logging {
+    driver: &'static str,
+    options: BTreeMap<&'static str, &'static str>,
+}
+
+#[derive(Serialize)]
+struct Healthcheck {
+    test: Vec<String>,
+    interval: String,
+    timeout: String,
+    retries: u32,
+    start_period: String,
+}
+
+#[derive(Serialize, Default)]
+struct ComposeNetwork {
+    name: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    external: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    driver: Option<&'static str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    internal: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ipam: Option<Ipam>,
+}
+
+#[derive(Serialize)]
+struct Ipam {
+    config: Vec<IpamConfig>,
+}
+
+#[derive(Serialize)]
+struct IpamConfig {
+    subnet: String,
+}
+
+/// Which phase owns each network: phase A for any network a phase A service uses,
+/// otherwise the first phase that uses it.
+pub fn network_owner(stack: &Stack, network: &str) -> Option<Phase> {
+    let uses = |phase: Phase| {
+        stack
+            .phase(phase)
+            .any(|s| s.def.networks.iter().any(|n| n == network))
+    };
+    if uses(Phase::Infra) {
+        Some(Phase::Infra)
+    } else if uses(Phase::Apps) {
+        Some(Phase::Apps)
+    } else {
+        None
+    }
+}
+
+pub fn render_compose(
+    stack: &Stack,
+    phase: Phase,
+    input_hashes: &BTreeMap<String, String>,
+) -> String {
+    let mut services = IndexMap::new();
+    let mut used_networks = BTreeSet::new();
+    for svc in stack.phase(phase) {
+        used_networks.extend(svc.def.networks.iter().cloned());
+        services.insert(
+            svc.name.clone(),
+            compose_service(stack, svc, input_hashes.get(&svc.name)),
+        );
+    }
+    let mut networks = IndexMap::new();
+    for net in &stack.networks {
+        if !used_networks.contains(&net.name) {
+            continue;
+        }
+        let owned = network_owner(stack, &net.name) == Some(phase);
+        networks.insert(
+            net.name.clone(),
+            if owned {
+                ComposeNetwork {
+                    name: net.docker_name.clone(),
+                    driver: Some("bridge"),
+                    internal: net.internal,
+                    ipam: Some(Ipam {
+                        config: vec![IpamConfig {
+                            subnet: net.subnet.clone(),
+                        }],
+                    }),
+                    ..Default::default()
+                }
+            } else {
+                ComposeNetwork {
+                    name: net.docker_name.clone(),
+                    external: true,
+                    ..Default::default()
+                }
+            },
+        );
+    }
+    let file = ComposeFile {
+        name: stack.compose_project(phase),
+        services,
+        networks,
+    };
+    let header = match phase {
+        Phase::Infra => format!(
+            "# Phase A (infra) of {}: rendered by vpai, do not edit on the host.\n# By hand: cd {} && docker compose -f docker-compose-infra.yml up -d\n",
+            stack.project,
+            stack.root.display()
+        ),
+        Phase::Apps => format!(
+            "# Phase B (apps) of {}: rendered by vpai, do not edit on the host.\n# Start phase A first. By hand: cd {} && docker compose up -d\n",
+            stack.project,
+            stack.root.display()
+        ),
+    };
+    let body = serde_saphyr::to_string(&file).expect("compose model serializes");
+    format!("{header}{body}")
+}
+
+fn compose_service(stack: &Stack, svc: &Service, input_hash: Option<&String>) -> ComposeService {
+    let def = &svc.def;
+    let mut volumes: Vec<String> = def
+        .volumes
+        .iter()
+        .map(|v| {
+            let ro = if v.read_only { ":ro" } else { "" };
+            format!("./{}:{}{ro}", v.source, v.target)
+        })
+        .collect();
+    for cfg in &def.configs {
+        if let Some(target) = &cfg.target {
+            volumes.push(format!("./{}:{}:ro", cfg.path, target));
+        }
+    }
+    let ports = def
+        .publish
+        .iter()
+        .map(|p| {
+            let host = match p.host_port_setting.as_str() {
+                "http_port" => stack.http_port,
+                _ => stack.https_port,
+            };
+            let proto = if p.protocol == "udp" { "/udp" } else { "" };
+            format!("{host}:{}{proto}", p.container)
+        })
+        .collect();
+    let mut labels = BTreeMap::new();
+    labels.insert("io.vpai.project".to_string(), stack.project.clone());
+    labels.insert("io.vpai.phase".to_string(), def.phase.as_str().to_string());
+    if let Some(h) = input_hash {
+        labels.insert("io.vpai.inputs".to_string(), h.clone());
+    }
+    ComposeService {
+        image: svc.image.clone(),
+        // A locally built or mirrored image is never pulled from a registry (seed 003 §1).
+        pull_policy: svc.local_image.then_some("never"),
+        container_name: svc.container_name.clone(),
+        restart: "unless-stopped",
+        user: def.run_as.clone(),
+        init: def.init,
+        command: def.command.clone(),
+        env_file: vec![format!("./env/{}.env", svc.name)],
+        ports,
+        volumes,
+        networks: def.networks.clone(),
+        cap_drop: vec!["ALL"],
+        cap_add: def.cap_add.clone(),
+        security_opt: vec!["no-new-privileges:true"],
+        deploy: Deploy {
+            resources: Resources {
+                limits: Limits {
+                    memory: svc.memory.clone(),
+                },
+            },
+        },
+        logging: Logging {
+            driver: "json-file",
+            options: [("max-size", "10m"), ("max-file", "3")]
+                .into_iter()
+                .collect(),
+        },
+        healthcheck: Healthcheck {
+            test: def.healthcheck.test.clone(),
+            interval: def.healthcheck.interval.clone(),
+            timeout: def.healthcheck.timeout.clone(),
+            retries: def.healthcheck.retries,
+            start_period: def.healthcheck.start_period.clone(),
+        },
+        stop_grace_period: def.stop_grace_period.clone(),
+        labels,
+    }
+}

@@ -1,0 +1,234 @@
+//! The values templates see. Secrets go through [`SecretsView`], which records which
+//! secret each file used: that record is the rotation matrix, derived, not hand-written.
+
+use minijinja::value::{Object, Value};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use vpai_model::{Service, Stack};
+use vpai_vault::SecretStore;
+
+/// Secret values by name, with a record of the names read since the last reset.
+pub struct SecretsView {
+    values: BTreeMap<String, String>,
+    /// Declared external secrets the operator has not set: read as "" (falsy) so that
+    /// `env_when` can test them.
+    unset_external: BTreeSet<String>,
+    used: Mutex<BTreeSet<String>>,
+}
+
+impl std::fmt::Debug for SecretsView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretsView")
+            .field("names", &self.values.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl SecretsView {
+    pub fn new(stack: &Stack, store: &SecretStore) -> Arc<Self> {
+        let mut values = BTreeMap::new();
+        let mut unset_external = BTreeSet::new();
+        for (_, def) in stack.secret_defs() {
+            match store.get(&def.name) {
+                Some(v) => {
+                    values.insert(def.name.clone(), v.to_string());
+                }
+                None if def.external => {
+                    unset_external.insert(def.name.clone());
+                }
+                None => {}
+            }
+        }
+        Arc::new(SecretsView {
+            values,
+            unset_external,
+            used: Mutex::new(BTreeSet::new()),
+        })
+    }
+
+    pub fn reset(&self) {
+        self.used.lock().expect("not poisoned").clear();
+    }
+
+    pub fn used(&self) -> BTreeSet<String> {
+        self.used.lock().expect("not poisoned").clone()
+    }
+}
+
+impl Object for SecretsView {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let name = key.as_str()?;
+        if let Some(v) = self.values.get(name) {
+            self.used
+                .lock()
+                .expect("not poisoned")
+                .insert(name.to_string());
+            return Some(Value::from(v.clone()));
+        }
+        if self.unset_external.contains(name) {
+            return Some(Value::from(""));
+        }
+        None
+    }
+}
+
+#[derive(Serialize)]
+struct StackCtx<'a> {
+    project: &'a str,
+    domain: &'a str,
+    tls: &'a str,
+    acme_email: &'a Option<String>,
+    timezone: &'a str,
+    locale: &'a str,
+    health_endpoint: bool,
+    root: String,
+}
+
+#[derive(Serialize, Clone)]
+pub struct ServiceCtx {
+    name: String,
+    container_name: String,
+    fqdn: Option<String>,
+    url: Option<String>,
+    memory: String,
+    memory_mb: u64,
+    database: bool,
+}
+
+fn service_ctx(s: &Service) -> ServiceCtx {
+    ServiceCtx {
+        name: s.name.clone(),
+        container_name: s.container_name.clone(),
+        fqdn: s.fqdn.clone(),
+        url: s.url.clone(),
+        memory: s.memory.clone(),
+        memory_mb: vpai_spec_memory_mb(&s.memory),
+        database: s.database,
+    }
+}
+
+fn vpai_spec_memory_mb(text: &str) -> u64 {
+    // The spec validated the size already; the catalog's defaults are tested.
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n: u64 = t[..split].parse().unwrap_or(0);
+    match t[split..].to_ascii_uppercase().as_str() {
+        "G" | "GB" => n * 1024,
+        "K" | "KB" => n / 1024,
+        _ => n,
+    }
+}
+
+#[derive(Serialize)]
+struct WebCtx {
+    name: String,
+    fqdn: String,
+    port: u16,
+    websocket: bool,
+}
+
+#[derive(Serialize)]
+struct DatabaseCtx {
+    service: String,
+    name: String,
+    user: String,
+    password_secret: String,
+}
+
+#[derive(Serialize)]
+struct ModelCtx {
+    name: &'static str,
+    model: &'static str,
+    key: &'static str,
+}
+
+/// Values shared by every template of the stack.
+pub fn base_context(stack: &Stack, secrets: &Arc<SecretsView>) -> BTreeMap<String, Value> {
+    let mut ctx = BTreeMap::new();
+    ctx.insert(
+        "stack".into(),
+        Value::from_serialize(StackCtx {
+            project: &stack.project,
+            domain: &stack.domain,
+            tls: stack.tls,
+            acme_email: &stack.acme_email,
+            timezone: &stack.timezone,
+            locale: &stack.locale,
+            health_endpoint: stack.health_endpoint,
+            root: stack.root.display().to_string(),
+        }),
+    );
+    let services: BTreeMap<String, ServiceCtx> = stack
+        .services
+        .iter()
+        .map(|s| (s.name.clone(), service_ctx(s)))
+        .collect();
+    ctx.insert("services".into(), Value::from_serialize(&services));
+    ctx.insert("secrets".into(), Value::from_dyn_object(secrets.clone()));
+    let web: Vec<WebCtx> = stack
+        .services
+        .iter()
+        .filter_map(|s| {
+            let web = s.def.web.as_ref()?;
+            Some(WebCtx {
+                name: s.name.clone(),
+                fqdn: s.fqdn.clone()?,
+                port: web.port,
+                websocket: web.websocket,
+            })
+        })
+        .collect();
+    ctx.insert("web_services".into(), Value::from_serialize(&web));
+    let dbs: Vec<DatabaseCtx> = stack
+        .databases()
+        .into_iter()
+        .map(|(svc, d)| DatabaseCtx {
+            service: svc.to_string(),
+            name: d.name.clone(),
+            user: d.user.clone(),
+            password_secret: d.password_secret.clone(),
+        })
+        .collect();
+    ctx.insert("databases".into(), Value::from_serialize(&dbs));
+    ctx
+}
+
+/// The base context plus `service` (the one being rendered) and `models` for LiteLLM.
+pub fn service_context(
+    base: &BTreeMap<String, Value>,
+    _stack: &Stack,
+    svc: &Service,
+) -> BTreeMap<String, Value> {
+    let mut ctx = base.clone();
+    ctx.insert("service".into(), Value::from_serialize(service_ctx(svc)));
+    // Models are offered for each provider whose key the operator has set.
+    let secrets = &base["secrets"];
+    let has = |k: &str| secrets.get_attr(k).map(|v| v.is_true()).unwrap_or(false);
+    let mut models = Vec::new();
+    if svc.name == "litellm" {
+        if has("openrouter_api_key") {
+            models.push(ModelCtx {
+                name: "deepseek-v3",
+                model: "openrouter/deepseek/deepseek-chat",
+                key: "os.environ/OPENROUTER_API_KEY",
+            });
+        }
+        if has("anthropic_api_key") {
+            models.push(ModelCtx {
+                name: "claude-sonnet",
+                model: "anthropic/claude-sonnet-4-5",
+                key: "os.environ/ANTHROPIC_API_KEY",
+            });
+        }
+        if has("openai_api_key") {
+            models.push(ModelCtx {
+                name: "gpt-4o-mini",
+                model: "openai/gpt-4o-mini",
+                key: "os.environ/OPENAI_API_KEY",
+            });
+        }
+    }
+    ctx.insert("models".into(), Value::from_serialize(&models));
+    ctx
+}

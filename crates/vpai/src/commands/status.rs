@@ -1,0 +1,46 @@
+//! `vpai status`: a table (or JSON) of every service's container state and health.
+
+use crate::cli::StatusArgs;
+use crate::printer::Printer;
+use crate::project::Project;
+use std::process::ExitCode;
+use vpai_deploy::ServiceStatus;
+use vpai_host::LocalHost;
+
+pub fn run(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let project = Project::load(&args.stack)?;
+    let statuses = vpai_deploy::status(&LocalHost, &project.stack)?;
+    if args.json {
+        printer.out(&serde_json::to_string_pretty(&statuses)?);
+    } else {
+        printer.out(&status_table(&statuses));
+    }
+    Ok(if statuses.iter().all(ServiceStatus::is_ok) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub fn status_table(statuses: &[ServiceStatus]) -> String {
+    let rows: Vec<Vec<String>> = statuses
+        .iter()
+        .map(|s| {
+            let mut state = s.state.clone();
+            if s.restarts > 0 {
+                state.push_str(&format!(" ({} restarts)", s.restarts));
+            }
+            if s.oom_killed {
+                state.push_str(" OOM-killed");
+            }
+            vec![
+                s.service.clone(),
+                s.phase.clone(),
+                state,
+                s.health.clone(),
+                s.url.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    crate::printer::table(&["service", "phase", "state", "health", "url"], &rows)
+}

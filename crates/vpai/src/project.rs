@@ -1,0 +1,78 @@
+//! Resolving a command's inputs: stack file (or the example), catalog (embedded plus
+//! the operator's `catalog/`), templates (embedded plus `templates/`), the secret
+//! store, and the model built from them. Validation happens here, before any host is
+//! contacted.
+
+use crate::cli::StackArgs;
+use crate::printer::Printer;
+use anyhow::Context;
+use std::path::PathBuf;
+use vpai_catalog::Catalog;
+use vpai_model::{BuildOptions, Stack};
+use vpai_render::{Rendered, TemplateSource};
+use vpai_spec::StackFile;
+use vpai_vault::SecretStore;
+
+pub struct Project {
+    pub file: StackFile,
+    pub stack: Stack,
+    pub templates: TemplateSource,
+    /// `<dir of stack.toml>/.vpai`
+    pub state_dir: PathBuf,
+}
+
+impl Project {
+    pub fn load(args: &StackArgs) -> anyhow::Result<Self> {
+        let file = if args.example {
+            StackFile::example()
+        } else {
+            StackFile::load(&args.file)?
+        };
+        let dir = file.dir();
+        let mut catalog = Catalog::embedded();
+        let custom = dir.join("catalog");
+        if !args.example && custom.is_dir() {
+            catalog
+                .load_dir(&custom)
+                .with_context(|| format!("loading custom services from `{}`", custom.display()))?;
+        }
+        let templates_dir = dir.join("templates");
+        let templates = TemplateSource {
+            override_dir: (!args.example && templates_dir.is_dir()).then_some(templates_dir),
+        };
+        let stack = vpai_model::build(
+            &file,
+            &catalog,
+            &BuildOptions {
+                root: args.root.clone(),
+            },
+        )?;
+        Ok(Project {
+            state_dir: dir.join(".vpai"),
+            file,
+            stack,
+            templates,
+        })
+    }
+
+    /// Open the secret store, generate what is missing, and teach the printer to mask it.
+    pub fn secrets(&self, printer: &Printer) -> anyhow::Result<SecretStore> {
+        let mut store = SecretStore::open(&self.state_dir)?;
+        let created = vpai_render::ensure_secrets(&self.stack, &mut store);
+        if !created.is_empty() {
+            store.save()?;
+            printer.info(&format!(
+                "generated {} secret(s) into `{}` (mode 0600): {}",
+                created.len(),
+                store.path().display(),
+                created.join(", ")
+            ));
+        }
+        printer.add_secrets(store.values());
+        Ok(store)
+    }
+
+    pub fn render(&self, store: &SecretStore) -> anyhow::Result<Rendered> {
+        Ok(vpai_render::render(&self.stack, store, &self.templates)?)
+    }
+}
