@@ -1,0 +1,134 @@
+//! What an operator sees: help, errors with file:line:column, render output, init.
+//! No Docker needed.
+
+use assert_cmd::Command;
+use std::path::Path;
+
+fn vpai(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("vpai").unwrap();
+    cmd.current_dir(dir).env("NO_COLOR", "1").env("COLUMNS", "100");
+    cmd
+}
+
+#[test]
+fn help_teaches_the_first_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = vpai(dir.path()).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    insta::assert_snapshot!("help", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn up_help_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = vpai(dir.path()).args(["up", "--help"]).output().unwrap();
+    insta::assert_snapshot!("up_help", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn unknown_key_points_at_line_and_column_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("stack.toml"),
+        "[project]\nname = \"x\"\ndomian = \"example.com\"\n",
+    )
+    .unwrap();
+    let out = vpai(dir.path()).args(["render"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("stack.toml:3:1"), "{err}");
+    assert!(err.contains("did you mean `domain`?"), "{err}");
+    insta::assert_snapshot!("unknown_key", err);
+}
+
+#[test]
+fn missing_file_says_how_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = vpai(dir.path()).args(["render"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("vpai init") && err.contains("--example"), "{err}");
+}
+
+#[test]
+fn render_example_writes_deterministic_files_with_modes() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    vpai(dir.path())
+        .args(["render", "--example", "--out"])
+        .arg(&a)
+        .assert()
+        .success();
+    vpai(dir.path())
+        .args(["render", "--example", "--out"])
+        .arg(&b)
+        .assert()
+        .success();
+    for file in ["docker-compose.yml", "docker-compose-infra.yml", "env/n8n.env", "configs/caddy/Caddyfile"] {
+        assert_eq!(
+            std::fs::read(a.join(file)).unwrap(),
+            std::fs::read(b.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+    let mode = std::fs::metadata(a.join("env/n8n.env")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let secrets = dir.path().join(".vpai/secrets.toml");
+    let mode = std::fs::metadata(&secrets).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn render_never_prints_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = vpai(dir.path())
+        .args(["render", "--example", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(dir.path().join(".vpai/secrets.toml")).unwrap();
+    let doc: toml::Table = text.parse().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for (_, rec) in doc["secrets"].as_table().unwrap() {
+        let v = rec["value"].as_str().unwrap();
+        assert!(!stdout.contains(v) && !stderr.contains(v));
+    }
+}
+
+#[test]
+fn init_non_interactive_writes_a_valid_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    vpai(dir.path())
+        .args(["init", "--domain", "example.org", "--name", "acme", "--non-interactive"])
+        .assert()
+        .success();
+    vpai(dir.path()).args(["render"]).assert().success();
+    // A second init does not overwrite.
+    vpai(dir.path())
+        .args(["init", "--domain", "example.org", "--non-interactive"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn init_without_domain_and_without_terminal_says_what_to_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = vpai(dir.path()).args(["init", "--non-interactive"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--domain"));
+}
+
+#[test]
+fn up_check_is_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    vpai(dir.path())
+        .args(["up", "--example", "--check", "--json", "--root"])
+        .arg(&root)
+        .assert()
+        .success();
+    assert!(!root.exists());
+}
