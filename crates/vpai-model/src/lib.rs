@@ -3,6 +3,9 @@
 //! host is decided here (images, names, subdomains, memory, networks, databases), and
 //! every mistake is reported against the operator's file with a span.
 
+// SpecError keeps the source text for rustc-style output (see vpai-spec).
+#![allow(clippy::result_large_err)]
+
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use vpai_catalog::{Catalog, Phase, SecretDef, ServiceDef};
@@ -174,7 +177,7 @@ pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result
             _ => {}
         }
     }
-    for (key, _) in &spec.images {
+    for key in spec.images.keys() {
         if catalog.get(key.get_ref()).is_none() {
             return Err(unknown_service(file, catalog, key.get_ref(), key.span()));
         }
@@ -217,18 +220,18 @@ pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result
             .as_ref()
             .map(|m| m.get_ref().clone())
             .unwrap_or_else(|| def.memory.clone());
-        if let (Some(m), Some(floor)) = (&svc_spec.memory, parse_memory(&def.memory_floor)) {
-            if parse_memory(m.get_ref()).unwrap_or(0) < floor {
-                return Err(file.error_at(
-                    m.span(),
-                    format!(
-                        "{name} needs at least {} of memory, `{}` is below",
-                        def.memory_floor,
-                        m.get_ref()
-                    ),
-                    format!("set `memory = \"{}\"` or more", def.memory_floor),
-                ));
-            }
+        if let (Some(m), Some(floor)) = (&svc_spec.memory, parse_memory(&def.memory_floor))
+            && parse_memory(m.get_ref()).unwrap_or(0) < floor
+        {
+            return Err(file.error_at(
+                m.span(),
+                format!(
+                    "{name} needs at least {} of memory, `{}` is below",
+                    def.memory_floor,
+                    m.get_ref()
+                ),
+                format!("set `memory = \"{}\"` or more", def.memory_floor),
+            ));
         }
         let (fqdn, url) = match &def.web {
             Some(web) => {

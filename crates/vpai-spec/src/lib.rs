@@ -2,6 +2,10 @@
 //! errors that point at file, line and column with a hint. No I/O beyond reading the
 //! file; no knowledge of services (that is the catalog's and the model's job).
 
+// A spec error carries the whole source text so it can be shown like rustc; it is
+// built once, on the way out, so its size costs nothing worth boxing for.
+#![allow(clippy::result_large_err)]
+
 mod diagnostic;
 mod example;
 mod schema;

@@ -182,14 +182,14 @@ impl StackSpec {
                     )
                 })?;
             }
-            if let Some(v) = &svc.version {
-                if v.get_ref() == "latest" || v.get_ref().is_empty() {
-                    return Err((
-                        v.span(),
-                        format!("service `{}` uses an unpinned version", key.get_ref()),
-                        "pin an exact tag (e.g. `2.7.3`): `latest` changes under you".into(),
-                    ));
-                }
+            if let Some(v) = &svc.version
+                && (v.get_ref() == "latest" || v.get_ref().is_empty())
+            {
+                return Err((
+                    v.span(),
+                    format!("service `{}` uses an unpinned version", key.get_ref()),
+                    "pin an exact tag (e.g. `2.7.3`): `latest` changes under you".into(),
+                ));
             }
             if let Some(sub) = &svc.subdomain {
                 let s = sub.get_ref();

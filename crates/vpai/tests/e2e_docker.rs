@@ -255,6 +255,44 @@ fn core_stack_up_noop_and_targeted_recreate() {
     for (svc, id) in &ids {
         assert_eq!(after[svc] != *id, svc == "qdrant", "{svc} recreated: {}", after[svc] != *id);
     }
+
+    // A service that never becomes healthy is named with its logs; the rest keeps running.
+    // (A custom service from the operator's catalog/ dir, which this also exercises.)
+    std::fs::create_dir_all(stack.dir.path().join("catalog")).unwrap();
+    std::fs::write(
+        stack.dir.path().join("catalog/broken.toml"),
+        r#"name = "broken"
+description = "exits at once"
+phase = "apps"
+image = "vpai-test/base"
+version = "trixie"
+uid = 0
+gid = 0
+tools = ["sh"]
+memory = "64M"
+memory_floor = "16M"
+networks = ["backend"]
+command = ["sh", "-c", "echo boom-from-broken; exit 3"]
+[healthcheck]
+test = ["CMD", "true"]
+"#,
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(stack.dir.path().join("stack.toml")).unwrap();
+    stack.write(&text.replace(
+        "[images]\n",
+        "[services.broken]\nenabled = true\n\n[images]\nbroken = \"vpai-test/base:trixie\"\n",
+    ));
+    let out = stack.vpai(&["up", "--timeout", "120"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("service `broken`"), "{err}");
+    assert!(err.contains("boom-from-broken"), "{err}");
+    let after_fail = stack.container_ids();
+    for (svc, id) in &after {
+        assert_eq!(&after_fail[svc], id, "{svc} was touched by the failed deploy");
+    }
+
     eprintln!(
         "E2E TIMING: whole test {:.1}s, no-op up {noop_secs:.2}s",
         t0.elapsed().as_secs_f64()
