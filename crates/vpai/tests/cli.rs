@@ -6,7 +6,9 @@ use std::path::Path;
 
 fn vpai(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("vpai").unwrap();
-    cmd.current_dir(dir).env("NO_COLOR", "1").env("COLUMNS", "100");
+    cmd.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100");
     cmd
 }
 
@@ -47,7 +49,10 @@ fn missing_file_says_how_to_start() {
     let out = vpai(dir.path()).args(["render"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("vpai init") && err.contains("--example"), "{err}");
+    assert!(
+        err.contains("vpai init") && err.contains("--example"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -66,14 +71,22 @@ fn render_example_writes_deterministic_files_with_modes() {
         .arg(&b)
         .assert()
         .success();
-    for file in ["docker-compose.yml", "docker-compose-infra.yml", "env/n8n.env", "configs/caddy/Caddyfile"] {
+    for file in [
+        "docker-compose.yml",
+        "docker-compose-infra.yml",
+        "env/n8n.env",
+        "configs/caddy/Caddyfile",
+    ] {
         assert_eq!(
             std::fs::read(a.join(file)).unwrap(),
             std::fs::read(b.join(file)).unwrap(),
             "{file}"
         );
     }
-    let mode = std::fs::metadata(a.join("env/n8n.env")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(a.join("env/n8n.env"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
     let secrets = dir.path().join(".vpai/secrets.toml");
     let mode = std::fs::metadata(&secrets).unwrap().permissions().mode();
@@ -102,7 +115,14 @@ fn render_never_prints_a_secret() {
 fn init_non_interactive_writes_a_valid_stack() {
     let dir = tempfile::tempdir().unwrap();
     vpai(dir.path())
-        .args(["init", "--domain", "example.org", "--name", "acme", "--non-interactive"])
+        .args([
+            "init",
+            "--domain",
+            "example.org",
+            "--name",
+            "acme",
+            "--non-interactive",
+        ])
         .assert()
         .success();
     vpai(dir.path()).args(["render"]).assert().success();
@@ -116,7 +136,10 @@ fn init_non_interactive_writes_a_valid_stack() {
 #[test]
 fn init_without_domain_and_without_terminal_says_what_to_pass() {
     let dir = tempfile::tempdir().unwrap();
-    let out = vpai(dir.path()).args(["init", "--non-interactive"]).output().unwrap();
+    let out = vpai(dir.path())
+        .args(["init", "--non-interactive"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--domain"));
 }

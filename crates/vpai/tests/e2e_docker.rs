@@ -33,7 +33,9 @@ fn engine_ready() -> Result<(), String> {
     }
     for (_, image) in IMAGES {
         if !sh(&["docker", "image", "inspect", image]).status.success() {
-            return Err(format!("test image {image} is missing (run scripts/test-env.sh)"));
+            return Err(format!(
+                "test image {image} is missing (run scripts/test-env.sh)"
+            ));
         }
     }
     Ok(())
@@ -125,7 +127,10 @@ impl Stack {
             .map(|(svc, _)| {
                 let name = format!("{}_{svc}", self.project);
                 let out = sh(&["docker", "inspect", "-f", "{{.Id}}", &name]);
-                (svc.to_string(), String::from_utf8_lossy(&out.stdout).trim().to_string())
+                (
+                    svc.to_string(),
+                    String::from_utf8_lossy(&out.stdout).trim().to_string(),
+                )
             })
             .collect()
     }
@@ -133,7 +138,12 @@ impl Stack {
     fn teardown(&self) {
         let _ = self.vpai(&["down", "--all"]);
         for net in ["frontend", "backend", "egress", "monitoring"] {
-            let _ = sh(&["docker", "network", "rm", &format!("{}_{net}", self.project)]);
+            let _ = sh(&[
+                "docker",
+                "network",
+                "rm",
+                &format!("{}_{net}", self.project),
+            ]);
         }
         // Data dirs belong to container UIDs; remove them as root.
         let _ = std::fs::remove_dir_all(self.root());
@@ -208,29 +218,77 @@ fn core_stack_up_noop_and_targeted_recreate() {
     let backend = format!("{}_backend", stack.project);
     let psql = |password: &str| {
         sh(&[
-            "docker", "run", "--rm", "--network", &backend, "-e",
-            &format!("PGPASSWORD={password}"), "--entrypoint", "psql",
-            "vpai-test/postgres:latest", "-h", "postgresql", "-U", "n8n", "-d", "n8n", "-tAc",
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            &backend,
+            "-e",
+            &format!("PGPASSWORD={password}"),
+            "--entrypoint",
+            "psql",
+            "vpai-test/postgres:latest",
+            "-h",
+            "postgresql",
+            "-U",
+            "n8n",
+            "-d",
+            "n8n",
+            "-tAc",
             "select current_user",
         ])
     };
     let ok = psql(&pg_password);
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), "n8n");
     assert!(!psql("wrong-password").status.success());
 
     // Redis answers PING for the ACL user; the healthcheck user may do nothing else.
     let redis = format!("{}_redis", stack.project);
     let auth = format!("REDISCLI_AUTH={}", stack.secret("redis_password"));
-    let ping = sh(&["docker", "exec", "-e", &auth, &redis, "redis-cli", "-h", "127.0.0.1", "--no-auth-warning", "ping"]);
+    let ping = sh(&[
+        "docker",
+        "exec",
+        "-e",
+        &auth,
+        &redis,
+        "redis-cli",
+        "-h",
+        "127.0.0.1",
+        "--no-auth-warning",
+        "ping",
+    ]);
     assert_eq!(String::from_utf8_lossy(&ping.stdout).trim(), "PONG");
-    let denied = sh(&["docker", "exec", &redis, "redis-cli", "-h", "127.0.0.1", "--user", "healthcheck", "--no-auth-warning", "get", "x"]);
-    assert!(String::from_utf8_lossy(&denied.stdout).contains("NOPERM"), "{denied:?}");
+    let denied = sh(&[
+        "docker",
+        "exec",
+        &redis,
+        "redis-cli",
+        "-h",
+        "127.0.0.1",
+        "--user",
+        "healthcheck",
+        "--no-auth-warning",
+        "get",
+        "x",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&denied.stdout).contains("NOPERM"),
+        "{denied:?}"
+    );
 
     // Caddy answers /health on the main domain.
     let url = format!("https://localhost:{}/health", stack.https_port);
     let health = sh(&["curl", "-sk", "--max-time", "10", &url]);
-    assert_eq!(String::from_utf8_lossy(&health.stdout).trim(), "OK", "{health:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&health.stdout).trim(),
+        "OK",
+        "{health:?}"
+    );
 
     // A second `up` with nothing changed recreates nothing and rewrites no file.
     let ids = stack.container_ids();
@@ -240,7 +298,11 @@ fn core_stack_up_noop_and_targeted_recreate() {
     let noop_secs = t_noop.elapsed().as_secs_f64();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to change"));
-    assert_eq!(stack.container_ids(), ids, "a no-op up recreated containers");
+    assert_eq!(
+        stack.container_ids(),
+        ids,
+        "a no-op up recreated containers"
+    );
     assert_eq!(mtimes(&stack.root()), files, "a no-op up rewrote files");
 
     // Changing one service's environment recreates that service only.
@@ -253,7 +315,12 @@ fn core_stack_up_noop_and_targeted_recreate() {
     assert!(out.status.success());
     let after = stack.container_ids();
     for (svc, id) in &ids {
-        assert_eq!(after[svc] != *id, svc == "qdrant", "{svc} recreated: {}", after[svc] != *id);
+        assert_eq!(
+            after[svc] != *id,
+            svc == "qdrant",
+            "{svc} recreated: {}",
+            after[svc] != *id
+        );
     }
 
     // A service that never becomes healthy is named with its logs; the rest keeps running.
@@ -290,11 +357,71 @@ test = ["CMD", "true"]
     assert!(err.contains("boom-from-broken"), "{err}");
     let after_fail = stack.container_ids();
     for (svc, id) in &after {
-        assert_eq!(&after_fail[svc], id, "{svc} was touched by the failed deploy");
+        assert_eq!(
+            &after_fail[svc], id,
+            "{svc} was touched by the failed deploy"
+        );
     }
 
     eprintln!(
         "E2E TIMING: whole test {:.1}s, no-op up {noop_secs:.2}s",
         t0.elapsed().as_secs_f64()
     );
+}
+
+/// What `vpai render` writes is valid for Compose itself (needs only the CLI and plugin).
+#[test]
+fn rendered_example_is_valid_for_docker_compose_config() {
+    let compose_ok = Command::new("docker")
+        .args(["compose", "version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !compose_ok {
+        if std::env::var("VPAI_E2E_REQUIRED").as_deref() == Ok("1") {
+            panic!("Docker Compose v2 is required for this test");
+        }
+        eprintln!("\n*** SKIPPED compose validation: `docker compose` is not installed ***\n");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let status = Command::new(env!("CARGO_BIN_EXE_vpai"))
+        .current_dir(dir.path())
+        .args(["render", "--example", "--out"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for file in ["docker-compose-infra.yml", "docker-compose.yml"] {
+        let o = Command::new("docker")
+            .args(["compose", "-f"])
+            .arg(out.join(file))
+            .args(["config", "--format", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let cfg: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        for (name, svc) in cfg["services"].as_object().unwrap() {
+            // What compose understood is what we meant.
+            assert_eq!(svc["cap_drop"], serde_json::json!(["ALL"]), "{name}");
+            assert_eq!(
+                svc["security_opt"],
+                serde_json::json!(["no-new-privileges:true"]),
+                "{name}"
+            );
+            let test = svc["healthcheck"]["test"].to_string();
+            assert!(!test.contains("localhost"), "{name}: {test}");
+            if name == "qdrant" {
+                assert_eq!(svc["user"], "1000:1000");
+            }
+            if name == "litellm" {
+                assert!(test.contains("/health/readiness"), "{test}");
+            }
+        }
+    }
 }
