@@ -11,7 +11,8 @@ use std::time::Duration;
 pub struct Printer {
     quiet: bool,
     color: bool,
-    secrets: Mutex<Vec<String>>,
+    /// Every secret value known so far (and its encoded forms), masked in all output.
+    secrets: Mutex<(Vec<String>, vpai_vault::Redactor)>,
     bars: MultiProgress,
     services: Mutex<BTreeMap<String, ProgressBar>>,
 }
@@ -27,33 +28,27 @@ impl Printer {
         Printer {
             quiet,
             color: tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-            secrets: Mutex::new(Vec::new()),
+            secrets: Mutex::new((Vec::new(), vpai_vault::Redactor::new(std::iter::empty()))),
             bars,
             services: Mutex::new(BTreeMap::new()),
         }
     }
 
-    /// Values to mask from now on (short values are ignored: they would mask ordinary words).
+    /// Values to mask from now on (the redactor ignores values too short to be secrets).
     pub fn add_secrets<'a>(&self, values: impl IntoIterator<Item = &'a str>) {
-        let mut s = self.secrets.lock().expect("not poisoned");
+        let mut guard = self.secrets.lock().expect("not poisoned");
+        let (known, redactor) = &mut *guard;
         for v in values {
-            if v.len() >= 8 && !s.iter().any(|x| x == v) {
-                s.push(v.to_string());
+            if !known.iter().any(|x| x == v) {
+                known.push(v.to_string());
             }
         }
-        // Longest first, so a secret containing another is masked whole.
-        s.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        *redactor = vpai_vault::Redactor::new(known.iter().map(String::as_str));
     }
 
     pub fn redact(&self, text: &str) -> String {
-        let s = self.secrets.lock().expect("not poisoned");
-        let mut out = text.to_string();
-        for v in s.iter() {
-            if out.contains(v.as_str()) {
-                out = out.replace(v.as_str(), "********");
-            }
-        }
-        out
+        let guard = self.secrets.lock().expect("not poisoned");
+        guard.1.redact(text).into_owned()
     }
 
     fn paint(&self, code: &str, text: &str) -> String {

@@ -11,7 +11,7 @@ use vpai_catalog::Catalog;
 use vpai_model::{BuildOptions, Stack};
 use vpai_render::{Rendered, TemplateSource};
 use vpai_spec::StackFile;
-use vpai_vault::SecretStore;
+use vpai_vault::{PassphraseSource, SecretStore};
 
 pub struct Project {
     pub file: StackFile,
@@ -55,14 +55,16 @@ impl Project {
         })
     }
 
-    /// Open the secret store, generate what is missing, and teach the printer to mask it.
+    /// Open the encrypted vault next to stack.toml (key from `VPAI_VAULT_PASSWORD_FILE`,
+    /// `VPAI_VAULT_PASSWORD`, `VPAI_VAULT_IDENTITY_FILE` or a prompt), generate what is
+    /// missing, and teach the printer to mask every value.
     pub fn secrets(&self, printer: &Printer) -> anyhow::Result<SecretStore> {
-        let mut store = SecretStore::open(&self.state_dir)?;
+        let mut store = SecretStore::open_vault(&self.file.dir(), &PassphraseSource::Environment)?;
         let created = vpai_render::ensure_secrets(&self.stack, &mut store);
         if !created.is_empty() {
             store.save()?;
             printer.info(&format!(
-                "generated {} secret(s) into `{}` (mode 0600): {}",
+                "generated {} secret(s) into the vault `{}`: {}",
                 created.len(),
                 store.path().display(),
                 created.join(", ")

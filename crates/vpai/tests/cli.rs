@@ -8,7 +8,10 @@ fn vpai(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("vpai").unwrap();
     cmd.current_dir(dir)
         .env("NO_COLOR", "1")
-        .env("COLUMNS", "100");
+        .env("COLUMNS", "100")
+        .env("VPAI_VAULT_PASSWORD", "cli-test-passphrase")
+        .env_remove("VPAI_VAULT_PASSWORD_FILE")
+        .env_remove("VPAI_VAULT_IDENTITY_FILE");
     cmd
 }
 
@@ -88,9 +91,10 @@ fn render_example_writes_deterministic_files_with_modes() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
-    let secrets = dir.path().join(".vpai/secrets.toml");
-    let mode = std::fs::metadata(&secrets).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o600);
+    // Secrets live only in the encrypted vault, never in clear next to stack.toml.
+    let vault = std::fs::read_to_string(dir.path().join("secrets.vault")).unwrap();
+    assert!(vault.contains("BEGIN AGE ENCRYPTED FILE"));
+    assert!(!dir.path().join(".vpai/secrets.toml").exists());
 }
 
 #[test]
@@ -101,13 +105,17 @@ fn render_never_prints_a_secret() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let text = std::fs::read_to_string(dir.path().join(".vpai/secrets.toml")).unwrap();
-    let doc: toml::Table = text.parse().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    for (_, rec) in doc["secrets"].as_table().unwrap() {
-        let v = rec["value"].as_str().unwrap();
-        assert!(!stdout.contains(v) && !stderr.contains(v));
+    for name in ["postgresql_password", "n8n_encryption_key", "litellm_master_key"] {
+        let shown = vpai(dir.path())
+            .args(["secrets", "show", name, "--stdout", "--example"])
+            .output()
+            .unwrap();
+        assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stderr));
+        let v = String::from_utf8_lossy(&shown.stdout).trim().to_string();
+        assert!(v.len() >= 32, "{name}");
+        assert!(!stdout.contains(&v) && !stderr.contains(&v));
     }
 }
 

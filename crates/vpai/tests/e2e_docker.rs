@@ -103,7 +103,8 @@ impl Stack {
             .args(args)
             .arg("--root")
             .arg(self.root())
-            .env("NO_COLOR", "1");
+            .env("NO_COLOR", "1")
+            .env("VPAI_VAULT_PASSWORD", "e2e-test-passphrase");
         let start = Instant::now();
         let out = cmd.output().unwrap();
         eprintln!(
@@ -116,9 +117,14 @@ impl Stack {
     }
 
     fn secret(&self, name: &str) -> String {
-        let text = std::fs::read_to_string(self.dir.path().join(".vpai/secrets.toml")).unwrap();
-        let doc: toml::Table = text.parse().unwrap();
-        doc["secrets"][name]["value"].as_str().unwrap().to_string()
+        let out = Command::new(env!("CARGO_BIN_EXE_vpai"))
+            .current_dir(self.dir.path())
+            .args(["secrets", "show", name, "--stdout"])
+            .env("VPAI_VAULT_PASSWORD", "e2e-test-passphrase")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     fn container_ids(&self) -> BTreeMap<String, String> {
@@ -388,6 +394,7 @@ fn rendered_example_is_valid_for_docker_compose_config() {
     let out = dir.path().join("out");
     let status = Command::new(env!("CARGO_BIN_EXE_vpai"))
         .current_dir(dir.path())
+        .env("VPAI_VAULT_PASSWORD", "e2e-test-passphrase")
         .args(["render", "--example", "--out"])
         .arg(&out)
         .status()
