@@ -6,7 +6,6 @@
 use crate::cli::StackArgs;
 use crate::printer::Printer;
 use anyhow::Context;
-use std::path::PathBuf;
 use vpai_catalog::Catalog;
 use vpai_model::{BuildOptions, Stack};
 use vpai_render::{Rendered, TemplateSource};
@@ -17,8 +16,6 @@ pub struct Project {
     pub file: StackFile,
     pub stack: Stack,
     pub templates: TemplateSource,
-    /// `<dir of stack.toml>/.vpai`
-    pub state_dir: PathBuf,
 }
 
 impl Project {
@@ -48,7 +45,6 @@ impl Project {
             },
         )?;
         Ok(Project {
-            state_dir: dir.join(".vpai"),
             file,
             stack,
             templates,

@@ -123,7 +123,11 @@ impl Stack {
             .env("VPAI_VAULT_PASSWORD", "e2e-test-passphrase")
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
@@ -328,6 +332,57 @@ fn core_stack_up_noop_and_targeted_recreate() {
             after[svc] != *id
         );
     }
+
+    // Rotating the app's database password: the role gets the new one, the old one is
+    // refused, and only the app that logs in with it is recreated.
+    let old_password = stack.secret("n8n_db_password");
+    let out = stack.vpai(&["rotate", "n8n_db_password", "--timeout", "600"]);
+    assert!(out.status.success(), "rotation failed");
+    let new_password = stack.secret("n8n_db_password");
+    assert_ne!(old_password, new_password);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(&new_password));
+    assert!(psql(&new_password).status.success());
+    assert!(!psql(&old_password).status.success());
+    let rotated = stack.container_ids();
+    for (svc, id) in &after {
+        assert_eq!(
+            rotated[svc] != *id,
+            svc == "n8n",
+            "{svc} recreated by the rotation"
+        );
+    }
+    // Redis: the ACL file and LiteLLM's env carry it; both are recreated, nothing else.
+    let out = stack.vpai(&["rotate", "redis_password"]);
+    assert!(out.status.success(), "redis rotation failed");
+    let auth = format!("REDISCLI_AUTH={}", stack.secret("redis_password"));
+    let ping = sh(&[
+        "docker",
+        "exec",
+        "-e",
+        &auth,
+        &redis,
+        "redis-cli",
+        "-h",
+        "127.0.0.1",
+        "--no-auth-warning",
+        "ping",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&ping.stdout).trim(), "PONG");
+    let rotated_redis = stack.container_ids();
+    for (svc, id) in &rotated {
+        let expect = svc == "redis" || svc == "litellm";
+        assert_eq!(
+            rotated_redis[svc] != *id,
+            expect,
+            "{svc} recreated by the redis rotation"
+        );
+    }
+    // A never-rotate secret is refused with the reason, and nothing changes.
+    let out = stack.vpai(&["rotate", "n8n_encryption_key"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must never be rotated"));
+    assert_eq!(stack.container_ids(), rotated_redis);
+    let after = rotated_redis;
 
     // A service that never becomes healthy is named with its logs; the rest keeps running.
     // (A custom service from the operator's catalog/ dir, which this also exercises.)

@@ -1,0 +1,153 @@
+//! `vpai rotate NAME... | --all-due`: new values for secrets, then one deploy that
+//! recreates exactly the services whose files carry them (derived from rendering, not
+//! a hand-written matrix), in phase order, health-gated. Database roles get their new
+//! password from the provisioning step between phase A and phase B, before the apps
+//! that log in with it are recreated. Never-rotate secrets are refused with the reason.
+//! If the deploy fails, the old values come back and are deployed again.
+
+use crate::cli::RotateArgs;
+use crate::printer::Printer;
+use crate::project::Project;
+use anyhow::{Context, bail};
+use std::io::Read;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use vpai_catalog::SecretDef;
+use vpai_deploy::{ApplyOptions, DeployError, ServiceAction};
+use vpai_host::LocalHost;
+use vpai_vault::NewValue;
+use vpai_vault::rotate;
+
+pub fn run(args: RotateArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    if args.names.is_empty() && !args.all_due {
+        bail!("name the secrets to rotate (see `vpai secrets list`), or pass --all-due");
+    }
+    let project = Project::load(&args.stack)?;
+    let mut store = project.secrets(printer)?;
+    let stack = &project.stack;
+    let defs: Vec<SecretDef> = stack
+        .secret_defs()
+        .into_iter()
+        .map(|(_, d)| d.clone())
+        .collect();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let selection = rotate::select(&defs, &store, &args.names, args.all_due, now)?;
+    for (name, help) in &selection.due_external {
+        printer.warn(&format!(
+            "`{name}` is due for rotation but is provided by you: {}",
+            help.unwrap_or("get a new value from its provider, then `vpai secrets set`")
+        ));
+    }
+    if selection.rotate.is_empty() {
+        printer.success("nothing to rotate");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let names: Vec<String> = selection.rotate.iter().map(|d| d.name.clone()).collect();
+    for def in &selection.rotate {
+        let new = if def.external {
+            if selection.rotate.len() != 1 {
+                bail!(
+                    "`{}` is provided by you: rotate it alone, with the new value on stdin",
+                    def.name
+                );
+            }
+            let mut value = String::new();
+            std::io::stdin()
+                .read_to_string(&mut value)
+                .context("reading the new value from stdin")?;
+            let value = value.trim_end_matches(['\n', '\r']).to_string();
+            if value.is_empty() {
+                bail!("no new value for `{}` on stdin", def.name);
+            }
+            NewValue::Given(value)
+        } else {
+            NewValue::Generate
+        };
+        store.begin_rotation(def, new)?;
+    }
+    // The vault holds old and new values before the host is touched: a crash from here
+    // on can be finished or rolled back.
+    store.save()?;
+    printer.add_secrets(store.values());
+    for name in &names {
+        if let Some(old) = store.previous_value(name) {
+            printer.add_secrets([old]);
+        }
+    }
+
+    let host = LocalHost;
+    let rendered = project.render(&store)?;
+    let plan = vpai_deploy::plan(&host, stack, &rendered)?;
+    if let Some(problem) = &plan.engine_problem {
+        for name in &names {
+            store.roll_back_rotation(name);
+        }
+        store.save()?;
+        bail!("cannot rotate on this machine: {problem}");
+    }
+    let recreate: Vec<&str> = plan
+        .services
+        .iter()
+        .filter(|s| s.action != ServiceAction::Unchanged)
+        .map(|s| s.service.as_str())
+        .collect();
+    printer.step(&format!(
+        "rotating {}: recreating {}",
+        names.join(", "),
+        if recreate.is_empty() {
+            "nothing".to_string()
+        } else {
+            recreate.join(", ")
+        }
+    ));
+    // vpai's own rollback of files would bring back the old secrets while the vault
+    // still says new; the vault decides here, and the old values are deployed below.
+    let opts = ApplyOptions {
+        timeout: Duration::from_secs(args.timeout),
+        rollback: false,
+    };
+    let redact = |s: &str| printer.redact(s);
+    match vpai_deploy::apply(&host, stack, &rendered, &plan, &opts, printer, &redact) {
+        Ok(_) => {
+            printer.clear_services();
+            for name in &names {
+                store.finish_rotation(name);
+            }
+            store.save()?;
+            printer.success(&format!(
+                "rotated {}; all services healthy",
+                names.join(", ")
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err) => {
+            printer.clear_services();
+            let reason = match &err {
+                DeployError::Unhealthy(f) => format!(
+                    "service `{}` did not become healthy: {}\n{}",
+                    f.service,
+                    f.reason,
+                    f.logs.trim_end()
+                ),
+                other => other.to_string(),
+            };
+            printer.error_text(&format!(
+                "the rotation failed, putting the old values back: {reason}"
+            ));
+            for name in &names {
+                store.roll_back_rotation(name);
+            }
+            store.save()?;
+            let rendered = project.render(&store)?;
+            let plan = vpai_deploy::plan(&host, stack, &rendered)?;
+            vpai_deploy::apply(&host, stack, &rendered, &plan, &opts, printer, &redact)
+                .context("deploying the old values again")?;
+            printer.clear_services();
+            printer.info("old values restored and deployed");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
