@@ -202,7 +202,13 @@ fn core_stack_up_noop_and_targeted_recreate() {
         return;
     }
     let t0 = Instant::now();
-    let stack = Stack::new("vpaie2e", "10.231.0.0/16", "");
+    // The LiteLLM test image cannot run Prisma (its engines download from a host this
+    // machine cannot reach), so LiteLLM runs without its optional database here.
+    let stack = Stack::new(
+        "vpaie2e",
+        "10.231.0.0/16",
+        "[services.litellm]\ndatabase = false\n",
+    );
 
     // First deploy: everything healthy.
     let out = stack.vpai(&["up", "--timeout", "600"]);
