@@ -477,6 +477,7 @@ def main():
     trap_names = sorted(TRAPS)
     n_files = 0
     i = 0
+    cycle = 0
     while n_files < files:
         i += 1
         d = os.path.join(corpus, "host-%03d" % i)
@@ -504,7 +505,8 @@ def main():
                 k = 1 if kind < 7 else 2
                 traps = r.sample(trap_names, k)
                 # cycle so that every trap appears often
-                traps[0] = trap_names[(i * 7) % len(trap_names)]
+                traps[0] = trap_names[cycle % len(trap_names)]
+                cycle += 1
                 traps = sorted(set(traps))
             for t in traps:
                 TRAPS[t](stack, r)

@@ -40,12 +40,14 @@ def main():
 
     vpai_by_host = defaultdict(set)
     for f in vpai["findings"]:
-        vpai_by_host[host_of(os.path.join(corpus, f["path"]) if not os.path.isabs(f["path"]) and not f["path"].startswith(out) else f["path"], corpus)].add(f["name"])
+        path = f["path"] if os.path.isabs(f["path"]) else os.path.join(out, f["path"])
+        vpai_by_host[host_of(path, corpus)].add(f["name"])
     dclint_by_host = defaultdict(set)
     dclint_total = 0
     dclint_rules = Counter()
     for entry in dclint:
-        host = host_of(entry["filePath"], corpus)
+        path = entry["filePath"] if os.path.isabs(entry["filePath"]) else os.path.join(out, entry["filePath"])
+        host = host_of(path, corpus)
         for m in entry["messages"]:
             dclint_by_host[host].add(m["rule"])
             dclint_rules[m["rule"]] += 1
@@ -91,14 +93,18 @@ def main():
     if os.path.exists(hf):
         results = json.load(open(hf))["results"]
         by = {r["command"]: r for r in results}
-        names = list(by)
-        v = next(r for c, r in by.items() if "vpai" in c)
-        d = next(r for c, r in by.items() if "dclint" in c)
+        v = next((r for c, r in by.items() if "vpai" in c), None)
+        d = next((r for c, r in by.items() if "dclint" in c), None)
+        if v is None or d is None:
+            return
         print()
         print("time for the whole corpus (mean of %d runs):" % len(v["times"]))
         print("  vpai check: %8.1f ms  (± %.1f)" % (v["mean"] * 1000, v["stddev"] * 1000 if v.get("stddev") else 0))
         print("  dclint:     %8.1f ms  (± %.1f)" % (d["mean"] * 1000, d["stddev"] * 1000 if d.get("stddev") else 0))
-        print("  ratio:      dclint takes %.1fx the time of vpai check" % (d["mean"] / v["mean"]))
+        print("  ratio:      dclint takes %.1fx the wall time of vpai check" % (d["mean"] / v["mean"]))
+        if v.get("user") and d.get("user"):
+            print("              and %.1fx its CPU time (user: %.1f ms vs %.1f ms)"
+                  % (d["user"] / v["user"], v["user"] * 1000, d["user"] * 1000))
 
 
 def vpai_rules_hit(wanted, got):

@@ -1,14 +1,94 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! `vpai check`: the seeds' production knowledge as rules over stack files.
+//!
+//! Every trap that the VPAI operators hit in production and that a file can show
+//! (a healthcheck on `localhost`, a PG 18 volume at the old path, `rename-command`
+//! in Redis 8, a heredoc status on the wrong line, ...) is a rule with an id, a
+//! span, an explanation and, where it is mechanical, a fix. The checks run on the
+//! files our renderer produces (with the mode and owner they will have) and on any
+//! hand-written compose file, Caddyfile or service config.
+//!
+//! The log doctor (`doctor`) is the same knowledge read from the other side: from
+//! a failing container's logs back to the cause.
+
+mod checks;
+pub mod doctor;
+mod fix;
+pub mod inspect;
+pub mod knowledge;
+mod report;
+pub mod rules;
+mod source;
+pub mod text;
+pub mod yaml;
+
+pub use fix::{AppliedFix, fix};
+pub use inspect::{DockerInspector, ImageInspector};
+pub use knowledge::Knowledge;
+pub use report::{Edit, Finding, Fix, Report};
+pub use rules::{Rule, Severity, explain};
+pub use source::{FileKind, LoadError, SourceFile, detect_kind, load_paths};
+
+/// How to run a check.
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    /// Rule ids or names whose findings are dropped (`--allow VP101`).
+    pub allow: Vec<String>,
+    /// Ask the local Docker engine what images contain (`--inspect-images`).
+    pub inspect_images: bool,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+/// Check a set of files (one host's files: rules compare compose files together).
+pub fn check_files(files: &[SourceFile], opts: &CheckOptions) -> Report {
+    static KNOWLEDGE: std::sync::OnceLock<Knowledge> = std::sync::OnceLock::new();
+    let knowledge = KNOWLEDGE.get_or_init(Knowledge::embedded);
+    if opts.inspect_images {
+        let inspector = DockerInspector::new();
+        check_files_with(files, opts, knowledge, Some(&inspector))
+    } else {
+        check_files_with(files, opts, knowledge, None)
     }
+}
+
+/// `check_files` with explicit knowledge and image inspector (tests, custom catalogs).
+pub fn check_files_with(
+    files: &[SourceFile],
+    opts: &CheckOptions,
+    knowledge: &Knowledge,
+    inspector: Option<&dyn ImageInspector>,
+) -> Report {
+    let parsed = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| checks::Parsed::new(i, f))
+        .collect();
+    let ctx = checks::Ctx::new(parsed, knowledge, inspector);
+    let mut findings = Vec::new();
+    checks::run(&ctx, &mut findings);
+    let allowed: Vec<&'static Rule> = opts.allow.iter().filter_map(|a| rules::find(a)).collect();
+    let before = findings.len();
+    findings.retain(|f| !allowed.iter().any(|r| r.id == f.rule));
+    let dropped = before - findings.len();
+    let order: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    findings.sort_by(|a, b| {
+        let pa = order.iter().position(|p| *p == a.path);
+        let pb = order.iter().position(|p| *p == b.path);
+        (pa, a.start, a.rule).cmp(&(pb, b.start, b.rule))
+    });
+    findings.dedup_by(|a, b| {
+        a.rule == b.rule && a.path == b.path && a.start == b.start && a.message == b.message
+    });
+    Report {
+        findings,
+        files_checked: files.len(),
+        allowed: dropped,
+    }
+}
+
+/// Rules named in `--allow` that do not exist (for a usage error).
+pub fn unknown_rules(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .filter(|n| rules::find(n).is_none())
+        .cloned()
+        .collect()
 }

@@ -144,29 +144,7 @@ impl<'a> DockerEngine<'a> {
         args.extend_from_slice(names);
         let out = self.host.run(&args, None)?;
         // Exit 1 when some are missing; the JSON still lists the ones that exist.
-        let raw: Vec<InspectRaw> = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        Ok(raw
-            .into_iter()
-            .map(|r| ContainerState {
-                name: r.name.trim_start_matches('/').to_string(),
-                id: r.id,
-                image: r.config.image,
-                status: r.state.status,
-                exit_code: r.state.exit_code.unwrap_or(0),
-                oom_killed: r.state.oom_killed.unwrap_or(false),
-                restart_count: r.restart_count.unwrap_or(0),
-                last_health_output: r
-                    .state
-                    .health
-                    .as_ref()
-                    .and_then(|h| h.log.as_ref())
-                    .and_then(|l| l.last())
-                    .and_then(|l| l.output.clone())
-                    .unwrap_or_default(),
-                health: r.state.health.map(|h| h.status),
-                labels: r.config.labels.unwrap_or_default(),
-            })
-            .collect())
+        Ok(parse_inspect(&out.stdout))
     }
 
     pub fn logs(&self, container: &str, tail: usize) -> Result<String, DeployError> {
@@ -275,4 +253,30 @@ impl<'a> DockerEngine<'a> {
             }
         }))
     }
+}
+
+/// Parse `docker container inspect` output (a JSON array; empty or invalid: none).
+pub(crate) fn parse_inspect(json: &[u8]) -> Vec<ContainerState> {
+    let raw: Vec<InspectRaw> = serde_json::from_slice(json).unwrap_or_default();
+    raw.into_iter()
+        .map(|r| ContainerState {
+            name: r.name.trim_start_matches('/').to_string(),
+            id: r.id,
+            image: r.config.image,
+            status: r.state.status,
+            exit_code: r.state.exit_code.unwrap_or(0),
+            oom_killed: r.state.oom_killed.unwrap_or(false),
+            restart_count: r.restart_count.unwrap_or(0),
+            last_health_output: r
+                .state
+                .health
+                .as_ref()
+                .and_then(|h| h.log.as_ref())
+                .and_then(|l| l.last())
+                .and_then(|l| l.output.clone())
+                .unwrap_or_default(),
+            health: r.state.health.map(|h| h.status),
+            labels: r.config.labels.unwrap_or_default(),
+        })
+        .collect()
 }

@@ -57,6 +57,10 @@ pub struct HealthFailure {
     /// Last 50 log lines (redacted by the caller).
     pub logs: String,
     pub health_output: String,
+    /// The release put back after the failure (automatic rollback).
+    pub rolled_back: Option<String>,
+    /// Why the automatic rollback failed, if it did.
+    pub rollback_error: Option<String>,
 }
 
 pub fn wait_healthy(
@@ -78,6 +82,8 @@ pub fn wait_healthy(
             health_output: state
                 .map(|s| s.last_health_output.clone())
                 .unwrap_or_default(),
+            rolled_back: None,
+            rollback_error: None,
         })
     };
     loop {

@@ -2,11 +2,21 @@
 //! with what the host has, without changing anything; [`apply`] writes what the plan
 //! showed and runs the phases of the runbook: phase A up, health gate, databases
 //! provisioned, phase B up, health gate. A service that does not become healthy is
-//! named with its last log lines; the rest is left running.
+//! named with its last log lines, and the previous release is put back (files and the
+//! containers whose inputs changed), unless the operator asked to keep the failed state.
+//!
+//! The same code serves the local machine and SSH targets: the host is read in one
+//! round trip ([`state`]), files travel in one stream and land as a release
+//! ([`release`]), and a per-host lock ([`lock`]) keeps two deploys apart.
 
 mod docker;
 mod health;
+pub mod lock;
 mod plan;
+pub mod preflight;
+pub mod release;
+pub mod state;
+mod tar;
 
 pub use docker::{ContainerState, DockerEngine, EngineProblem};
 pub use health::{HealthFailure, Progress, ServiceStatus};
@@ -15,7 +25,7 @@ pub use plan::{FileAction, FileChange, Plan, ServiceAction, ServiceChange};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use vpai_catalog::Phase;
-use vpai_host::{Host, HostError, WriteOutcome};
+use vpai_host::{Host, HostError};
 use vpai_model::Stack;
 use vpai_render::Rendered;
 
@@ -46,6 +56,10 @@ pub enum DeployError {
     },
     #[error("provisioning the databases failed:\n{0}")]
     Provision(String),
+    #[error(
+        "no release to roll back to on `{host}`{detail}\n  help: `vpai rollback --list` shows the releases kept under <root>/releases"
+    )]
+    NoRelease { host: String, detail: String },
 }
 
 /// Knobs of one apply.
@@ -53,12 +67,16 @@ pub enum DeployError {
 pub struct ApplyOptions {
     /// Longest wait for one phase to become healthy.
     pub timeout: Duration,
+    /// Put the previous release back when a phase does not become healthy (files,
+    /// then the services whose inputs changed, health-gated).
+    pub rollback: bool,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
         ApplyOptions {
             timeout: Duration::from_secs(600),
+            rollback: true,
         }
     }
 }
@@ -68,6 +86,9 @@ impl Default for ApplyOptions {
 pub struct ApplyReport {
     pub files_written: Vec<String>,
     pub services: Vec<ServiceStatus>,
+    /// The release this deploy wrote (none when no file changed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
 }
 
 /// Where a file's previous version is kept (rollback).
@@ -80,7 +101,126 @@ pub fn plan(host: &dyn Host, stack: &Stack, rendered: &Rendered) -> Result<Plan,
     plan::compute(host, stack, rendered)
 }
 
-/// Write the files and run the phases.
+/// Plan from a host snapshot already read (by [`lock::acquire`] or [`state::read`]).
+pub fn plan_from_state(
+    host: &dyn Host,
+    stack: &Stack,
+    rendered: &Rendered,
+    state: &state::HostState,
+    diffs: bool,
+) -> Result<Plan, DeployError> {
+    plan::compute_from(host, stack, rendered, state, diffs)
+}
+
+/// The paths and directories the host state is asked about.
+pub fn managed_paths(rendered: &Rendered) -> (Vec<&str>, Vec<&str>) {
+    (
+        rendered.artifacts.iter().map(|a| a.path.as_str()).collect(),
+        rendered.dirs.iter().map(|d| d.path.as_str()).collect(),
+    )
+}
+
+/// The status table from what the plan saw (no further command).
+pub fn status_from_plan(stack: &Stack, plan: &Plan) -> Vec<ServiceStatus> {
+    stack
+        .services
+        .iter()
+        .map(|s| {
+            ServiceStatus::from_state(
+                s,
+                plan.containers.iter().find(|c| c.name == s.container_name),
+            )
+        })
+        .collect()
+}
+
+/// A name for a new release, later than every release the host keeps.
+fn next_release_name(plan: &Plan) -> String {
+    let mut name = release::release_name(std::time::SystemTime::now());
+    if let Some(last) = plan.releases.last() {
+        if name.as_str() <= last.as_str() {
+            // The controller's clock is behind the host's history: keep the order.
+            name = format!("{last}-1");
+        }
+    }
+    name
+}
+
+/// Upload the changed files and install them as a new release.
+fn write_release(
+    host: &dyn Host,
+    stack: &Stack,
+    rendered: &Rendered,
+    plan: &Plan,
+) -> Result<(String, Vec<String>), DeployError> {
+    let name = next_release_name(plan);
+    let mut files = Vec::new();
+    let mut written = Vec::new();
+    for art in &rendered.artifacts {
+        let action = plan
+            .files
+            .iter()
+            .find(|f| f.path == art.path)
+            .map(|f| f.action)
+            .unwrap_or(FileAction::Create);
+        let upload = matches!(action, FileAction::Create | FileAction::Update);
+        let install = action != FileAction::Unchanged;
+        if install {
+            written.push(art.path.clone());
+        }
+        files.push(release::ReleaseFile {
+            path: &art.path,
+            mode: art.mode,
+            owner: art.owner,
+            sha256: art.sha256(),
+            upload: upload.then_some(art.bytes.as_slice()),
+            install,
+        });
+    }
+    let dirs = rendered
+        .dirs
+        .iter()
+        .filter(|d| plan.dirs.contains(&d.path))
+        .map(|d| (d.path.as_str(), d.mode, d.owner))
+        .collect();
+    let remove = plan
+        .files
+        .iter()
+        .filter(|f| f.action == FileAction::Remove)
+        .map(|f| f.path.clone())
+        .collect();
+    let rp = release::ReleasePlan {
+        name: name.clone(),
+        files,
+        dirs,
+        remove,
+        previous: plan.current_release.clone(),
+    };
+    release::install(host, &stack.root.display().to_string(), &rp)?;
+    Ok((name, written))
+}
+
+/// The file step of [`apply`] alone: the changed files, uploaded in one stream and
+/// installed as a new release. A release is written when a file changes, and once on a
+/// host that has none yet (so that the next deploy has something to roll back to).
+pub fn write_files_only(
+    host: &dyn Host,
+    stack: &Stack,
+    rendered: &Rendered,
+    plan: &Plan,
+    progress: &dyn Progress,
+) -> Result<ApplyReport, DeployError> {
+    let mut report = ApplyReport::default();
+    if plan.changes_files() || (plan.current_release.is_none() && !plan.is_noop()) {
+        progress.step("writing files (one stream, kept as a release)");
+        let (name, written) = write_release(host, stack, rendered, plan)?;
+        report.files_written = written;
+        report.release = Some(name);
+    }
+    Ok(report)
+}
+
+/// Write the files (as a release) and run the phases; see [`ApplyOptions::rollback`].
 pub fn apply(
     host: &dyn Host,
     stack: &Stack,
@@ -95,28 +235,55 @@ pub fn apply(
         host: host.name().to_string(),
         problem,
     })?;
-    let mut report = ApplyReport::default();
+    let mut report = write_files_only(host, stack, rendered, plan, progress)?;
 
-    progress.step("writing files");
-    for dir in &rendered.dirs {
-        host.ensure_dir(&stack.root.join(&dir.path), dir.mode, dir.owner)?;
-    }
-    host.ensure_dir(&stack.root.join(".vpai"), 0o700, (0, 0))?;
-    for change in &plan.files {
-        if change.action == FileAction::Unchanged {
-            continue;
+    match run_phases(host, stack, rendered, plan, opts, progress, redact) {
+        Ok(statuses) => {
+            report.services = statuses;
+            Ok(report)
         }
-        let art = rendered
-            .get(&change.path)
-            .expect("the plan only names rendered files");
-        let path = stack.root.join(&art.path);
-        let backup = backup_path(&stack.root, &art.path);
-        let outcome = host.write_file(&path, &art.bytes, art.mode, art.owner, Some(&backup))?;
-        if outcome != WriteOutcome::Unchanged {
-            report.files_written.push(art.path.clone());
+        Err(DeployError::Unhealthy(mut failure)) => {
+            let previous = plan.current_release.clone();
+            if opts.rollback && report.release.is_some() {
+                if let Some(prev) = previous {
+                    progress.step(&format!(
+                        "service `{}` is not healthy: rolling back to release {prev}",
+                        failure.service
+                    ));
+                    let current = report.release.clone();
+                    match rollback_to(
+                        host,
+                        stack,
+                        &prev,
+                        current.as_deref(),
+                        true,
+                        opts,
+                        progress,
+                        redact,
+                    ) {
+                        Ok(_) => failure.rolled_back = Some(prev),
+                        Err(e) => failure.rollback_error = Some(redact(&e.to_string())),
+                    }
+                }
+            }
+            Err(DeployError::Unhealthy(failure))
         }
+        Err(e) => Err(e),
     }
+}
 
+/// The phases: A up, health gate, databases, B up, health gate.
+fn run_phases(
+    host: &dyn Host,
+    stack: &Stack,
+    rendered: &Rendered,
+    plan: &Plan,
+    opts: &ApplyOptions,
+    progress: &dyn Progress,
+    redact: &dyn Fn(&str) -> String,
+) -> Result<Vec<ServiceStatus>, DeployError> {
+    let engine = DockerEngine::new(host);
+    let mut statuses_all = Vec::new();
     for phase in [Phase::Infra, Phase::Apps] {
         let services: Vec<_> = stack.phase(phase).collect();
         if services.is_empty() {
@@ -151,7 +318,7 @@ pub fn apply(
                 failure.health_output = redact(&failure.health_output);
                 DeployError::Unhealthy(Box::new(*failure))
             })?;
-        report.services.extend(statuses);
+        statuses_all.extend(statuses);
         if phase == Phase::Infra && !stack.databases().is_empty() {
             if let Some(pg) = stack.service("postgresql") {
                 progress.step("provisioning databases and roles");
@@ -164,7 +331,112 @@ pub fn apply(
             }
         }
     }
-    Ok(report)
+    Ok(statuses_all)
+}
+
+/// What a rollback did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RollbackReport {
+    pub release: String,
+    pub files_restored: usize,
+    pub services: Vec<ServiceStatus>,
+}
+
+/// The release a plain `vpai rollback` goes back to: the one before the current.
+pub fn rollback_target(
+    host: &dyn Host,
+    state: &state::HostState,
+    wanted: Option<&str>,
+) -> Result<String, DeployError> {
+    let none = |detail: String| DeployError::NoRelease {
+        host: host.name().to_string(),
+        detail,
+    };
+    if let Some(w) = wanted {
+        return if state.releases.iter().any(|r| r == w) {
+            Ok(w.to_string())
+        } else {
+            Err(none(format!(": `{w}` is not kept there")))
+        };
+    }
+    let current = state.current.as_deref();
+    // The release that was live before the current one was installed; else the newest
+    // older one that did not fail.
+    let recorded = current
+        .and_then(|c| state.previous.get(c))
+        .filter(|p| state.releases.contains(p));
+    recorded
+        .cloned()
+        .or_else(|| {
+            state
+                .releases
+                .iter()
+                .rev()
+                .filter(|r| !state.failed.contains(r))
+                .find(|r| current.is_some_and(|c| r.as_str() < c))
+                .cloned()
+        })
+        .ok_or_else(|| {
+            none(match current {
+                Some(c) => format!(": {c} is the oldest release kept"),
+                None => ": its live files match no release".into(),
+            })
+        })
+}
+
+/// Put release `target` back (files byte for byte), then bring the phases up again:
+/// compose recreates exactly the services whose inputs differ, and each phase is
+/// health-gated. Databases and data directories are not touched.
+#[allow(clippy::too_many_arguments)]
+pub fn rollback_to(
+    host: &dyn Host,
+    stack: &Stack,
+    target: &str,
+    current: Option<&str>,
+    current_failed: bool,
+    opts: &ApplyOptions,
+    progress: &dyn Progress,
+    redact: &dyn Fn(&str) -> String,
+) -> Result<RollbackReport, DeployError> {
+    let root = stack.root.display().to_string();
+    progress.step(&format!("restoring the files of release {target}"));
+    let restored = release::restore(host, &root, target, current, current_failed)?;
+    let manifest = state::read_files(host, &root, &[release::MANIFEST_PATH])?
+        .pop()
+        .flatten()
+        .unwrap_or_default();
+    let services = state::manifest_services(&manifest);
+    let engine = DockerEngine::new(host);
+    let mut statuses = Vec::new();
+    for phase in [Phase::Infra, Phase::Apps] {
+        let file = stack.root.join(Stack::compose_file(phase));
+        let label = match phase {
+            Phase::Infra => "phase A (infra)",
+            Phase::Apps => "phase B (apps)",
+        };
+        progress.step(&format!("{label}: docker compose up (release {target})"));
+        engine.compose(&file, &["up", "-d", "--remove-orphans"])?;
+        let gated: Vec<_> = stack
+            .phase(phase)
+            .filter(|s| services.contains_key(&s.name))
+            .collect();
+        if gated.is_empty() {
+            continue;
+        }
+        let st = health::wait_healthy(&engine, stack, &gated, opts.timeout, progress).map_err(
+            |mut failure| {
+                failure.logs = redact(&failure.logs);
+                failure.health_output = redact(&failure.health_output);
+                DeployError::Unhealthy(failure)
+            },
+        )?;
+        statuses.extend(st);
+    }
+    Ok(RollbackReport {
+        release: target.to_string(),
+        files_restored: restored,
+        services: statuses,
+    })
 }
 
 /// Current state of every service of the stack.

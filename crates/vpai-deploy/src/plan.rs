@@ -2,7 +2,8 @@
 //! whose secrets are masked) and each service (create, recreate and why, unchanged).
 
 use crate::DeployError;
-use crate::docker::DockerEngine;
+use crate::docker::{ContainerState, EngineProblem};
+use crate::state::{EngineSeen, HostState};
 use serde::Serialize;
 use vpai_catalog::Phase;
 use vpai_host::Host;
@@ -19,6 +20,8 @@ pub enum FileAction {
     /// Same content, other mode or owner.
     Permissions,
     Unchanged,
+    /// Deployed before, no longer rendered (a service was turned off).
+    Remove,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -36,6 +39,8 @@ pub enum ServiceAction {
     Create,
     Recreate,
     Unchanged,
+    /// A container of the project whose service left the stack.
+    Remove,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -58,61 +63,143 @@ pub struct Plan {
     /// The engine could not be asked (no Docker): services are shown as to create.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub engine_problem: Option<String>,
+    /// The release the host's files come from (`releases/<name>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_release: Option<String>,
+    /// Releases kept on the host, oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub releases: Vec<String>,
+    /// Directories to create, or whose mode or owner to fix.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dirs: Vec<String>,
+    /// Files changed on the host since the last deploy (by hand): they will be replaced.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<String>,
+    /// The containers as seen while planning (the no-op's status table).
+    #[serde(skip)]
+    pub containers: Vec<ContainerState>,
 }
 
 impl Plan {
     pub fn is_noop(&self) -> bool {
         self.files.iter().all(|f| f.action == FileAction::Unchanged)
+            && self.dirs.is_empty()
             && self
                 .services
                 .iter()
                 .all(|s| s.action == ServiceAction::Unchanged)
     }
+
+    /// Some file, directory or permission changes on the host.
+    pub fn changes_files(&self) -> bool {
+        !self.dirs.is_empty() || self.files.iter().any(|f| f.action != FileAction::Unchanged)
+    }
 }
 
+/// Read the host (one round trip) and plan, with diffs of the changed files.
 pub fn compute(host: &dyn Host, stack: &Stack, rendered: &Rendered) -> Result<Plan, DeployError> {
-    let mut plan = Plan::default();
+    let paths: Vec<&str> = rendered.artifacts.iter().map(|a| a.path.as_str()).collect();
+    let dirs: Vec<&str> = rendered.dirs.iter().map(|d| d.path.as_str()).collect();
+    let state = crate::state::read(host, stack, &paths, &dirs)?;
+    compute_from(host, stack, rendered, &state, true)
+}
+
+/// Plan from a snapshot of the host. With `diffs`, the old content of the updated
+/// files is fetched (one more round trip, only when some file changed).
+pub fn compute_from(
+    host: &dyn Host,
+    stack: &Stack,
+    rendered: &Rendered,
+    state: &HostState,
+    diffs: bool,
+) -> Result<Plan, DeployError> {
+    let mut plan = Plan {
+        current_release: state.current.clone(),
+        releases: state.releases.clone(),
+        containers: state.containers.clone(),
+        ..Plan::default()
+    };
+    // Unprivileged on the local machine: owners cannot be set, so they are not compared.
+    let owners_matter = state.uid == 0;
+    let deployed = state
+        .manifest
+        .as_deref()
+        .map(crate::state::manifest_files)
+        .unwrap_or_default();
     for art in &rendered.artifacts {
-        let path = stack.root.join(&art.path);
-        let current = host.read_file(&path)?;
-        let (action, diff) = match current {
-            None => (FileAction::Create, None),
-            Some(cur) if cur.bytes == art.bytes => {
-                let same =
-                    cur.mode == art.mode && (!vpai_host::is_root() || cur.owner == art.owner);
-                if same {
-                    (FileAction::Unchanged, None)
+        let sha = art.sha256();
+        let action = match state.files.get(&art.path) {
+            None => FileAction::Create,
+            Some(cur) if cur.sha256 == sha => {
+                if cur.mode == art.mode && (!owners_matter || cur.owner == art.owner) {
+                    FileAction::Unchanged
                 } else {
-                    (FileAction::Permissions, None)
+                    FileAction::Permissions
                 }
             }
-            Some(cur) => (
-                FileAction::Update,
-                Some(unified_diff(&art.path, &cur.bytes, &art.bytes, art.secret)),
-            ),
+            Some(cur) => {
+                if deployed.get(&art.path).is_some_and(|d| *d != cur.sha256) {
+                    plan.drift.push(art.path.clone());
+                }
+                FileAction::Update
+            }
         };
         plan.files.push(FileChange {
             path: art.path.clone(),
             action,
-            diff,
+            diff: None,
         });
     }
+    for path in deployed.keys() {
+        if rendered.get(path).is_none() {
+            plan.files.push(FileChange {
+                path: path.clone(),
+                action: FileAction::Remove,
+                diff: None,
+            });
+        }
+    }
+    for dir in &rendered.dirs {
+        let ok = state.dirs.get(&dir.path).is_some_and(|(mode, owner)| {
+            *mode == dir.mode && (!owners_matter || *owner == dir.owner)
+        });
+        if !ok {
+            plan.dirs.push(dir.path.clone());
+        }
+    }
+    let updated: Vec<&str> = plan
+        .files
+        .iter()
+        .filter(|f| f.action == FileAction::Update)
+        .map(|f| f.path.as_str())
+        .collect();
+    if diffs && !updated.is_empty() {
+        let root = stack.root.display().to_string();
+        let old = crate::state::read_files(host, &root, &updated)?;
+        let diffs: Vec<(String, String)> = updated
+            .iter()
+            .zip(old)
+            .filter_map(|(path, bytes)| {
+                let art = rendered.get(path)?;
+                Some((
+                    path.to_string(),
+                    unified_diff(path, &bytes?, &art.bytes, art.secret),
+                ))
+            })
+            .collect();
+        for (path, diff) in diffs {
+            if let Some(f) = plan.files.iter_mut().find(|f| f.path == path) {
+                f.diff = Some(diff);
+            }
+        }
+    }
 
-    let engine = DockerEngine::new(host);
-    let states = match engine.check() {
-        Ok(()) => {
-            let names: Vec<&str> = stack
-                .services
-                .iter()
-                .map(|s| s.container_name.as_str())
-                .collect();
-            engine.inspect(&names)?
-        }
-        Err(problem) => {
-            plan.engine_problem = Some(problem.to_string());
-            Vec::new()
-        }
+    plan.engine_problem = match &state.engine {
+        EngineSeen::Ok => None,
+        EngineSeen::Missing => Some(EngineProblem::NoCli.to_string()),
+        EngineSeen::Down(why) => Some(EngineProblem::NoDaemon(why.clone()).to_string()),
     };
+    let states = &state.containers;
     for svc in &stack.services {
         let desired = rendered.input_hashes.get(&svc.name).cloned();
         let state = states.iter().find(|c| c.name == svc.container_name);
@@ -160,6 +247,26 @@ pub fn compute(host: &dyn Host, stack: &Stack, rendered: &Rendered) -> Result<Pl
             reasons,
             container_id: state.map(|s| s.id.clone()),
             desired_inputs: desired,
+        });
+    }
+    // Containers of the project whose service is gone: `--remove-orphans` removes them.
+    for c in states {
+        let service = c.labels.get("com.docker.compose.service");
+        let Some(service) = service else { continue };
+        if stack.service(service).is_some() || plan.services.iter().any(|s| &s.service == service) {
+            continue;
+        }
+        let phase = match c.labels.get("io.vpai.phase").map(String::as_str) {
+            Some("infra") => Phase::Infra,
+            _ => Phase::Apps,
+        };
+        plan.services.push(ServiceChange {
+            service: service.clone(),
+            phase,
+            action: ServiceAction::Remove,
+            reasons: vec!["no longer in the stack".into()],
+            container_id: Some(c.id.clone()),
+            desired_inputs: None,
         });
     }
     Ok(plan)

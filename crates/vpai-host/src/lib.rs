@@ -4,8 +4,10 @@
 //! and owner, and keeps the previous version for rollback.
 
 mod local;
+mod ssh;
 
 pub use local::{LocalHost, is_root};
+pub use ssh::{SshError, SshHost, SshTarget, shell_quote};
 
 use std::path::Path;
 
@@ -21,6 +23,10 @@ pub enum HostError {
         path: String,
         source: std::io::Error,
     },
+    #[error("the connection to `{host}` failed: {message}")]
+    Transport { host: String, message: String },
+    #[error("`{0}` is not supported by this transport")]
+    Unsupported(&'static str),
 }
 
 /// What a finished command said.
@@ -90,4 +96,15 @@ pub trait Host {
         mode: u32,
         owner: (u32, u32),
     ) -> Result<WriteOutcome, HostError>;
+
+    /// Start a program and leave it running, stdin and stdout piped (a deploy lock's
+    /// holder: it lives as long as its stdin stays open).
+    fn spawn(&self, _args: &[&str]) -> Result<std::process::Child, HostError> {
+        Err(HostError::Unsupported("spawn"))
+    }
+
+    /// Reached over a network (each command costs a round trip).
+    fn is_remote(&self) -> bool {
+        false
+    }
 }

@@ -75,6 +75,20 @@ impl Host for LocalHost {
         })
     }
 
+    fn spawn(&self, args: &[&str]) -> Result<std::process::Child, HostError> {
+        let (program, rest) = args.split_first().expect("a command has a program");
+        Command::new(program)
+            .args(rest)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| HostError::Spawn {
+                program: program.to_string(),
+                source,
+            })
+    }
+
     fn read_file(&self, path: &Path) -> Result<Option<FileState>, HostError> {
         match std::fs::read(path) {
             Ok(bytes) => {

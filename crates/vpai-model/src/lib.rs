@@ -6,6 +6,9 @@
 // SpecError keeps the source text for rustc-style output (see vpai-spec).
 #![allow(clippy::result_large_err)]
 
+mod hosts;
+pub use hosts::HostDef;
+
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use vpai_catalog::{Catalog, Phase, SecretDef, ServiceDef};
@@ -73,6 +76,8 @@ pub struct Stack {
     pub root: PathBuf,
     pub networks: Vec<Network>,
     pub services: Vec<Service>,
+    /// `[hosts.NAME]`; empty: the stack runs on this machine.
+    pub hosts: Vec<HostDef>,
 }
 
 impl Stack {
@@ -305,7 +310,10 @@ pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result
         }
     }
 
+    let service_names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
+    let hosts = hosts::build(file, &service_names)?;
     Ok(Stack {
+        hosts,
         root: opts
             .root
             .clone()

@@ -16,6 +16,43 @@ pub struct StackSpec {
     /// Image overrides (private mirror, air-gapped host, locally built image).
     #[serde(default)]
     pub images: BTreeMap<Spanned<String>, Spanned<String>>,
+    /// Where the stack runs, reached over SSH. None declared: this machine.
+    #[serde(default)]
+    pub hosts: BTreeMap<Spanned<String>, HostSpec>,
+}
+
+/// `[hosts.NAME]`: a server reached with the system `ssh` (so `~/.ssh/config`, the
+/// agent, ProxyJump and known_hosts apply).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostSpec {
+    /// IP address, DNS name, or an alias of `~/.ssh/config`.
+    pub address: Spanned<String>,
+    /// Login user; not root: commands run through `sudo -n`.
+    #[serde(default)]
+    pub user: Option<Spanned<String>>,
+    /// The SSH port of a hardened host (seed 000: 804 after hardening).
+    #[serde(default)]
+    pub ssh_port: Option<u16>,
+    /// The port to fall back to while the host is not hardened yet (22 on a fresh VPS):
+    /// the first deploy needs no override (seed 000, the `EXTRA_VARS` trick).
+    #[serde(default)]
+    pub bootstrap_port: Option<u16>,
+    /// Private key file, relative to stack.toml.
+    #[serde(default)]
+    pub identity: Option<String>,
+    /// A known_hosts file instead of `~/.ssh/known_hosts`, relative to stack.toml.
+    #[serde(default)]
+    pub known_hosts: Option<String>,
+    /// Force `sudo -n` on or off (default: on unless the user is root).
+    #[serde(default, rename = "become")]
+    pub become_root: Option<bool>,
+    /// The services that run there (default: all).
+    #[serde(default)]
+    pub services: Option<Vec<Spanned<String>>>,
+    /// Extra `ssh -o Key=Value` options.
+    #[serde(default)]
+    pub ssh_options: BTreeMap<String, String>,
 }
 
 /// How Caddy gets certificates.
@@ -171,6 +208,52 @@ impl StackSpec {
                 "`http_port` and `https_port` are the same".into(),
                 "use two ports (80 and 443 by default)".into(),
             ));
+        }
+        for (name, host) in &self.hosts {
+            let n = name.get_ref();
+            if n.is_empty()
+                || !n.starts_with(|c: char| c.is_ascii_alphanumeric())
+                || !n
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+            {
+                return Err((
+                    name.span(),
+                    format!("`{n}` is not a valid host name"),
+                    "use letters, digits, `-`, `_` or `.` (it is what `--host` takes)".into(),
+                ));
+            }
+            // Never let a value reach ssh as an option (`-oProxyCommand=...`).
+            let word_ok = |w: &str| {
+                !w.is_empty()
+                    && !w.starts_with('-')
+                    && !w
+                        .chars()
+                        .any(|c| c.is_whitespace() || c.is_control() || c == '@')
+            };
+            if !word_ok(host.address.get_ref()) {
+                return Err((
+                    host.address.span(),
+                    format!("`{}` is not a host address", host.address.get_ref()),
+                    "an IP, a DNS name or a ~/.ssh/config alias; put the user in `user`".into(),
+                ));
+            }
+            if let Some(user) = &host.user {
+                if !word_ok(user.get_ref()) {
+                    return Err((
+                        user.span(),
+                        format!("`{}` is not a user name", user.get_ref()),
+                        "a login name such as `deploy` or `root`".into(),
+                    ));
+                }
+            }
+            if host.ssh_port == Some(0) || host.bootstrap_port == Some(0) {
+                return Err((
+                    host.address.span(),
+                    "port 0 is not a port".into(),
+                    "`ssh_port` and `bootstrap_port` are TCP ports (22, 804, ...)".into(),
+                ));
+            }
         }
         for (key, svc) in &self.services {
             if let Some(mem) = &svc.memory {

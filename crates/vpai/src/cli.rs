@@ -56,6 +56,21 @@ pub enum Command {
     Down(DownArgs),
     /// Show each service's container state and health.
     Status(StatusArgs),
+    /// Show what `up` would change on the host: files (diffs, secrets masked), services. Read-only.
+    Plan(PlanArgs),
+    /// Check that the host can run the stack: OS, memory, disk, Docker, ports, DNS, clock.
+    Preflight(PreflightArgs),
+    /// Put back a previous release: its files byte for byte, then recreate what changed.
+    Rollback(RollbackArgs),
+    /// Lint compose files, Caddyfiles and service configs against every known production trap.
+    Check(crate::commands::check::CheckArgs),
+    /// Explain a failing service from its logs: cause, fix, and the rule that catches it.
+    Doctor(crate::commands::doctor::DoctorArgs),
+    /// Secrets in the encrypted vault: list, show, set, edit, import from Ansible Vault.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+    /// Give secrets new values and recreate exactly the services that use them.
+    Rotate(RotateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -101,10 +116,62 @@ pub struct RenderArgs {
     pub json: bool,
 }
 
+/// Which machine: a `[hosts.NAME]` of stack.toml, reached over SSH.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TargetArgs {
+    /// Target host: a `[hosts.NAME]` of stack.toml, or `local` [default: the only host
+    /// declared, else this machine].
+    #[arg(long = "host", short = 'H', value_name = "NAME")]
+    pub host: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Leave out the file diffs.
+    #[arg(long)]
+    pub no_diff: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PreflightArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The release to go back to [default: the one before the current].
+    #[arg(value_name = "RELEASE")]
+    pub release: Option<String>,
+    /// List the releases kept on the host and stop.
+    #[arg(long)]
+    pub list: bool,
+    /// Longest wait for one phase to become healthy, in seconds.
+    #[arg(long, default_value_t = 600, value_name = "SECS")]
+    pub timeout: u64,
+}
+
 #[derive(Debug, Args)]
 pub struct UpArgs {
     #[command(flatten)]
     pub stack: StackArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Longest wait for one phase to become healthy, in seconds.
     #[arg(long, default_value_t = 600, value_name = "SECS")]
     pub timeout: u64,
@@ -117,12 +184,23 @@ pub struct UpArgs {
     /// With --check, show file diffs (secrets masked).
     #[arg(long)]
     pub diff: bool,
+    /// Keep the failed state when a phase does not become healthy (no automatic rollback).
+    #[arg(long)]
+    pub no_rollback: bool,
+    /// Install Docker Engine and Compose v2 from the distribution's repository if missing.
+    #[arg(long)]
+    pub install_docker: bool,
+    /// Skip the preflight checks of the host.
+    #[arg(long)]
+    pub no_preflight: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct DownArgs {
     #[command(flatten)]
     pub stack: StackArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Stop the infra (phase A) too.
     #[arg(long)]
     pub all: bool,
@@ -132,6 +210,92 @@ pub struct DownArgs {
 pub struct StatusArgs {
     #[command(flatten)]
     pub stack: StackArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
     #[arg(long)]
     pub json: bool,
+}
+
+/// `vpai secrets ...`. The vault (`secrets.vault` next to stack.toml) opens with
+/// VPAI_VAULT_PASSWORD_FILE, VPAI_VAULT_PASSWORD, VPAI_VAULT_IDENTITY_FILE, or a prompt.
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Names, origin, age, last rotation, policy and the services using each; never values.
+    List(SecretsListArgs),
+    /// Print one value: to a terminal, or anywhere with --stdout.
+    Show(SecretsShowArgs),
+    /// Set a value read from stdin (or asked on the terminal); never from the command line.
+    Set(SecretsSetArgs),
+    /// Edit the values in $EDITOR (a private temp file, shredded afterwards).
+    Edit(SecretsEditArgs),
+    /// Import an Ansible Vault file (VPAI's inventory/group_vars/all/secrets.yml).
+    ImportAnsible(SecretsImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SecretsListArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SecretsShowArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// The secret's name.
+    pub name: String,
+    /// Print even when stdout is not a terminal (a pipe, a file).
+    #[arg(long)]
+    pub stdout: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SecretsSetArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// The secret's name; the value comes from stdin.
+    pub name: String,
+    /// Store it even if no service of the stack uses it.
+    #[arg(long)]
+    pub unused: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SecretsEditArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SecretsImportArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// The Ansible Vault file.
+    #[arg(value_name = "FILE")]
+    pub ansible_file: PathBuf,
+    /// File holding the Ansible Vault password [default: $ANSIBLE_VAULT_PASSWORD_FILE,
+    /// else asked on the terminal].
+    #[arg(long, value_name = "PATH")]
+    pub password_file: Option<PathBuf>,
+    /// Replace values the vault already has (otherwise they are kept and listed).
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Secrets to rotate (`vpai secrets list` names them). An external one reads its new
+    /// value from stdin.
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Rotate every generated secret whose policy (quarterly, yearly) has expired.
+    #[arg(long)]
+    pub all_due: bool,
+    /// Longest wait for one phase to become healthy, in seconds.
+    #[arg(long, default_value_t = 600, value_name = "SECS")]
+    pub timeout: u64,
 }

@@ -107,12 +107,20 @@ fn render_never_prints_a_secret() {
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    for name in ["postgresql_password", "n8n_encryption_key", "litellm_master_key"] {
+    for name in [
+        "postgresql_password",
+        "n8n_encryption_key",
+        "litellm_master_key",
+    ] {
         let shown = vpai(dir.path())
             .args(["secrets", "show", name, "--stdout", "--example"])
             .output()
             .unwrap();
-        assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stderr));
+        assert!(
+            shown.status.success(),
+            "{}",
+            String::from_utf8_lossy(&shown.stderr)
+        );
         let v = String::from_utf8_lossy(&shown.stdout).trim().to_string();
         assert!(v.len() >= 32, "{name}");
         assert!(!stdout.contains(&v) && !stderr.contains(&v));

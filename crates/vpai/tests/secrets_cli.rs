@@ -112,21 +112,17 @@ fn set_show_and_list_print_values_only_when_asked() {
 #[test]
 fn plaintext_store_migrates_once_and_never_rotate_secrets_stay() {
     let stack = Stack::new();
-    // The foundation's `render` still writes the plaintext store.
-    let out = stack.vpai(&["render"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // A plaintext store as the foundation wrote it (`.vpai/secrets.toml`, 0600).
+    let key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".to_string();
     let legacy = stack.path().join(".vpai/secrets.toml");
+    std::fs::create_dir_all(legacy.parent().unwrap()).unwrap();
+    private(
+        &legacy,
+        &format!(
+            "[secrets.n8n_encryption_key]\nvalue = \"{key}\"\norigin = \"generated\"\ncreated = 1760000000\n"
+        ),
+    );
     assert!(legacy.exists());
-    let plain = std::fs::read_to_string(&legacy).unwrap();
-    let doc: toml::Table = plain.parse().unwrap();
-    let key = doc["secrets"]["n8n_encryption_key"]["value"]
-        .as_str()
-        .unwrap()
-        .to_string();
 
     let (code, _, err) = stack.run(&["secrets", "list"], "");
     assert_eq!(code, 0, "{err}");

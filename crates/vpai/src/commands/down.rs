@@ -5,16 +5,16 @@ use crate::cli::DownArgs;
 use crate::printer::Printer;
 use crate::project::Project;
 use std::process::ExitCode;
-use vpai_host::LocalHost;
 
 pub fn run(args: DownArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let project = Project::load(&args.stack)?;
+    let mut project = Project::load(&args.stack)?;
+    let target = crate::commands::target::connect(&mut project, &args.target, printer)?;
     printer.step(if args.all {
         "stopping apps (phase B) and infra (phase A)"
     } else {
         "stopping apps (phase B); infra keeps running (use --all to stop it too)"
     });
-    vpai_deploy::down(&LocalHost, &project.stack, args.all)?;
+    vpai_deploy::down(target.host(), &project.stack, args.all)?;
     printer.success("stopped; data is kept");
     Ok(ExitCode::SUCCESS)
 }

@@ -1,9 +1,17 @@
 //! One file per command; this file only dispatches.
 
+pub mod check;
+pub mod doctor;
 mod down;
 mod init;
+mod plan;
+mod preflight;
 mod render;
+mod rollback;
+mod rotate;
+mod secrets;
 mod status;
+mod target;
 mod up;
 
 use crate::cli::{Cli, Command};
@@ -17,5 +25,12 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<ExitCode> {
         Command::Up(args) => up::run(args, printer),
         Command::Down(args) => down::run(args, printer),
         Command::Status(args) => status::run(args, printer),
+        Command::Plan(args) => plan::run(args, printer),
+        Command::Preflight(args) => preflight::run(args, printer),
+        Command::Rollback(args) => rollback::run(args, printer),
+        Command::Check(args) => check::run(args, printer),
+        Command::Doctor(args) => doctor::run(args, printer),
+        Command::Secrets(command) => secrets::run(command, printer),
+        Command::Rotate(args) => rotate::run(args, printer),
     }
 }

@@ -5,11 +5,11 @@ use crate::printer::Printer;
 use crate::project::Project;
 use std::process::ExitCode;
 use vpai_deploy::ServiceStatus;
-use vpai_host::LocalHost;
 
 pub fn run(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let project = Project::load(&args.stack)?;
-    let statuses = vpai_deploy::status(&LocalHost, &project.stack)?;
+    let mut project = Project::load(&args.stack)?;
+    let target = crate::commands::target::connect(&mut project, &args.target, printer)?;
+    let statuses = vpai_deploy::status(target.host(), &project.stack)?;
     if args.json {
         printer.out(&serde_json::to_string_pretty(&statuses)?);
     } else {

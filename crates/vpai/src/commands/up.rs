@@ -3,23 +3,27 @@
 
 use crate::cli::UpArgs;
 use crate::commands::status::status_table;
+use crate::commands::target;
 use crate::printer::Printer;
 use crate::project::Project;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-use vpai_deploy::{ApplyOptions, DeployError, FileAction, Plan, ServiceAction};
-use vpai_host::LocalHost;
+use vpai_deploy::preflight::Level;
+use vpai_deploy::{ApplyOptions, DeployError, FileAction, Plan, ServiceAction, lock, state};
 
 pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let project = Project::load(&args.stack)?;
+    let mut project = Project::load(&args.stack)?;
     let store = project.secrets(printer)?;
+    let target = target::connect(&mut project, &args.target, printer)?;
     let rendered = project.render(&store)?;
     let stack = &project.stack;
-    let host = LocalHost;
+    let host = target.host();
+    let (paths, dirs) = vpai_deploy::managed_paths(&rendered);
 
-    let plan = vpai_deploy::plan(&host, stack, &rendered)?;
     if args.check {
+        let snapshot = state::read(host, stack, &paths, &dirs)?;
+        let plan = vpai_deploy::plan_from_state(host, stack, &rendered, &snapshot, args.diff)?;
         if args.json {
             printer.out(&serde_json::to_string_pretty(&plan)?);
         } else {
@@ -27,11 +31,46 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if let Some(problem) = &plan.engine_problem {
+
+    // One round trip: take the host's deploy lock and read its state.
+    let (deploy_lock, snapshot) = match lock::acquire(host, stack, &paths, &dirs)? {
+        Ok(held) => held,
+        Err(busy) => {
+            printer.error_text(&format!(
+                "{busy}\n  help: wait for it to finish and run `vpai up` again; if no deploy is running, the holder process on the host is stuck: stop it by its pid"
+            ));
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if let Some(info) = &deploy_lock.stale {
+        printer.warn(&format!(
+            "the previous deploy on `{}` did not finish ({}); this run converges from where it stopped",
+            host.name(),
+            info.iter()
+                .filter(|l| !l.trim().is_empty())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let plan = vpai_deploy::plan_from_state(host, stack, &rendered, &snapshot, false)?;
+    for path in &plan.drift {
+        printer.warn(&format!(
+            "`{path}` was changed on the host since the last deploy: it is replaced (the previous content stays in the release)"
+        ));
+    }
+    if plan.engine_problem.is_some() && args.install_docker {
+        printer.step(&format!("installing Docker on `{}`", host.name()));
+        if let Err(e) = vpai_deploy::preflight::install_docker(host)? {
+            printer.error_text(&format!("installing Docker failed:\n{}", e.trim()));
+            return Ok(ExitCode::from(1));
+        }
+    } else if let Some(problem) = &plan.engine_problem {
         print_plan(printer, &plan, false);
         printer.error_text(&format!(
-            "cannot deploy `{}` on this machine: {problem}",
-            stack.project
+            "cannot deploy `{}` on `{}`: {problem}",
+            stack.project,
+            host.name()
         ));
         printer.info(
             "the files above were rendered in memory only; `vpai render --out DIR` writes them",
@@ -40,8 +79,9 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     }
 
     if plan.is_noop() {
-        let statuses = vpai_deploy::status(&host, stack)?;
+        let statuses = vpai_deploy::status_from_plan(stack, &plan);
         if statuses.iter().all(|s| s.is_ok()) {
+            deploy_lock.release();
             printer.success(&format!(
                 "nothing to change: {} services up to date ({:.1}s)",
                 statuses.len(),
@@ -55,25 +95,60 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         print_plan(printer, &plan, false);
     }
 
+    // Preflight of a remote host before anything changes on it (read-only, one round trip).
+    if host.is_remote() && !args.no_preflight {
+        let report = vpai_deploy::preflight::run(host, stack)?;
+        for c in report.checks.iter().filter(|c| c.level != Level::Ok) {
+            let text = match &c.fix {
+                Some(fix) => format!("preflight {}: {}\n  help: {fix}", c.name, c.message),
+                None => format!("preflight {}: {}", c.name, c.message),
+            };
+            if c.level == Level::Error {
+                printer.error_text(&text);
+            } else {
+                printer.warn(&text);
+            }
+        }
+        if !report.passed() {
+            printer.info("nothing was changed on the host; `--no-preflight` skips these checks");
+            return Ok(ExitCode::from(1));
+        }
+    }
+
     let opts = ApplyOptions {
         timeout: Duration::from_secs(args.timeout),
+        rollback: !args.no_rollback,
     };
     let redact = |s: &str| printer.redact(s);
-    match vpai_deploy::apply(&host, stack, &rendered, &plan, &opts, printer, &redact) {
+    // Every command of this deploy holds the lock's shared half while it runs.
+    let guarded = lock::Guarded {
+        inner: host,
+        active: deploy_lock.active_path(),
+    };
+    let result = vpai_deploy::apply(&guarded, stack, &rendered, &plan, &opts, printer, &redact);
+    match result {
         Ok(report) => {
             printer.clear_services();
+            let statuses = vpai_deploy::status(&guarded, stack)?;
+            deploy_lock.release();
             printer.success(&format!(
-                "{} is up: {} services healthy, {} files written ({:.1}s)",
+                "{} is up on `{}`: {} services healthy, {} files written{} ({:.1}s)",
                 stack.project,
+                host.name(),
                 report.services.len(),
                 report.files_written.len(),
+                report
+                    .release
+                    .as_deref()
+                    .map(|r| format!(", release {r}"))
+                    .unwrap_or_default(),
                 started.elapsed().as_secs_f64()
             ));
-            let statuses = vpai_deploy::status(&host, stack)?;
             finish(printer, &args, &statuses)?;
             Ok(ExitCode::SUCCESS)
         }
         Err(DeployError::Unhealthy(failure)) => {
+            deploy_lock.release();
             printer.clear_services();
             printer.error_text(&format!(
                 "service `{}` ({}) did not become healthy: {}",
@@ -90,7 +165,16 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
                 failure.container,
                 failure.logs.trim_end()
             ));
-            printer.info("the other services were left running; `vpai status` shows them");
+            match (&failure.rolled_back, &failure.rollback_error) {
+                (Some(release), _) => printer.info(&format!(
+                    "rolled back to release {release}: its files are back and the services whose inputs changed were recreated and are healthy"
+                )),
+                (None, Some(e)) => printer.error_text(&format!("the automatic rollback failed too: {e}")),
+                (None, None) if args.no_rollback => printer.info(
+                    "kept the failed state (--no-rollback); `vpai rollback` puts the previous release back",
+                ),
+                (None, None) => printer.info("the other services were left running; `vpai status` shows them"),
+            }
             Ok(ExitCode::from(1))
         }
         Err(e) => Err(e.into()),
@@ -110,23 +194,31 @@ fn finish(
     Ok(())
 }
 
-fn print_plan(printer: &Printer, plan: &Plan, diff: bool) {
+pub fn print_plan(printer: &Printer, plan: &Plan, diff: bool) {
     let changed: Vec<_> = plan
         .files
         .iter()
         .filter(|f| f.action != FileAction::Unchanged)
         .collect();
     printer.step(&format!(
-        "plan: {} of {} files change",
+        "plan: {} of {} files change{}",
         changed.len(),
-        plan.files.len()
+        plan.files.len(),
+        plan.current_release
+            .as_deref()
+            .map(|r| format!(" (host at release {r})"))
+            .unwrap_or_default()
     ));
+    if !plan.dirs.is_empty() {
+        printer.info(&format!("  mkdir  {}", plan.dirs.join(", ")));
+    }
     for f in &changed {
         let verb = match f.action {
             FileAction::Create => "create",
             FileAction::Update => "update",
             FileAction::Permissions => "chmod ",
             FileAction::Unchanged => "keep  ",
+            FileAction::Remove => "remove",
         };
         printer.info(&format!("  {verb} {}", f.path));
         if diff {
@@ -142,6 +234,7 @@ fn print_plan(printer: &Printer, plan: &Plan, diff: bool) {
                 format!("  ~ {} (recreate: {})", s.service, s.reasons.join(", "))
             }
             ServiceAction::Unchanged => format!("  = {} (unchanged)", s.service),
+            ServiceAction::Remove => format!("  - {} (remove: no longer in the stack)", s.service),
         };
         printer.info(&line);
     }

@@ -1,0 +1,109 @@
+//! File mode and owner rules (seed 000 #20): configs the container cannot read,
+//! secrets everyone can read.
+
+use super::compose::services;
+use super::{Ctx, Parsed};
+use crate::report::Finding;
+use crate::rules;
+use crate::source::FileKind;
+
+pub fn check<'a>(ctx: &'a Ctx<'a>, out: &mut Vec<Finding>) {
+    let all = services(ctx);
+    // Files that hold secrets: env files, ACL files, env files named by `env_file:`,
+    // and the catalog's secret configs.
+    let mut secret_files: Vec<usize> = Vec::new();
+    for f in &ctx.files {
+        let secret_by_catalog = ctx.knowledge.all().iter().any(|k| {
+            k.secret_configs
+                .iter()
+                .any(|p| f.file.path.replace('\\', "/").ends_with(p.as_str()))
+        });
+        if matches!(f.kind, FileKind::Env | FileKind::RedisAcl) || secret_by_catalog {
+            secret_files.push(f.index);
+        }
+    }
+    for svc in &all {
+        for (path, _) in svc.env_files() {
+            if let Some(p) = ctx.resolve(svc.file.file.dir(), &path) {
+                secret_files.push(p.index);
+            }
+        }
+    }
+    secret_files.sort();
+    secret_files.dedup();
+    for idx in secret_files {
+        let f = &ctx.files[idx];
+        if let Some(mode) = f.file.mode
+            && mode & 0o004 != 0
+        {
+            out.push(world_readable(f, mode));
+        }
+    }
+
+    // Mounted configs the container's user cannot read.
+    for svc in &all {
+        let Some((uid, gid)) = svc.runs_as(ctx) else {
+            continue;
+        };
+        let root_bypasses = uid == 0
+            && (!svc.cap_drop_all()
+                || svc
+                    .cap_add()
+                    .iter()
+                    .any(|c| c == "DAC_OVERRIDE" || c == "DAC_READ_SEARCH"));
+        if root_bypasses {
+            continue;
+        }
+        for m in svc.mounts() {
+            let Some(src) = &m.source else { continue };
+            if !m.bind {
+                continue;
+            }
+            let Some(file) = ctx.resolve(svc.file.file.dir(), src) else {
+                continue;
+            };
+            let (Some(mode), Some((owner_uid, owner_gid))) = (file.file.mode, file.file.owner)
+            else {
+                continue;
+            };
+            let readable = (owner_uid == uid && mode & 0o400 != 0)
+                || (gid == Some(owner_gid) && mode & 0o040 != 0)
+                || mode & 0o004 != 0;
+            if !readable {
+                out.push(svc.file.at(
+                    rules::CONFIG_UNREADABLE,
+                    m.node,
+                    format!(
+                        "`{}` (mode {:04o}, owner {owner_uid}:{owner_gid}) cannot be read by `{}` running as UID {uid}{}",
+                        file.path(),
+                        mode,
+                        svc.name,
+                        gid.map(|g| format!(" GID {g}")).unwrap_or_default()
+                    ),
+                ).with_help(format!(
+                    "`chown {uid}:{} {}` and `chmod 0640`",
+                    gid.unwrap_or(uid),
+                    file.path()
+                )));
+            }
+        }
+    }
+}
+
+fn world_readable(f: &Parsed, mode: u32) -> Finding {
+    let end = f.text.find('\n').unwrap_or(f.text.len()).min(1);
+    f.finding(
+        rules::SECRET_WORLD_READABLE,
+        0,
+        end,
+        format!(
+            "`{}` holds secrets and has mode {mode:04o}: every user of the host can read it",
+            f.path()
+        ),
+    )
+    .with_help(if f.kind == FileKind::Env {
+        "`chmod 0600` (Docker reads env files as root)".to_string()
+    } else {
+        "`chmod 0640` and give it to the container's UID:GID".to_string()
+    })
+}

@@ -1,0 +1,344 @@
+//! Releases: every deploy that changes a file keeps the complete file set it deployed
+//! under `<root>/releases/<timestamp>/` (with its manifest), and `releases/current`
+//! points at the one the live files come from. The last N are kept.
+//!
+//! One command installs a release: the changed files arrive as one tar stream on its
+//! stdin; the script assembles the full set in `releases/.partial-<name>` (unchanged
+//! files copied from the live tree), checks every sha256 against the plan, fsyncs,
+//! renames it into place, then replaces the live files. Each live file is replaced
+//! atomically (temp in the same tree, mode and owner set before the rename, fsync,
+//! `rename`), the manifest last, so that at any instant every file is either the old
+//! or the new version, never a torn one. Rollback installs an older release the same
+//! way, with nothing to upload. Data directories are never touched.
+
+use crate::tar;
+use std::time::{SystemTime, UNIX_EPOCH};
+use vpai_host::{Host, HostError};
+
+/// The manifest of a release (and of the live tree).
+pub const MANIFEST_PATH: &str = "vpai-manifest.json";
+
+/// How many releases to keep.
+pub const KEEP: usize = 5;
+
+/// A release name from the clock: `20261122T005300123Z` (UTC, milliseconds), so that
+/// names sort in time order.
+pub fn release_name(now: SystemTime) -> String {
+    let d = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    let (y, m, day) = civil_from_days(days);
+    format!(
+        "{y:04}{m:02}{day:02}T{:02}{:02}{:02}{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+/// Days since 1970-01-01 -> (year, month, day) (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// One file of a release.
+#[derive(Debug, Clone)]
+pub struct ReleaseFile<'a> {
+    pub path: &'a str,
+    pub mode: u32,
+    pub owner: (u32, u32),
+    pub sha256: String,
+    /// Its bytes when they must be uploaded; `None`: the live file already has them.
+    pub upload: Option<&'a [u8]>,
+    /// The live file must be replaced (content, mode or owner differ).
+    pub install: bool,
+}
+
+/// Everything one install needs.
+#[derive(Debug, Clone, Default)]
+pub struct ReleasePlan<'a> {
+    pub name: String,
+    pub files: Vec<ReleaseFile<'a>>,
+    /// Directories to create or fix: (path, mode, owner).
+    pub dirs: Vec<(&'a str, u32, (u32, u32))>,
+    /// Live files of the previous release that the new one no longer has.
+    pub remove: Vec<String>,
+    /// The release before this one (never pruned).
+    pub previous: Option<String>,
+}
+
+const INSTALL: &str = r#"set -euo pipefail
+umask 077
+# Finish even if the controller vanishes mid-way: every step below is atomic, and a
+# half-done install is completed by the next run anyway.
+trap '' HUP PIPE
+root=$1 name=$2 keep=$3 previous=$4
+rel=$root/releases stage=$root/releases/.partial-$2 inc=$root/.vpai-incoming
+isroot=0; [ "$(id -u)" = 0 ] && isroot=1
+keep_attrs=mode; [ $isroot = 1 ] && keep_attrs=mode,ownership
+mkdir -p "$root"
+# Leftovers of an interrupted run (the deploy lock is ours: nobody else writes here).
+rm -rf "$rel"/.partial-* "$inc"
+mkdir -p "$rel" "$stage"; chmod 0700 "$rel"
+tar -x -m -f - -C "$stage" --no-same-owner --no-same-permissions
+# Directories of the live tree that are missing or have the wrong mode/owner.
+while IFS=$'\t' read -r mode uid gid path; do
+  d=$root/$path
+  mkdir -p -- "$d"; chmod "$mode" -- "$d"
+  if [ $isroot = 1 ]; then chown "$uid:$gid" -- "$d"; fi
+done <"$stage/.vpai-dirs"
+# The full file set of the release: uploaded files are in the stage, the others are
+# copied from the live tree; then mode and owner, in a few batched commands.
+declare -A bymode=() byowner=()
+copy=() all=() install=() sums=""
+while IFS=$'\t' read -r mode uid gid sha up inst path; do
+  all+=("$path")
+  [ "$up" = 0 ] && copy+=("$path")
+  [ "$inst" = 1 ] && install+=("$path")
+  bymode[$mode]+="$path"$'\n'
+  byowner[$uid:$gid]+="$path"$'\n'
+  sums+="$sha  $path"$'\n'
+done <"$stage/.vpai-files"
+if [ ${#copy[@]} -gt 0 ]; then (cd "$root" && cp --parents -- "${copy[@]}" "$stage/"); fi
+cd "$stage"
+for m in "${!bymode[@]}"; do printf '%s' "${bymode[$m]}" | xargs -d '\n' chmod "$m" --; done
+if [ $isroot = 1 ]; then
+  for o in "${!byowner[@]}"; do printf '%s' "${byowner[$o]}" | xargs -d '\n' chown "$o" --; done
+fi
+printf '%s' "$sums" >.vpai-sums
+if ! sha256sum --quiet --strict -c .vpai-sums >&2; then
+  echo "vpai: the assembled release does not match the plan (a file changed on the host meanwhile?)" >&2
+  exit 3
+fi
+printf '%s\n' "$previous" >.vpai-previous
+sync -- "${all[@]}" .vpai-sums .vpai-files .vpai-previous
+cd /
+mv -T -- "$stage" "$rel/$name"
+sync -- "$rel"
+# Install into the live tree: copies staged next to their targets (same filesystem),
+# fsynced, then renamed over the old files, one `mv` per directory, manifest last.
+if [ ${#install[@]} -gt 0 ]; then
+  mkdir -p "$inc"
+  (cd "$rel/$name" && cp --preserve="$keep_attrs" --parents -- "${install[@]}" "$inc/")
+  (cd "$inc" && sync -- "${install[@]}")
+  declare -A bydir=()
+  last=""
+  for p in "${install[@]}"; do
+    if [ "$p" = vpai-manifest.json ]; then last=$p; continue; fi
+    d=.; case $p in */*) d=${p%/*};; esac
+    bydir[$d]+="$p"$'\n'
+  done
+  syncdirs=("$root")
+  for d in "${!bydir[@]}"; do
+    [ -d "$root/$d" ] || mkdir -p -- "$root/$d"
+    (cd "$inc" && printf '%s' "${bydir[$d]}" | xargs -d '\n' mv -f -t "$root/$d" --)
+    syncdirs+=("$root/$d")
+  done
+  sync -- "${syncdirs[@]}"
+  if [ -n "$last" ]; then mv -f -- "$inc/$last" "$root/$last"; sync -- "$root"; fi
+  rm -rf "$inc"
+fi
+# Files the new release no longer has.
+while IFS= read -r p; do if [ -n "$p" ]; then rm -f -- "$root/$p"; fi; done <"$rel/$name/.vpai-remove"
+ln -sfn "$name" "$rel/.current-new" && mv -fT "$rel/.current-new" "$rel/current"
+# Keep the last $keep releases, and always the previous one.
+mapfile -t olds < <(ls -1 "$rel" | grep '^[0-9]' | sort)
+n=${#olds[@]}
+for ((i = 0; i < n - keep; i++)); do
+  r=${olds[i]}
+  [ "$r" = "$previous" ] || [ "$r" = "$name" ] || rm -rf -- "${rel:?}/$r"
+done
+echo "installed ${#install[@]} release $name"
+"#;
+
+/// Upload the changed files and install the release, in one command.
+pub fn install(host: &dyn Host, root: &str, plan: &ReleasePlan) -> Result<usize, HostError> {
+    let mut tarball = Vec::new();
+    let mut list = String::new();
+    for f in &plan.files {
+        check_path(host, f.path)?;
+        list.push_str(&format!(
+            "{:04o}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            f.mode,
+            f.owner.0,
+            f.owner.1,
+            f.sha256,
+            u8::from(f.upload.is_some()),
+            u8::from(f.install),
+            f.path
+        ));
+    }
+    let mut dirs = String::new();
+    for (path, mode, owner) in &plan.dirs {
+        dirs.push_str(&format!("{mode:04o}\t{}\t{}\t{path}\n", owner.0, owner.1));
+    }
+    let remove: String = plan.remove.iter().map(|p| format!("{p}\n")).collect();
+    tar::append(&mut tarball, ".vpai-files", list.as_bytes(), 0o600);
+    tar::append(&mut tarball, ".vpai-dirs", dirs.as_bytes(), 0o600);
+    tar::append(&mut tarball, ".vpai-remove", remove.as_bytes(), 0o600);
+    for f in &plan.files {
+        if let Some(bytes) = f.upload {
+            tar::append(&mut tarball, f.path, bytes, 0o600);
+        }
+    }
+    tar::finish(&mut tarball);
+    let keep = KEEP.to_string();
+    let previous = plan.previous.clone().unwrap_or_default();
+    let out = host.run(
+        &[
+            "bash",
+            "-c",
+            INSTALL,
+            "vpai-install",
+            root,
+            &plan.name,
+            &keep,
+            &previous,
+        ],
+        Some(&tarball),
+    )?;
+    if !out.success() {
+        return Err(HostError::Io {
+            path: format!("{}:{root}/releases/{}", host.name(), plan.name),
+            source: std::io::Error::other(format!(
+                "installing the release failed (exit {}): {}",
+                out.status,
+                out.stderr_text().trim()
+            )),
+        });
+    }
+    Ok(plan.files.iter().filter(|f| f.install).count())
+}
+
+fn check_path(host: &dyn Host, path: &str) -> Result<(), HostError> {
+    let bad = path.is_empty()
+        || path.starts_with('/')
+        || path.split('/').any(|c| c == ".." || c.is_empty())
+        || path.chars().any(|c| c.is_control())
+        || !tar::fits(path);
+    if bad {
+        return Err(HostError::Io {
+            path: format!("{}:{path}", host.name()),
+            source: std::io::Error::other("refusing to deploy a file with this path"),
+        });
+    }
+    Ok(())
+}
+
+/// Put the live tree back to release `$2`: the files that differ are replaced
+/// atomically (manifest last), the files of the current release `$3` that the target
+/// does not have are removed, and `current` moves. Nothing is uploaded. With `$4` = 1
+/// the release left is marked failed (a later plain rollback skips it).
+const RESTORE: &str = r#"set -euo pipefail
+umask 077
+trap '' HUP PIPE
+root=$1 target=$2 current=$3 failed=$4
+rel=$root/releases src=$root/releases/$2 inc=$root/.vpai-incoming
+keep_attrs=mode; [ "$(id -u)" = 0 ] && keep_attrs=mode,ownership
+[ -d "$src" ] || { echo "vpai: no release $target under $rel" >&2; exit 4; }
+(cd "$src" && sha256sum --quiet --strict -c .vpai-sums >&2) || { echo "vpai: release $target is damaged" >&2; exit 3; }
+declare -A want=()
+paths=()
+while IFS=$'\t' read -r mode uid gid sha up inst path; do
+  want[$path]="$sha $mode $uid $gid"; paths+=("$path")
+done <"$src/.vpai-files"
+# What the live files are now (one stat, one sha256sum).
+present=()
+for p in "${paths[@]}"; do [ -f "$root/$p" ] && present+=("$p"); done
+declare -A have=()
+if [ ${#present[@]} -gt 0 ]; then
+  mapfile -t st < <(cd "$root" && stat -c '%04a %u %g' -- "${present[@]}")
+  mapfile -t sums < <(cd "$root" && sha256sum -- "${present[@]}" | cut -c1-64)
+  for i in "${!present[@]}"; do have[${present[i]}]="${sums[i]} ${st[i]}"; done
+fi
+install=()
+for p in "${paths[@]}"; do [ "${have[$p]:-}" = "${want[$p]}" ] || install+=("$p"); done
+rm -rf "$inc"
+if [ ${#install[@]} -gt 0 ]; then
+  mkdir -p "$inc"
+  (cd "$src" && cp --preserve="$keep_attrs" --parents -- "${install[@]}" "$inc/")
+  (cd "$inc" && sync -- "${install[@]}")
+  last=""
+  for p in "${install[@]}"; do
+    if [ "$p" = vpai-manifest.json ]; then last=$p; continue; fi
+    d=$root; case $p in */*) d=$root/${p%/*};; esac
+    mkdir -p -- "$d"
+    mv -f -- "$inc/$p" "$root/$p"
+  done
+  sync -- "$root"
+  if [ -n "$last" ]; then mv -f -- "$inc/$last" "$root/$last"; fi
+  rm -rf "$inc"
+fi
+if [ -n "$current" ] && [ -f "$rel/$current/.vpai-files" ]; then
+  while IFS=$'\t' read -r mode uid gid sha up inst path; do
+    if [ -z "${want[$path]:-}" ]; then rm -f -- "$root/$path"; fi
+  done <"$rel/$current/.vpai-files"
+fi
+if [ "$failed" = 1 ] && [ -n "$current" ] && [ -d "$rel/$current" ]; then : >"$rel/$current/.vpai-failed"; fi
+ln -sfn "$target" "$rel/.current-new" && mv -fT "$rel/.current-new" "$rel/current"
+echo "restored ${#install[@]}"
+"#;
+
+/// Restore release `target` on the live tree (files only). Returns how many files
+/// were replaced.
+pub fn restore(
+    host: &dyn Host,
+    root: &str,
+    target: &str,
+    current: Option<&str>,
+    mark_failed: bool,
+) -> Result<usize, HostError> {
+    let out = host.run(
+        &[
+            "bash",
+            "-c",
+            RESTORE,
+            "vpai-restore",
+            root,
+            target,
+            current.unwrap_or(""),
+            if mark_failed { "1" } else { "0" },
+        ],
+        None,
+    )?;
+    if !out.success() {
+        return Err(HostError::Io {
+            path: format!("{}:{root}/releases/{target}", host.name()),
+            source: std::io::Error::other(format!(
+                "restoring the release failed (exit {}): {}",
+                out.status,
+                out.stderr_text().trim()
+            )),
+        });
+    }
+    Ok(out
+        .stdout_text()
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn release_names_sort_in_time_order() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_795_307_580_123);
+        assert_eq!(release_name(t), "20261122T003300123Z");
+        assert_eq!(release_name(UNIX_EPOCH), "19700101T000000000Z");
+        let later = t + Duration::from_millis(1);
+        assert!(release_name(later) > release_name(t));
+    }
+}

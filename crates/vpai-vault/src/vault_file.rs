@@ -1,0 +1,274 @@
+//! `secrets.vault`: the secrets of one stack as a TOML document encrypted with age and
+//! ASCII-armored.
+//!
+//! Armored so the file is text (a git diff shows that it changed, `git log -p` does
+//! not break, a pull request can carry it). Authenticated by age: a changed byte
+//! anywhere fails decryption, so a tampered or truncated file is refused as a whole
+//! and nothing is ever written from a half-read vault. The plaintext is TOML rather
+//! than a binary encoding so that `vpai secrets edit` can show exactly what is stored.
+
+use crate::error::{VaultError, display};
+use crate::key::{KeyKind, VaultKey};
+use crate::record::SecretRecord;
+use age::armor::{ArmoredReader, ArmoredWriter, Format};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::Path;
+use zeroize::Zeroizing;
+
+/// Version of the plaintext document; bumped when old readers would misread it.
+pub const VAULT_FORMAT: u32 = 1;
+
+/// scrypt work factor (N = 2^18) for new files: about a second and 256 MiB, the same
+/// as age's own calibration on current machines, but fixed so that a slow or
+/// unoptimized build never writes a weaker vault.
+pub(crate) const SCRYPT_LOG_N: u8 = 18;
+/// Refuse files that demand more than this (2^22: ~4 GiB of memory): a hostile vault
+/// must not be able to exhaust the machine that opens it.
+pub(crate) const SCRYPT_MAX_LOG_N: u8 = 22;
+
+#[derive(Serialize, Deserialize)]
+struct Document {
+    format: u32,
+    #[serde(default)]
+    secrets: BTreeMap<String, SecretRecord>,
+}
+
+/// The kind of key an existing vault needs, read from its (unencrypted) header.
+pub(crate) fn key_kind(path: &Path, bytes: &[u8]) -> Result<KeyKind, VaultError> {
+    let text = normalize(bytes);
+    let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(&text[..]))
+        .map_err(|e| header_error(path, bytes, e))?;
+    Ok(if decryptor.is_scrypt() {
+        KeyKind::Passphrase
+    } else {
+        KeyKind::Identity
+    })
+}
+
+/// Decrypt and parse a vault. Any failure leaves the caller with nothing.
+pub(crate) fn decrypt(
+    path: &Path,
+    bytes: &[u8],
+    key: &VaultKey,
+) -> Result<BTreeMap<String, SecretRecord>, VaultError> {
+    let text = normalize(bytes);
+    let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(&text[..]))
+        .map_err(|e| header_error(path, bytes, e))?;
+    let mut scrypt_identity;
+    let identity: &dyn age::Identity = match key {
+        VaultKey::Passphrase(p, _) => {
+            scrypt_identity = age::scrypt::Identity::new(p.clone());
+            scrypt_identity.set_max_work_factor(SCRYPT_MAX_LOG_N);
+            &scrypt_identity
+        }
+        VaultKey::Identity(identity, _) => identity.as_ref(),
+    };
+    let mut reader = decryptor
+        .decrypt(std::iter::once(identity))
+        .map_err(|e| match e {
+            age::DecryptError::DecryptionFailed | age::DecryptError::NoMatchingKeys => {
+                match key {
+                    VaultKey::Passphrase(..) => VaultError::WrongPassphrase {
+                        path: display(path),
+                        from: key.origin(),
+                    },
+                    VaultKey::Identity(_, identity) => VaultError::WrongIdentity {
+                        path: display(path),
+                        identity: identity.clone(),
+                    },
+                }
+            }
+            age::DecryptError::ExcessiveWork { required, .. } => VaultError::Tampered {
+                path: display(path),
+                detail: format!(
+                    "it asks for scrypt work factor {required}, above the limit of {SCRYPT_MAX_LOG_N}"
+                ),
+            },
+            other => tampered(path, &other.to_string()),
+        })?;
+    let mut plain = Zeroizing::new(Vec::new());
+    reader
+        .read_to_end(&mut plain)
+        .map_err(|e| tampered(path, &format!("payload: {e}")))?;
+    parse_document(path, &plain)
+}
+
+/// Parse the decrypted TOML. Also the entry point of the fuzz target.
+pub(crate) fn parse_document(
+    path: &Path,
+    plain: &[u8],
+) -> Result<BTreeMap<String, SecretRecord>, VaultError> {
+    let text = std::str::from_utf8(plain).map_err(|_| VaultError::Parse {
+        path: display(path),
+        message: "decrypted content is not UTF-8".into(),
+    })?;
+    // Read the format first, so that a newer vault says "upgrade" rather than failing
+    // on a field this version does not know.
+    #[derive(Deserialize)]
+    struct Probe {
+        format: Option<u32>,
+    }
+    let probe: Probe = toml::from_str(text).map_err(|e| parse_error(path, text, &e))?;
+    match probe.format {
+        Some(f) if f > VAULT_FORMAT => {
+            return Err(VaultError::TooNew {
+                path: display(path),
+                format: f,
+                supported: VAULT_FORMAT,
+            });
+        }
+        None => {
+            return Err(VaultError::Parse {
+                path: display(path),
+                message: "decrypted content has no `format` key".into(),
+            });
+        }
+        Some(_) => {}
+    }
+    let doc: Document = toml::from_str(text).map_err(|e| parse_error(path, text, &e))?;
+    Ok(doc.secrets)
+}
+
+/// The plaintext document for `records` (what `secrets edit` shows, minus metadata).
+pub(crate) fn render_document(records: &BTreeMap<String, SecretRecord>) -> Zeroizing<String> {
+    #[derive(Serialize)]
+    struct DocumentRef<'a> {
+        format: u32,
+        secrets: &'a BTreeMap<String, SecretRecord>,
+    }
+    Zeroizing::new(
+        toml::to_string(&DocumentRef {
+            format: VAULT_FORMAT,
+            secrets: records,
+        })
+        .expect("secret records always serialize"),
+    )
+}
+
+/// Encrypt `records` for `key`; armored text.
+pub(crate) fn encrypt(
+    records: &BTreeMap<String, SecretRecord>,
+    key: &VaultKey,
+    scrypt_log_n: u8,
+) -> Vec<u8> {
+    let plain = render_document(records);
+    let encryptor = match key {
+        VaultKey::Passphrase(p, _) => {
+            let mut recipient = age::scrypt::Recipient::new(p.clone());
+            recipient.set_work_factor(scrypt_log_n);
+            age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+        }
+        VaultKey::Identity(identity, _) => {
+            let recipient = identity.to_public();
+            age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+        }
+    }
+    .expect("one native recipient is always a valid set");
+    // Writing to a Vec cannot fail.
+    let mut out = Vec::new();
+    let armor = ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor).expect("in memory");
+    let mut writer = encryptor.wrap_output(armor).expect("in memory");
+    writer.write_all(plain.as_bytes()).expect("in memory");
+    writer
+        .finish()
+        .and_then(|armor| armor.finish())
+        .expect("in memory");
+    out
+}
+
+/// Git on Windows (autocrlf) turns `\n` into `\r\n`, which age's armor rejects; the
+/// content is base64, so dropping every `\r` is lossless.
+fn normalize(bytes: &[u8]) -> Vec<u8> {
+    bytes.iter().copied().filter(|&b| b != b'\r').collect()
+}
+
+fn header_error(path: &Path, bytes: &[u8], e: age::DecryptError) -> VaultError {
+    let start = String::from_utf8_lossy(&bytes[..bytes.len().min(64)]).into_owned();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return tampered(path, "the file is empty");
+    }
+    if !start
+        .trim_start()
+        .starts_with("-----BEGIN AGE ENCRYPTED FILE-----")
+    {
+        return tampered(
+            path,
+            "it does not start with `-----BEGIN AGE ENCRYPTED FILE-----`",
+        );
+    }
+    tampered(path, &e.to_string())
+}
+
+fn tampered(path: &Path, detail: &str) -> VaultError {
+    VaultError::Tampered {
+        path: display(path),
+        detail: detail.trim().to_string(),
+    }
+}
+
+/// TOML errors without the source line: it would be a decrypted line, maybe a value.
+pub(crate) fn parse_error(path: &Path, text: &str, e: &toml::de::Error) -> VaultError {
+    let position = e
+        .span()
+        .map(|span| {
+            let before = &text.as_bytes()[..span.start.min(text.len())];
+            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+            let current = before.rsplit(|&b| b == b'\n').next().unwrap_or_default();
+            let column = String::from_utf8_lossy(current).chars().count() + 1;
+            format!(" (line {line}, column {column})")
+        })
+        .unwrap_or_default();
+    VaultError::Parse {
+        path: display(path),
+        message: format!("{}{position}", without_values(e.message())),
+    }
+}
+
+/// serde quotes the unexpected value in type errors (`invalid type: string "..."`,
+/// `integer `123``); in a secrets file that value may be a secret, so drop it and
+/// keep the kind.
+pub(crate) fn without_values(message: &str) -> String {
+    let mut out = message.to_string();
+    for (kind, close) in [
+        ("string \"", '"'),
+        ("integer `", '`'),
+        ("floating point `", '`'),
+        ("character `", '`'),
+        ("boolean `", '`'),
+        ("unknown variant `", '`'),
+    ] {
+        while let Some(start) = out.find(kind) {
+            let value_start = start + kind.len();
+            let Some(len) = out[value_start..].find(close) else {
+                out.truncate(value_start - 1);
+                break;
+            };
+            out.replace_range(start + kind.len() - 2..value_start + len + 1, "");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newer_format_asks_for_an_upgrade() {
+        let err =
+            parse_document(Path::new("v"), b"format = 2\n[secrets.a]\nvalue = 3\n").unwrap_err();
+        assert!(matches!(err, VaultError::TooNew { format: 2, .. }), "{err}");
+    }
+
+    #[test]
+    fn parse_errors_point_at_the_line_and_never_quote_it() {
+        let text = "format = 1\n[secrets.a]\nvalue = \"ok\"\norigin = \"hunter2-not-an-origin\"\ncreated = 1\n";
+        let err = parse_document(Path::new("v"), text.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 4"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+}

@@ -1,0 +1,685 @@
+//! End to end over real SSH: each test starts its own `sshd` (Debian's openssh-server)
+//! on 127.0.0.1 on a free port, with a host key, a client key and a known_hosts file it
+//! generates, and deploys to it with the real Docker engine of this machine (the "remote"
+//! is this machine seen through sshd). The stack is made of small custom services on the
+//! locally built `vpai-test/base` image (scripts/test-env.sh), so these tests exercise
+//! the transport, releases, locks and rollback rather than the catalog.
+//!
+//! Skipped loudly when sshd or the image is missing, unless VPAI_E2E_REQUIRED=1 (set by
+//! .ci/run; `scripts/ssh-test-deps.sh` installs openssh-server).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const IMAGE: &str = "vpai-test/base:trixie";
+
+/// Docker-heavy tests run one at a time (2 cores; one engine).
+static DOCKER: Mutex<()> = Mutex::new(());
+
+fn sh(args: &[&str]) -> Output {
+    Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {args:?}: {e}"))
+}
+
+fn skip(why: &str) -> bool {
+    if std::env::var("VPAI_E2E_REQUIRED").as_deref() == Ok("1") {
+        panic!("end-to-end SSH test required but cannot run: {why}");
+    }
+    eprintln!("\n*** SKIPPED end-to-end SSH test: {why} ***\n");
+    false
+}
+
+fn require_sshd() -> bool {
+    if !Path::new("/usr/sbin/sshd").exists() {
+        return skip("/usr/sbin/sshd is missing (run scripts/ssh-test-deps.sh)");
+    }
+    for tool in ["ssh", "ssh-keygen", "ssh-keyscan", "flock"] {
+        if Command::new(tool).arg("-V").output().is_err()
+            && Command::new("which")
+                .arg(tool)
+                .output()
+                .map(|o| !o.status.success())
+                .unwrap_or(true)
+        {
+            return skip(&format!(
+                "`{tool}` is missing (run scripts/ssh-test-deps.sh)"
+            ));
+        }
+    }
+    if unsafe_geteuid() != 0 {
+        return skip("not root: the test sshd logs in as root");
+    }
+    true
+}
+
+fn require_docker() -> bool {
+    if !require_sshd() {
+        return false;
+    }
+    if !sh(&["docker", "version"]).status.success() {
+        return skip("the Docker daemon does not answer");
+    }
+    if !sh(&["docker", "compose", "version"]).status.success() {
+        return skip("Docker Compose v2 is missing");
+    }
+    if !sh(&["docker", "image", "inspect", IMAGE]).status.success() {
+        return skip(&format!(
+            "test image {IMAGE} is missing (run scripts/test-env.sh)"
+        ));
+    }
+    true
+}
+
+fn unsafe_geteuid() -> u32 {
+    let out = sh(&["id", "-u"]);
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(1)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An sshd of our own, stopped on drop.
+struct Sshd {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Child,
+}
+
+impl Sshd {
+    fn start() -> Sshd {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let port = free_port();
+        for (file, comment) in [
+            ("host_key", "vpai-test-host"),
+            ("id_ed25519", "vpai-test-client"),
+        ] {
+            let st = sh(&[
+                "ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                comment,
+                "-f",
+                d.join(file).to_str().unwrap(),
+            ]);
+            assert!(st.status.success());
+        }
+        let pubkey = std::fs::read_to_string(d.join("id_ed25519.pub")).unwrap();
+        std::fs::write(
+            d.join("authorized_keys"),
+            format!("from=\"127.0.0.1\" {pubkey}"),
+        )
+        .unwrap();
+        let host_pub = std::fs::read_to_string(d.join("host_key.pub")).unwrap();
+        let key: Vec<&str> = host_pub.split_whitespace().take(2).collect();
+        std::fs::write(
+            d.join("known_hosts"),
+            format!("[127.0.0.1]:{port} {}\n", key.join(" ")),
+        )
+        .unwrap();
+        std::fs::write(d.join("empty_known_hosts"), "").unwrap();
+        std::fs::write(
+            d.join("sshd_config"),
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nPidFile none\nAuthorizedKeysFile {ak}\n\
+                 PermitRootLogin prohibit-password\nAllowUsers root@127.0.0.1\nPubkeyAuthentication yes\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nX11Forwarding no\n\
+                 PrintMotd no\nStrictModes no\nMaxSessions 50\nMaxStartups 50\nLogLevel DEBUG1\n\
+                 # root's ~/.bashrc on CI machines may run slow init; a stock server has none.\nSetEnv SHLVL=1\n",
+                hk = d.join("host_key").display(),
+                ak = d.join("authorized_keys").display(),
+            ),
+        )
+        .unwrap();
+        // The privilege separation directory sshd insists on.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let child = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-f"])
+            .arg(d.join("sshd_config"))
+            .arg("-E")
+            .arg(d.join("sshd.log"))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start sshd");
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "sshd did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Sshd { dir, port, child }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// How many commands sshd ran so far (each exec request on a channel).
+    fn exec_count(&self) -> usize {
+        std::fs::read_to_string(self.path("sshd.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("request exec"))
+            .count()
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A project directory with stack.toml, a custom catalog, and a root for the files.
+struct Project {
+    dir: tempfile::TempDir,
+    name: String,
+    sshd_port: u16,
+    known_hosts: PathBuf,
+    identity: PathBuf,
+}
+
+const STORE: &str = r#"name = "store"
+description = "an infra service"
+phase = "infra"
+image = "vpai-test/base"
+version = "trixie"
+uid = 0
+gid = 0
+tools = ["sh"]
+memory = "64M"
+memory_floor = "16M"
+networks = ["backend"]
+init = true
+command = ["sleep", "infinity"]
+[healthcheck]
+test = ["CMD", "true"]
+interval = "1s"
+start_period = "0s"
+[[volumes]]
+source = "data/store"
+target = "/data"
+"#;
+
+/// Healthy unless its environment says MODE=broken; SLOW=n makes it take n seconds.
+const APP: &str = r#"name = "app"
+description = "an app"
+phase = "apps"
+image = "vpai-test/base"
+version = "trixie"
+uid = 0
+gid = 0
+tools = ["sh"]
+memory = "64M"
+memory_floor = "16M"
+networks = ["backend"]
+init = true
+command = ["sh", "-c", "sleep $${SLOW:-0}; touch /tmp/ready; exec sleep infinity"]
+[healthcheck]
+test = ["CMD-SHELL", "test -f /tmp/ready && test \"$$MODE\" != broken"]
+interval = "1s"
+retries = 8
+start_period = "0s"
+"#;
+
+impl Project {
+    fn new(sshd: &Sshd, name: &str, subnet: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("catalog")).unwrap();
+        std::fs::write(dir.path().join("catalog/store.toml"), STORE).unwrap();
+        std::fs::write(dir.path().join("catalog/app.toml"), APP).unwrap();
+        let p = Project {
+            dir,
+            name: name.to_string(),
+            sshd_port: sshd.port,
+            known_hosts: sshd.path("known_hosts"),
+            identity: sshd.path("id_ed25519"),
+        };
+        p.write_stack(subnet, "MODE = \"ok\"", "");
+        p
+    }
+
+    fn write_stack(&self, subnet: &str, app_env: &str, host_extra: &str) {
+        let text = format!(
+            "[project]\nname = \"{name}\"\ndomain = \"localhost\"\nservices = [\"store\", \"app\"]\ntls = \"internal\"\nsubnet = \"{subnet}\"\n\n\
+             [services.app]\nenv = {{ {app_env} }}\n\n\
+             [images]\nstore = \"{IMAGE}\"\napp = \"{IMAGE}\"\n\n\
+             [hosts.box]\naddress = \"127.0.0.1\"\nuser = \"root\"\nssh_port = {port}\nidentity = \"{id}\"\nknown_hosts = \"{kh}\"\n{host_extra}\n",
+            name = self.name,
+            port = self.sshd_port,
+            id = self.identity.display(),
+            kh = self.known_hosts.display(),
+        );
+        std::fs::write(self.dir.path().join("stack.toml"), text).unwrap();
+    }
+
+    fn set_app_env(&self, subnet: &str, env: &str) {
+        self.write_stack(subnet, env, "");
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vpai"));
+        cmd.current_dir(self.dir.path())
+            .args(args)
+            .arg("--root")
+            .arg(self.root())
+            .env("NO_COLOR", "1");
+        cmd
+    }
+
+    fn vpai(&self, args: &[&str]) -> Output {
+        let start = Instant::now();
+        let out = self.command(args).output().unwrap();
+        eprintln!(
+            "vpai {args:?}: exit {:?} in {:.2}s\n--- stderr ---\n{}",
+            out.status.code(),
+            start.elapsed().as_secs_f64(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn container(&self, svc: &str) -> (String, String) {
+        let name = format!("{}_{svc}", self.name);
+        let out = sh(&[
+            "docker",
+            "inspect",
+            "-f",
+            "{{.Id}} {{index .Config.Labels \"io.vpai.inputs\"}}",
+            &name,
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let (id, inputs) = text.split_once(' ').unwrap_or((&text, ""));
+        (id.to_string(), inputs.to_string())
+    }
+
+    fn health(&self, svc: &str) -> String {
+        let out = sh(&[
+            "docker",
+            "inspect",
+            "-f",
+            "{{.State.Health.Status}}",
+            &format!("{}_{svc}", self.name),
+        ]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// sha256 of every managed file under the root (data, logs and releases excluded).
+    fn files(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for f in walk(&self.root()) {
+            let rel = f.strip_prefix(self.root()).unwrap().display().to_string();
+            if rel.starts_with("data/") || rel.starts_with("logs/") || rel.starts_with("releases/")
+            {
+                continue;
+            }
+            let sum = sh(&["sha256sum", f.to_str().unwrap()]);
+            out.insert(rel, String::from_utf8_lossy(&sum.stdout)[..64].to_string());
+        }
+        out
+    }
+
+    fn releases(&self) -> Vec<String> {
+        let mut r: Vec<String> = std::fs::read_dir(self.root().join("releases"))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .filter(|n| n.starts_with(|c: char| c.is_ascii_digit()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        r.sort();
+        r
+    }
+
+    fn teardown(&self) {
+        for file in ["docker-compose.yml", "docker-compose-infra.yml"] {
+            let f = self.root().join(file);
+            if f.exists() {
+                let _ = sh(&[
+                    "docker",
+                    "compose",
+                    "-f",
+                    f.to_str().unwrap(),
+                    "down",
+                    "-t",
+                    "1",
+                ]);
+            }
+        }
+        let ids = sh(&[
+            "docker",
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=io.vpai.project={}", self.name),
+        ]);
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            let _ = sh(&["docker", "rm", "-f", id]);
+        }
+        for net in ["frontend", "backend", "egress", "monitoring"] {
+            let _ = sh(&["docker", "network", "rm", &format!("{}_{net}", self.name)]);
+        }
+        let _ = std::fs::remove_dir_all(self.root());
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        self.teardown();
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() && !p.is_symlink() {
+                out.extend(walk(&p));
+            } else if p.is_file() {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn unknown_host_key_is_refused_with_its_fingerprint() {
+    if !require_sshd() {
+        return;
+    }
+    let sshd = Sshd::start();
+    let mut project = Project::new(&sshd, "sshkey", "10.241.0.0/16");
+    project.known_hosts = sshd.path("empty_known_hosts");
+    project.write_stack("10.241.0.0/16", "MODE = \"ok\"", "");
+    let out = project.vpai(&["plan", "--host", "box"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("is not known: refusing to connect"), "{err}");
+    // The fingerprint of the server's real key, to compare out of band.
+    let fp = sh(&[
+        "ssh-keygen",
+        "-lf",
+        sshd.path("host_key.pub").to_str().unwrap(),
+    ]);
+    let fp = String::from_utf8_lossy(&fp.stdout);
+    let sha = fp.split_whitespace().nth(1).unwrap();
+    assert!(err.contains(sha), "fingerprint {sha} not shown:\n{err}");
+    assert!(!project.root().exists(), "nothing may be written");
+}
+
+#[test]
+fn plan_is_read_only_and_bootstrap_port_is_used_until_hardened() {
+    if !require_sshd() {
+        return;
+    }
+    let sshd = Sshd::start();
+    let project = Project::new(&sshd, "sshplan", "10.242.0.0/16");
+    // The hardened port does not answer yet: the bootstrap port is used, and said.
+    let closed = free_port();
+    let stack = std::fs::read_to_string(project.dir.path().join("stack.toml")).unwrap();
+    std::fs::write(
+        project.dir.path().join("stack.toml"),
+        stack.replace(
+            &format!("ssh_port = {}", sshd.port),
+            &format!("ssh_port = {closed}\nbootstrap_port = {}", sshd.port),
+        ),
+    )
+    .unwrap();
+    let before = sshd.exec_count();
+    let out = project.vpai(&["plan"]);
+    assert!(out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("using bootstrap_port {}", sshd.port)),
+        "{err}"
+    );
+    assert!(err.contains("create docker-compose.yml"), "{err}");
+    assert!(err.contains("+ app (create)"), "{err}");
+    // One command read the whole host state; nothing was written.
+    assert_eq!(sshd.exec_count() - before, 1, "remote commands of a plan");
+    assert!(!project.root().exists());
+    // JSON for scripts.
+    let out = project.vpai(&["plan", "--json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["files"][0]["action"], "create");
+}
+
+#[test]
+fn deploy_noop_targeted_recreate_rollback_and_lock() {
+    if !require_docker() {
+        return;
+    }
+    let _serial = DOCKER.lock().unwrap_or_else(|e| e.into_inner());
+    let sshd = Sshd::start();
+    let subnet = "10.243.0.0/16";
+    let project = Project::new(&sshd, "sshdeploy", subnet);
+
+    // First deploy over SSH.
+    let out = project.vpai(&["up", "--host", "box", "--timeout", "120"]);
+    assert!(out.status.success(), "first deploy failed");
+    assert_eq!(project.health("store"), "healthy");
+    assert_eq!(project.health("app"), "healthy");
+    let files_v1 = project.files();
+    assert!(files_v1.contains_key("docker-compose.yml") && files_v1.contains_key("env/app.env"));
+    let mode = std::fs::metadata(project.root().join("env/app.env")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+        0o600
+    );
+    assert_eq!(project.releases().len(), 1);
+
+    // No-op: one command (lock + state + containers), nothing written or recreated.
+    let ids = (project.container("store"), project.container("app"));
+    let before = sshd.exec_count();
+    let t = Instant::now();
+    let out = project.vpai(&["up"]);
+    let noop = t.elapsed();
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains("nothing to change"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(sshd.exec_count() - before, 1, "remote commands of a no-op");
+    assert_eq!((project.container("store"), project.container("app")), ids);
+    assert_eq!(project.files(), files_v1);
+    assert_eq!(project.releases().len(), 1);
+    eprintln!("SSH no-op: {:.3}s", noop.as_secs_f64());
+
+    // One changed config: only that service is recreated; a new release is kept.
+    project.set_app_env(subnet, "MODE = \"ok\", COLOR = \"blue\"");
+    let out = project.vpai(&["plan"]);
+    assert!(
+        stderr(&out).contains("update env/app.env"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("COLOR=********") || stderr(&out).contains("+COLOR"),
+        "{}",
+        stderr(&out)
+    );
+    let out = project.vpai(&["up", "--timeout", "120"]);
+    assert!(out.status.success());
+    assert_eq!(
+        project.container("store"),
+        ids.0,
+        "store must not be recreated"
+    );
+    assert_ne!(project.container("app").0, ids.1.0, "app must be recreated");
+    let files_v2 = project.files();
+    let app_v2 = project.container("app");
+    assert_eq!(project.releases().len(), 2);
+
+    // A phase that does not become healthy: automatic rollback to v2.
+    project.set_app_env(subnet, "MODE = \"broken\"");
+    let out = project.vpai(&["up", "--timeout", "60"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("service `app`"), "{err}");
+    assert!(err.contains("rolled back to release"), "{err}");
+    assert_eq!(project.files(), files_v2, "files are back as before");
+    let app_after = project.container("app");
+    assert_eq!(app_after.1, app_v2.1, "app runs the previous inputs again");
+    assert_eq!(project.health("app"), "healthy");
+    assert_eq!(
+        project.container("store"),
+        ids.0,
+        "store untouched by the failure"
+    );
+
+    // --no-rollback keeps the failed state; `vpai rollback` then puts v2 back.
+    let out = project.vpai(&["up", "--timeout", "60", "--no-rollback"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_ne!(project.files(), files_v2);
+    let out = project.vpai(&["rollback", "--list"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(current)"));
+    let out = project.vpai(&["rollback", "--timeout", "60"]);
+    assert!(out.status.success(), "rollback failed");
+    assert_eq!(project.files(), files_v2);
+    assert_eq!(project.health("app"), "healthy");
+    assert_eq!(project.container("store"), ids.0);
+
+    // A second deploy while one runs is refused, naming the holder.
+    project.set_app_env(subnet, "MODE = \"ok\", SLOW = \"4\"");
+    let mut first = project
+        .command(&["up", "--timeout", "60"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lock = format!("/run/lock/vpai-{}.lock", project.name);
+    let t = Instant::now();
+    while !std::fs::read_to_string(&lock)
+        .unwrap_or_default()
+        .contains("state=running")
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the first deploy never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = project.vpai(&["up", "--timeout", "60"]);
+    assert_eq!(second.status.code(), Some(1));
+    assert!(
+        stderr(&second).contains("another deploy holds the lock"),
+        "{}",
+        stderr(&second)
+    );
+    let mut first_err = String::new();
+    for line in BufReader::new(first.stderr.take().unwrap()).lines() {
+        first_err.push_str(&line.unwrap());
+        first_err.push('\n');
+    }
+    assert!(first.wait().unwrap().success(), "{first_err}");
+    assert!(
+        std::fs::read_to_string(&lock)
+            .unwrap_or_default()
+            .trim()
+            .is_empty()
+    );
+}
+
+#[test]
+fn kill_9_during_apply_then_up_converges() {
+    if !require_docker() {
+        return;
+    }
+    let _serial = DOCKER.lock().unwrap_or_else(|e| e.into_inner());
+    let sshd = Sshd::start();
+    let subnet = "10.244.0.0/16";
+    let project = Project::new(&sshd, "sshkill", subnet);
+    let out = project.vpai(&["up", "--timeout", "120"]);
+    assert!(out.status.success());
+    let mut known: Vec<BTreeMap<String, String>> = vec![project.files()];
+
+    // Kill vpai at several points of an apply: during the upload/install, during
+    // `compose up`, during the health gate.
+    for (i, delay_ms) in [30u64, 150, 400, 900, 2000].iter().enumerate() {
+        project.set_app_env(subnet, &format!("MODE = \"ok\", ROUND = \"{i}\""));
+        // What this round would write, rendered locally for comparison.
+        let mut child = project
+            .command(&["up", "--timeout", "60"])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(*delay_ms));
+        let _ = sh(&["kill", "-9", &child.id().to_string()]);
+        let _ = child.wait();
+        // Every live file is a whole version: the old one or the new one, never torn.
+        let now = project.files();
+        for (path, sum) in &now {
+            if path.starts_with(".vpai-incoming/") {
+                continue; // staging area, not a live file
+            }
+            assert!(
+                !path.contains("/.vpai-") && !path.starts_with(".vpai-"),
+                "temporary file left in the live tree: {path}"
+            );
+            let seen = known.iter().any(|k| k.get(path) == Some(sum));
+            let rendered_now = render_sum(&project, path);
+            assert!(
+                seen || rendered_now.as_deref() == Some(sum.as_str()),
+                "round {i}: {path} is neither a previous nor the new version"
+            );
+        }
+        // A new `vpai up` converges (it may wait for the killed run's commands).
+        let out = project.vpai(&["up", "--timeout", "120"]);
+        assert!(out.status.success(), "round {i}: up after kill -9 failed");
+        assert_eq!(project.health("app"), "healthy");
+        let out = project.vpai(&["up"]);
+        assert!(
+            stderr(&out).contains("nothing to change"),
+            "round {i}: not converged"
+        );
+        known.push(project.files());
+    }
+}
+
+/// The sha256 of `path` as vpai renders it now (`vpai render --out`).
+fn render_sum(project: &Project, path: &str) -> Option<String> {
+    let out_dir = project.dir.path().join("render-check");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let st = project
+        .command(&["render", "--out", out_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    let f = out_dir.join(path);
+    let sum = sh(&["sha256sum", f.to_str()?]);
+    sum.status
+        .success()
+        .then(|| String::from_utf8_lossy(&sum.stdout)[..64].to_string())
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what the SSH end-to-end tests (crates/vpai/tests/e2e_ssh.rs) and
+# bench/deploy need: Debian's OpenSSH server and client (the tests start their own sshd
+# on 127.0.0.1), flock (util-linux), iproute2 (ss, for preflight) and GNU tar.
+# Idempotent; never starts the system sshd (the tests run their own). Needs root.
+set -euo pipefail
+
+need=()
+for pkg in openssh-server openssh-client util-linux iproute2 tar coreutils; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  # Keep the package scripts from starting the system sshd.
+  policy_created=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy_created=1
+  fi
+  rc=0
+  apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null || rc=$?
+  [ $policy_created -eq 1 ] && rm -f /usr/sbin/policy-rc.d
+  [ $rc -eq 0 ] || { echo "ssh-test-deps: apt-get install ${need[*]} failed" >&2; exit $rc; }
+fi
+# The privilege separation directory sshd requires.
+mkdir -p /run/sshd && chmod 755 /run/sshd
+/usr/sbin/sshd -V 2>&1 | head -1 >&2 || ssh -V
