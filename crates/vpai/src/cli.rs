@@ -114,6 +114,9 @@ pub struct RenderArgs {
     /// List the artifacts as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Accept a `vpai check` finding knowingly (repeatable); errors otherwise stop here.
+    #[arg(long, value_name = "RULE")]
+    pub allow: Vec<String>,
 }
 
 /// Which machine: a `[hosts.NAME]` of stack.toml, reached over SSH.
@@ -193,6 +196,9 @@ pub struct UpArgs {
     /// Skip the preflight checks of the host.
     #[arg(long)]
     pub no_preflight: bool,
+    /// Accept a `vpai check` finding knowingly (repeatable); errors otherwise stop the deploy.
+    #[arg(long, value_name = "RULE")]
+    pub allow: Vec<String>,
 }
 
 #[derive(Debug, Args)]

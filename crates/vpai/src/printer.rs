@@ -51,6 +51,11 @@ impl Printer {
         guard.1.redact(text).into_owned()
     }
 
+    /// Whether stderr gets colours (a terminal, and NO_COLOR unset).
+    pub fn color(&self) -> bool {
+        self.color
+    }
+
     fn paint(&self, code: &str, text: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")

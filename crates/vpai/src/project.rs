@@ -73,4 +73,44 @@ impl Project {
     pub fn render(&self, store: &SecretStore) -> anyhow::Result<Rendered> {
         Ok(vpai_render::render(&self.stack, store, &self.templates)?)
     }
+
+    /// `vpai check` over what was rendered, before anything is written anywhere.
+    /// Prints the findings (secrets masked by the printer); true when one is an error.
+    pub fn lint(
+        &self,
+        rendered: &Rendered,
+        allow: &[String],
+        printer: &Printer,
+    ) -> anyhow::Result<bool> {
+        let unknown = vpai_check::unknown_rules(allow);
+        if !unknown.is_empty() {
+            anyhow::bail!(
+                "unknown rule(s) for --allow: {} (`vpai check --list-rules` lists them)",
+                unknown.join(", ")
+            );
+        }
+        let files: Vec<vpai_check::SourceFile> = rendered
+            .artifacts
+            .iter()
+            .map(|a| {
+                vpai_check::SourceFile::new(a.path.clone(), a.bytes.clone())
+                    .with_mode(a.mode)
+                    .with_owner(a.owner.0, a.owner.1)
+            })
+            .collect();
+        let report = vpai_check::check_files(
+            &files,
+            &vpai_check::CheckOptions {
+                allow: allow.to_vec(),
+                ..Default::default()
+            },
+        );
+        if !report.findings.is_empty() {
+            printer.info(&report.render_human(&files, printer.color()));
+        }
+        if report.has_errors() {
+            printer.info("fix stack.toml (or the catalog/templates), or pass `--allow RULE` to accept a finding knowingly");
+        }
+        Ok(report.has_errors())
+    }
 }

@@ -171,3 +171,47 @@ fn up_check_is_read_only() {
         .success();
     assert!(!root.exists());
 }
+
+#[test]
+fn render_stops_on_a_check_error_unless_allowed_000_22() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("stack.toml"),
+        "[project]\nname = \"x\"\ndomain = \"example.org\"\nservices = [\"caddy\", \"web\"]\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("catalog")).unwrap();
+    std::fs::write(
+        dir.path().join("catalog/web.toml"),
+        r#"name = "web"
+description = "a custom service whose healthcheck uses localhost"
+phase = "apps"
+image = "example/web"
+version = "1.0.0"
+uid = 1000
+gid = 1000
+tools = ["sh", "wget"]
+memory = "128M"
+memory_floor = "64M"
+networks = ["backend"]
+[healthcheck]
+test = ["CMD", "wget", "-qO-", "http://localhost:8080/health"]
+"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let run = vpai(dir.path())
+        .args(["render", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("VP101"), "{err}");
+    assert!(!out.exists(), "nothing may be written when the check fails");
+    vpai(dir.path())
+        .args(["render", "--allow", "VP101", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+}

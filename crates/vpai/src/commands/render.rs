@@ -10,6 +10,9 @@ pub fn run(args: RenderArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let project = Project::load(&args.stack)?;
     let store = project.secrets(printer)?;
     let rendered = project.render(&store)?;
+    if project.lint(&rendered, &args.allow, printer)? {
+        return Ok(ExitCode::from(1));
+    }
 
     if let Some(out) = &args.out {
         let host = LocalHost;

@@ -17,6 +17,10 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let store = project.secrets(printer)?;
     let target = target::connect(&mut project, &args.target, printer)?;
     let rendered = project.render(&store)?;
+    // The seeds' traps are caught here, before the host is touched.
+    if project.lint(&rendered, &args.allow, printer)? {
+        return Ok(ExitCode::from(1));
+    }
     let stack = &project.stack;
     let host = target.host();
     let (paths, dirs) = vpai_deploy::managed_paths(&rendered);
@@ -165,6 +169,12 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
                 failure.container,
                 failure.logs.trim_end()
             ));
+            // Known failure messages from the seeds: cause, fix and the rule that catches it.
+            let text = format!("{}\n{}", failure.logs, failure.health_output);
+            let diagnoses = vpai_check::doctor::diagnose(&failure.service, &text);
+            if !diagnoses.is_empty() {
+                printer.info(&vpai_check::doctor::render(&failure.service, &diagnoses));
+            }
             match (&failure.rolled_back, &failure.rollback_error) {
                 (Some(release), _) => printer.info(&format!(
                     "rolled back to release {release}: its files are back and the services whose inputs changed were recreated and are healthy"
