@@ -215,3 +215,90 @@ test = ["CMD", "wget", "-qO-", "http://localhost:8080/health"]
         .assert()
         .success();
 }
+
+/// Every output path a script or a person reads masks the stack's secret values.
+#[test]
+fn no_output_path_shows_a_secret_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let root_s = root.display().to_string();
+    std::fs::write(
+        dir.path().join("stack.toml"),
+        "[project]\nname = \"red\"\ndomain = \"example.org\"\n",
+    )
+    .unwrap();
+    // Files on the "host" with other secret values, so that plans show diffs of env files.
+    vpai(dir.path())
+        .args(["render", "--out", &root_s])
+        .assert()
+        .success();
+    for name in ["n8n_db_password", "redis_password"] {
+        vpai(dir.path())
+            .args(["secrets", "set", name])
+            .write_stdin("a-new-value-for-the-redaction-test\n")
+            .assert()
+            .success();
+    }
+    let names = [
+        "postgresql_password",
+        "redis_password",
+        "redis_healthcheck_password",
+        "qdrant_api_key",
+        "n8n_encryption_key",
+        "n8n_db_password",
+        "litellm_master_key",
+        "litellm_salt_key",
+        "litellm_db_password",
+    ];
+    let values: Vec<String> = names
+        .iter()
+        .map(|n| {
+            let out = vpai(dir.path())
+                .args(["secrets", "show", n, "--stdout"])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        })
+        .collect();
+    // The old values are on the host's files; they are secrets too.
+    let old_env = std::fs::read_to_string(root.join("env/n8n.env")).unwrap();
+    let old_db = old_env
+        .lines()
+        .find_map(|l| l.strip_prefix("DB_POSTGRESDB_PASSWORD='"))
+        .unwrap()
+        .trim_end_matches('\'')
+        .to_string();
+    let runs: &[&[&str]] = &[
+        &["render"],
+        &["render", "--json"],
+        &["up", "--check", "--diff", "--root", &root_s],
+        &["up", "--check", "--json", "--root", &root_s],
+        &["plan", "--root", &root_s],
+        &["check", "--stack", "stack.toml", "--format", "json"],
+        &["check", &root_s],
+        &["secrets", "list"],
+        &["secrets", "list", "--json"],
+    ];
+    for args in runs {
+        let out = vpai(dir.path()).args(*args).output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for (name, v) in names.iter().zip(&values) {
+            assert!(
+                !text.contains(v.as_str()),
+                "`vpai {}` shows {name}",
+                args.join(" ")
+            );
+        }
+        if args[0] != "check" {
+            assert!(
+                !text.contains(&old_db),
+                "`vpai {}` shows the old value",
+                args.join(" ")
+            );
+        }
+    }
+}
