@@ -12,7 +12,11 @@ work="${WORK:-/tmp/vpai-bench-render}"
 runs="${RUNS:-10}"
 ansible_version="${ANSIBLE_CORE_VERSION:-2.19.14}"
 
-command -v hyperfine >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine; }
+need=()
+command -v hyperfine >/dev/null || need+=(hyperfine)
+command -v age-keygen >/dev/null || need+=(age)
+command -v rsync >/dev/null || need+=(rsync)
+if ((${#need[@]})); then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; fi
 
 # The baseline is read-only: work on a copy (without its venv and work tree).
 mkdir -p "$work"
@@ -27,6 +31,10 @@ cargo build --release -q -p vpai --manifest-path "$repo/Cargo.toml"
 vpai="$repo/target/release/vpai"
 mkdir -p "$work/vpai-state"
 cd "$work/vpai-state"
+# The vault is opened with an age identity, as automation does (a passphrase would add
+# scrypt's deliberate ~0.5 s key stretching to every run; that is not rendering).
+[ -f key.txt ] || { age-keygen -o key.txt 2>/dev/null; chmod 600 key.txt; }
+export VPAI_VAULT_IDENTITY_FILE="$work/vpai-state/key.txt"
 "$vpai" render --example --json >/dev/null   # secrets generated once, outside the timing
 
 export ANSIBLE_CONFIG="$work/ansible/ansible.cfg" ANSIBLE_NOCOLOR=1
