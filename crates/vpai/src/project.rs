@@ -74,6 +74,33 @@ impl Project {
         Ok(vpai_render::render(&self.stack, store, &self.templates)?)
     }
 
+    /// Fail, before any host is contacted, when an external secret the stack needs
+    /// (an API key, a bot token) has not been set, saying where to get it.
+    pub fn require_external(&self, store: &SecretStore) -> anyhow::Result<()> {
+        let missing: Vec<String> = self
+            .stack
+            .secret_defs()
+            .into_iter()
+            .filter(|(_, d)| d.external && d.required && store.get(&d.name).is_none())
+            .map(|(svc, d)| {
+                format!(
+                    "  `{}` (for {svc}): {}",
+                    d.name,
+                    d.help
+                        .clone()
+                        .unwrap_or_else(|| format!("set it with `vpai secrets set {}`", d.name))
+                )
+            })
+            .collect();
+        if !missing.is_empty() {
+            anyhow::bail!(
+                "the stack needs secrets only you can provide; nothing was changed:\n{}",
+                missing.join("\n")
+            );
+        }
+        Ok(())
+    }
+
     /// `vpai check` over what was rendered, before anything is written anywhere.
     /// Prints the findings (secrets masked by the printer); true when one is an error.
     pub fn lint(

@@ -302,3 +302,52 @@ fn no_output_path_shows_a_secret_value() {
         }
     }
 }
+
+#[test]
+fn up_without_a_required_external_secret_fails_before_the_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::write(
+        dir.path().join("stack.toml"),
+        "[project]\nname = \"x\"\ndomain = \"example.org\"\nservices = [\"bot\"]\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("catalog")).unwrap();
+    std::fs::write(
+        dir.path().join("catalog/bot.toml"),
+        r#"name = "bot"
+description = "needs a bot token"
+phase = "apps"
+image = "example/bot"
+version = "1.0.0"
+uid = 1000
+gid = 1000
+tools = ["sh"]
+memory = "128M"
+memory_floor = "64M"
+networks = ["egress"]
+[healthcheck]
+test = ["CMD", "sh", "-c", "kill -0 1"]
+[env]
+TELEGRAM_BOT_TOKEN = "{{ secrets.telegram_bot_token }}"
+[[secrets]]
+name = "telegram_bot_token"
+external = true
+required = true
+help = "ask @BotFather on Telegram (/newbot), then `vpai secrets set telegram_bot_token`"
+"#,
+    )
+    .unwrap();
+    let out = vpai(dir.path())
+        .args(["up", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("telegram_bot_token") && err.contains("BotFather"),
+        "{err}"
+    );
+    assert!(!root.exists(), "the host was touched");
+}

@@ -15,6 +15,7 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let mut project = Project::load(&args.stack)?;
     let store = project.secrets(printer)?;
+    project.require_external(&store)?;
     let target = target::connect(&mut project, &args.target, printer)?;
     let rendered = project.render(&store)?;
     // The seeds' traps are caught here, before the host is touched.
