@@ -63,14 +63,14 @@ check "postgres: wrong password refused" 'password authentication failed' \
     run_in postgresql env PGPASSWORD=wrong psql -h postgresql -U postgres -d postgres -Atc 'select 1'
 check "postgres: ICU fr-FR from POSTGRES_INITDB_ARGS" '^i\|fr-FR\|C$' \
     run_in postgresql env PGPASSWORD=$PGPASS psql -h postgresql -U postgres -d postgres -Atc \
-    "select datlocprovider || '|' || coalesce(datlocale, '') || '|' || datcollate from pg_database where datname = 'postgres'"
+    "select datlocprovider::text || '|' || coalesce(datlocale, '') || '|' || datcollate from pg_database where datname = 'postgres'"
 check "postgres: PGDATA under the volume, config_file from -c" '^/var/lib/postgresql/[0-9]+/docker\|/etc/postgresql/postgresql.conf$' \
     run_in postgresql env PGPASSWORD=$PGPASS psql -h postgresql -U postgres -d postgres -Atc \
     "select current_setting('data_directory') || '|' || current_setting('config_file')"
 check "postgres: initdb.d script ran (n8n role and database)" '^n8n\|n8n$' \
     run_in postgresql env PGPASSWORD=smoke-n8n-db-password psql -h postgresql -U n8n -d n8n -Atc \
     "select current_user || '|' || current_database()"
-check "postgres: server runs as uid 999 without capabilities" 'Uid:\s+999\s+999.*CapEff:\s+0+$' \
+check "postgres: server runs as uid 999 without capabilities" 'Uid:\s+999\s+999.*CapEff:\s+0+\s*$' \
     exec_in postgresql sh -c "grep -E '^(Uid|CapEff)' /proc/1/status | tr '\n' ' '"
 
 # ---- redis
@@ -84,7 +84,7 @@ check "redis: default user is off" 'NOAUTH' \
     run_in redis redis-cli -h redis ping
 check "redis: healthcheck user may only ping" 'NOPERM' \
     run_in redis redis-cli -h redis --user healthcheck --pass - --no-auth-warning get smoke
-check "redis: server runs as uid 999 without capabilities" 'Uid:\s+999\s+999.*CapEff:\s+0+$' \
+check "redis: server runs as uid 999 without capabilities" 'Uid:\s+999\s+999.*CapEff:\s+0+\s*$' \
     exec_in redis sh -c "grep -E '^(Uid|CapEff)' /proc/1/status | tr '\n' ' '"
 
 # ---- caddy

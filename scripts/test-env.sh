@@ -32,6 +32,7 @@ trap 'rc=$?; [ $rc -eq 0 ] || printf "[test-env] FAILED (exit %s)\n" "$rc" >&2' 
 [ "$(id -u)" -eq 0 ] || die "run as root (apt-get, dockerd and debootstrap need it)"
 mkdir -p "$LOG_DIR"
 export DEBIAN_FRONTEND=noninteractive
+export DOCKER_BUILDKIT=0   # the classic builder: no buildx plugin needed, layer cache as usual
 
 # One run at a time (tests may call this script too).
 LOCK=/run/lock/vpai-test-env.lock
@@ -249,14 +250,13 @@ if ! docker image inspect vpai-test/base:"$SUITE" -f '{{ index .Config.Labels "v
     grep -qE '^(W|E):' "$LOG_DIR/apt-in-container.log" && { tail -15 "$LOG_DIR/apt-in-container.log" >&2; die "apt-get update inside a container printed errors"; }
     # Record the check on the image so that later runs skip it.
     echo "FROM vpai-test/base:$SUITE
-LABEL vpai.apt-verified=yes" | docker build -q -t vpai-test/base:"$SUITE" - >/dev/null
+LABEL vpai.apt-verified=yes" | docker build -q -t vpai-test/base:"$SUITE" - >"$LOG_DIR/base-label.log" 2>&1 \
+        || { tail -5 "$LOG_DIR/base-label.log" >&2; die "could not label vpai-test/base:$SUITE"; }
 fi
 
 [ "${VPAI_TEST_NO_BUILD:-0}" = 1 ] && { log "VPAI_TEST_NO_BUILD=1: not building test images"; exit 0; }
 
 # ---------------------------------------------------------------- test images
-export DOCKER_BUILDKIT=0   # the classic builder: no buildx plugin needed, layer cache as usual
-BUILT=()
 for df in "$ROOT"/tests/images/*/Dockerfile; do
     [ -f "$df" ] || continue
     dir=$(dirname "$df")
@@ -277,7 +277,6 @@ for df in "$ROOT"/tests/images/*/Dockerfile; do
     secs=$(($(date +%s) - t))
     if grep -q 'Running in' "$blog"; then how="built"; else how="cached"; fi
     log "vpai-test/$name: $how in ${secs}s"
-    BUILT+=("vpai-test/$name:latest")
 done
 
 # Remove the untagged images left behind by earlier builds of the same tags.
