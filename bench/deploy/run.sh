@@ -4,6 +4,7 @@
 #
 #   bench/deploy/run.sh                 # RUNS=5 ansible runs, FAST_RUNS=20 vpai runs
 #   RUNS=3 FAST_RUNS=10 bench/deploy/run.sh
+#   SKIP_ANSIBLE=1 bench/deploy/run.sh  # reuse the last ansible figures (iterating on vpai only)
 #
 # Workload A (the baseline's): the 40 files + 12 directories Ansible renders for a
 # 12-service stack (~280 KB), deployed to 127.0.0.1 over SSH: first deploy into an empty
@@ -164,7 +165,11 @@ cmds=(
   -n ansible-pipe-first --prepare "rm -rf $W/dest-pipe; $CLOSE" "env ANSIBLE_CONFIG=$work/ansible/ansible-pipelining.cfg $AP -e bench_dest=$W/dest-pipe"
   -n ansible-pipe-noop --prepare "$CLOSE" "env ANSIBLE_CONFIG=$work/ansible/ansible-pipelining.cfg $AP -e bench_dest=$W/dest-pipe"
 )
-hyperfine --style basic --runs "$runs" --export-json "$work/ansible.json" "${cmds[@]}" >&2
+if [ "${SKIP_ANSIBLE:-0}" = 1 ] && [ -f "$work/ansible.json" ]; then
+  echo "SKIP_ANSIBLE=1: reusing $work/ansible.json from an earlier run (not side by side)" >&2
+else
+  hyperfine --style basic --runs "$runs" --export-json "$work/ansible.json" "${cmds[@]}" >&2
+fi
 vcmds=(
   -n vpai-tree-first --prepare "rm -rf $W/dest-vpai" "$TREE"
   -n vpai-tree-noop "$TREE"
@@ -175,12 +180,12 @@ if [ -n "$stack_dir" ]; then
     -n vpai-plan "cd $stack_dir && $vpai -q plan --root $stack_dir/root"
   )
 fi
-"$TREE" >/dev/null   # the no-op runs on a deployed tree
+$TREE >/dev/null   # the no-op runs on a deployed tree
 hyperfine --style basic --warmup 1 --runs "$fast" --export-json "$work/vpai.json" "${vcmds[@]}" >&2
 
 # ---------------------------------------------------------------- verification
 log "verification"
-rm -rf "$W/dest-vpai"; "$TREE" >/dev/null; [ "$("$TREE")" = noop ] || { echo "vpai re-run is not a no-op"; exit 1; }
+rm -rf "$W/dest-vpai"; $TREE >/dev/null; [ "$($TREE)" = noop ] || { echo "vpai re-run is not a no-op"; exit 1; }
 listing() { (cd "$1" && find . -path ./releases -prune -o ! -name vpai-manifest.json -printf '%y %m %u:%g %s %P\n' | sort \
   && find . -path ./releases -prune -o -type f ! -name vpai-manifest.json -print0 | sort -z | xargs -0 sha256sum); }
 listing "$SRC" >"$W/tree-local.txt"
@@ -194,8 +199,8 @@ fi
 # Where vpai's time goes: one traced run of each (remote commands, ms each).
 trace="$work/trace"; rm -f "$trace"*
 rm -rf "$W/dest-vpai"
-VPAI_SSH_TRACE="$trace.first" "$TREE" >/dev/null
-VPAI_SSH_TRACE="$trace.noop" "$TREE" >/dev/null
+VPAI_SSH_TRACE="$trace.first" $TREE >/dev/null
+VPAI_SSH_TRACE="$trace.noop" $TREE >/dev/null
 if [ -n "$stack_dir" ]; then
   (cd "$stack_dir" && VPAI_SSH_TRACE="$trace.up-noop" "$vpai" -q up --root "$stack_dir/root" >/dev/null)
 fi

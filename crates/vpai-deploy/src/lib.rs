@@ -137,11 +137,11 @@ pub fn status_from_plan(stack: &Stack, plan: &Plan) -> Vec<ServiceStatus> {
 /// A name for a new release, later than every release the host keeps.
 fn next_release_name(plan: &Plan) -> String {
     let mut name = release::release_name(std::time::SystemTime::now());
-    if let Some(last) = plan.releases.last() {
-        if name.as_str() <= last.as_str() {
-            // The controller's clock is behind the host's history: keep the order.
-            name = format!("{last}-1");
-        }
+    if let Some(last) = plan.releases.last()
+        && name.as_str() <= last.as_str()
+    {
+        // The controller's clock is behind the host's history: keep the order.
+        name = format!("{last}-1");
     }
     name
 }
@@ -243,27 +243,27 @@ pub fn apply(
             Ok(report)
         }
         Err(DeployError::Unhealthy(mut failure)) => {
-            let previous = plan.current_release.clone();
-            if opts.rollback && report.release.is_some() {
-                if let Some(prev) = previous {
-                    progress.step(&format!(
-                        "service `{}` is not healthy: rolling back to release {prev}",
-                        failure.service
-                    ));
-                    let current = report.release.clone();
-                    match rollback_to(
-                        host,
-                        stack,
-                        &prev,
-                        current.as_deref(),
-                        true,
-                        opts,
-                        progress,
-                        redact,
-                    ) {
-                        Ok(_) => failure.rolled_back = Some(prev),
-                        Err(e) => failure.rollback_error = Some(redact(&e.to_string())),
-                    }
+            if opts.rollback
+                && report.release.is_some()
+                && let Some(prev) = plan.current_release.clone()
+            {
+                progress.step(&format!(
+                    "service `{}` is not healthy: rolling back to release {prev}",
+                    failure.service
+                ));
+                let current = report.release.clone();
+                match rollback_to(
+                    host,
+                    stack,
+                    &prev,
+                    current.as_deref(),
+                    true,
+                    opts,
+                    progress,
+                    redact,
+                ) {
+                    Ok(_) => failure.rolled_back = Some(prev),
+                    Err(e) => failure.rollback_error = Some(redact(&e.to_string())),
                 }
             }
             Err(DeployError::Unhealthy(failure))
@@ -319,16 +319,17 @@ fn run_phases(
                 DeployError::Unhealthy(Box::new(*failure))
             })?;
         statuses_all.extend(statuses);
-        if phase == Phase::Infra && !stack.databases().is_empty() {
-            if let Some(pg) = stack.service("postgresql") {
-                progress.step("provisioning databases and roles");
-                let sql = rendered
-                    .get("configs/postgresql/provision.sql")
-                    .expect("postgresql renders its provisioning SQL");
-                engine
-                    .psql_stdin(&pg.container_name, &sql.bytes)
-                    .map_err(|e| DeployError::Provision(redact(&e)))?;
-            }
+        if phase == Phase::Infra
+            && !stack.databases().is_empty()
+            && let Some(pg) = stack.service("postgresql")
+        {
+            progress.step("provisioning databases and roles");
+            let sql = rendered
+                .get("configs/postgresql/provision.sql")
+                .expect("postgresql renders its provisioning SQL");
+            engine
+                .psql_stdin(&pg.container_name, &sql.bytes)
+                .map_err(|e| DeployError::Provision(redact(&e)))?;
         }
     }
     Ok(statuses_all)

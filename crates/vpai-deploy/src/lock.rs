@@ -68,6 +68,7 @@ pub fn acquire(
     paths: &[&str],
     dirs: &[&str],
 ) -> Result<Result<(DeployLock, HostState), LockBusy>, HostError> {
+    let started = std::time::Instant::now();
     let args = state::state_args(stack, "lock", &who(), paths, dirs);
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut child = host.spawn(&argv)?;
@@ -94,6 +95,7 @@ pub fn acquire(
         let _ = child.wait();
         break state::parse(&buf).map_err(|m| format!("{m}\n{}", err.trim()));
     };
+    vpai_host::trace_event("(lock taken, host state read)", started);
     let st = parsed.map_err(|message| HostError::Io {
         path: format!("{}: host state", host.name()),
         source: std::io::Error::other(message),
@@ -138,10 +140,12 @@ impl DeployLock {
 
     fn finish(&mut self) {
         if let Some(mut child) = self.child.take() {
+            let started = std::time::Instant::now();
             if let Some(mut stdin) = child.stdin.take() {
                 let _ = stdin.write_all(b"done\n");
             }
             let _ = child.wait();
+            vpai_host::trace_event("(lock released)", started);
         }
     }
 

@@ -81,23 +81,40 @@ umask 077
 # Finish even if the controller vanishes mid-way: every step below is atomic, and a
 # half-done install is completed by the next run anyway.
 trap '' HUP PIPE
+# Few processes (each fork costs milliseconds on a small VPS): work is batched per
+# mode, per owner, and all renames are done by one perl (perl-base is essential on
+# Debian and Ubuntu).
 root=$1 name=$2 keep=$3 previous=$4
 rel=$root/releases stage=$root/releases/.partial-$2 inc=$root/.vpai-incoming
-isroot=0; [ "$(id -u)" = 0 ] && isroot=1
+isroot=0; [ "$EUID" = 0 ] && isroot=1
 keep_attrs=mode; [ $isroot = 1 ] && keep_attrs=mode,ownership
-mkdir -p "$root"
 # Leftovers of an interrupted run (the deploy lock is ours: nobody else writes here).
 rm -rf "$rel"/.partial-* "$inc"
 mkdir -p "$rel" "$stage"; chmod 0700 "$rel"
 tar -x -m -f - -C "$stage" --no-same-owner --no-same-permissions
+# Batch helper: run `$1 $2 -- paths...` for each key of an associative array of
+# newline-separated paths.
+apply_groups() {
+  local -n groups=$1; local cmd=$2 key list
+  for key in "${!groups[@]}"; do
+    mapfile -t list <<<"${groups[$key]%$'\n'}"
+    "$cmd" "$key" -- "${list[@]}"
+  done
+}
 # Directories of the live tree that are missing or have the wrong mode/owner.
+declare -A dmode=() downer=()
+newdirs=()
 while IFS=$'\t' read -r mode uid gid path; do
   d=$root/$path
-  mkdir -p -- "$d"; chmod "$mode" -- "$d"
-  if [ $isroot = 1 ]; then chown "$uid:$gid" -- "$d"; fi
+  newdirs+=("$d"); dmode[$mode]+="$d"$'\n'; downer[$uid:$gid]+="$d"$'\n'
 done <"$stage/.vpai-dirs"
+if [ ${#newdirs[@]} -gt 0 ]; then
+  mkdir -p -- "${newdirs[@]}"
+  apply_groups dmode chmod
+  if [ $isroot = 1 ]; then apply_groups downer chown; fi
+fi
 # The full file set of the release: uploaded files are in the stage, the others are
-# copied from the live tree; then mode and owner, in a few batched commands.
+# copied from the live tree; then mode and owner.
 declare -A bymode=() byowner=()
 copy=() all=() install=() sums=""
 while IFS=$'\t' read -r mode uid gid sha up inst path; do
@@ -110,10 +127,8 @@ while IFS=$'\t' read -r mode uid gid sha up inst path; do
 done <"$stage/.vpai-files"
 if [ ${#copy[@]} -gt 0 ]; then (cd "$root" && cp --parents -- "${copy[@]}" "$stage/"); fi
 cd "$stage"
-for m in "${!bymode[@]}"; do printf '%s' "${bymode[$m]}" | xargs -d '\n' chmod "$m" --; done
-if [ $isroot = 1 ]; then
-  for o in "${!byowner[@]}"; do printf '%s' "${byowner[$o]}" | xargs -d '\n' chown "$o" --; done
-fi
+apply_groups bymode chmod
+if [ $isroot = 1 ]; then apply_groups byowner chown; fi
 printf '%s' "$sums" >.vpai-sums
 if ! sha256sum --quiet --strict -c .vpai-sums >&2; then
   echo "vpai: the assembled release does not match the plan (a file changed on the host meanwhile?)" >&2
@@ -124,39 +139,40 @@ sync -- "${all[@]}" .vpai-sums .vpai-files .vpai-previous
 cd /
 mv -T -- "$stage" "$rel/$name"
 sync -- "$rel"
-# Install into the live tree: copies staged next to their targets (same filesystem),
-# fsynced, then renamed over the old files, one `mv` per directory, manifest last.
+# Install into the live tree: copies staged in the same tree (same filesystem),
+# fsynced, then renamed over the old files, manifest last.
 if [ ${#install[@]} -gt 0 ]; then
-  mkdir -p "$inc"
+  ordered=(); parents=("$root"); last=""
+  declare -A seen=()
+  for p in "${install[@]}"; do
+    if [ "$p" = vpai-manifest.json ]; then last=$p; else ordered+=("$p"); fi
+    case $p in */*) d=$root/${p%/*};; *) d=$root;; esac
+    [ -n "${seen[$d]:-}" ] || { seen[$d]=1; parents+=("$d"); }
+  done
+  [ -n "$last" ] && ordered+=("$last")
+  mkdir -p -- "$inc" "${parents[@]}"
   (cd "$rel/$name" && cp --preserve="$keep_attrs" --parents -- "${install[@]}" "$inc/")
   (cd "$inc" && sync -- "${install[@]}")
-  declare -A bydir=()
-  last=""
-  for p in "${install[@]}"; do
-    if [ "$p" = vpai-manifest.json ]; then last=$p; continue; fi
-    d=.; case $p in */*) d=${p%/*};; esac
-    bydir[$d]+="$p"$'\n'
-  done
-  syncdirs=("$root")
-  for d in "${!bydir[@]}"; do
-    [ -d "$root/$d" ] || mkdir -p -- "$root/$d"
-    (cd "$inc" && printf '%s' "${bydir[$d]}" | xargs -d '\n' mv -f -t "$root/$d" --)
-    syncdirs+=("$root/$d")
-  done
-  sync -- "${syncdirs[@]}"
-  if [ -n "$last" ]; then mv -f -- "$inc/$last" "$root/$last"; sync -- "$root"; fi
+  perl -e 'my ($from, $to) = splice(@ARGV, 0, 2);
+    for (@ARGV) { rename("$from/$_", "$to/$_") or die "vpai: rename $_: $!\n" }' \
+    "$inc" "$root" "${ordered[@]}"
+  sync -- "${parents[@]}"
   rm -rf "$inc"
 fi
 # Files the new release no longer has.
-while IFS= read -r p; do if [ -n "$p" ]; then rm -f -- "$root/$p"; fi; done <"$rel/$name/.vpai-remove"
+remove=()
+while IFS= read -r p; do if [ -n "$p" ]; then remove+=("$root/$p"); fi; done <"$rel/$name/.vpai-remove"
+if [ ${#remove[@]} -gt 0 ]; then rm -f -- "${remove[@]}"; fi
 ln -sfn "$name" "$rel/.current-new" && mv -fT "$rel/.current-new" "$rel/current"
-# Keep the last $keep releases, and always the previous one.
-mapfile -t olds < <(ls -1 "$rel" | grep '^[0-9]' | sort)
+# Keep the last $keep releases, and always the previous one (globs sort by name).
+olds=("$rel"/[0-9]*)
 n=${#olds[@]}
+prune=()
 for ((i = 0; i < n - keep; i++)); do
-  r=${olds[i]}
-  [ "$r" = "$previous" ] || [ "$r" = "$name" ] || rm -rf -- "${rel:?}/$r"
+  r=${olds[i]##*/}
+  [ "$r" = "$previous" ] || [ "$r" = "$name" ] || prune+=("${olds[i]}")
 done
+if [ ${#prune[@]} -gt 0 ]; then rm -rf -- "${prune[@]}"; fi
 echo "installed ${#install[@]} release $name"
 "#;
 
@@ -331,7 +347,126 @@ pub fn restore(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
     use std::time::Duration;
+    use vpai_host::LocalHost;
+
+    fn file<'a>(path: &'a str, bytes: &'a [u8], upload: bool) -> ReleaseFile<'a> {
+        ReleaseFile {
+            path,
+            mode: 0o640,
+            owner: (0, 0),
+            sha256: hex::encode(Sha256::digest(bytes)),
+            upload: upload.then_some(bytes),
+            install: true,
+        }
+    }
+
+    /// The install and restore scripts, run for real with bash on this machine.
+    #[test]
+    fn install_then_restore_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let r = root.display().to_string();
+        let host = LocalHost;
+        let v1 = ReleasePlan {
+            name: "20260101T000000000Z".into(),
+            files: vec![
+                file("a.conf", b"one\n", true),
+                file("configs/x/b.env", b"SECRET=1\n", true),
+                file("vpai-manifest.json", b"{\"v\":1}\n", true),
+            ],
+            dirs: vec![("", 0o755, (0, 0)), ("configs/x", 0o700, (0, 0))],
+            remove: vec![],
+            previous: None,
+        };
+        assert_eq!(install(&host, &r, &v1).unwrap(), 3);
+        assert_eq!(
+            std::fs::read(root.join("configs/x/b.env")).unwrap(),
+            b"SECRET=1\n"
+        );
+        // v2: a.conf unchanged (copied from the live tree), b.env changed, c.conf new.
+        let mut a = file("a.conf", b"one\n", false);
+        a.install = false;
+        let v2 = ReleasePlan {
+            name: "20260101T000000001Z".into(),
+            files: vec![
+                a,
+                file("configs/x/b.env", b"SECRET=2\n", true),
+                file("c.conf", b"new\n", true),
+                file("vpai-manifest.json", b"{\"v\":2}\n", true),
+            ],
+            dirs: vec![],
+            remove: vec![],
+            previous: Some(v1.name.clone()),
+        };
+        assert_eq!(install(&host, &r, &v2).unwrap(), 3);
+        assert_eq!(
+            std::fs::read(root.join("releases/20260101T000000001Z/a.conf")).unwrap(),
+            b"one\n"
+        );
+        let state = crate::state::parse(
+            &host
+                .run(
+                    &crate::state::state_args(&test_stack(&root), "read", "", &["a.conf"], &[])
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>(),
+                    None,
+                )
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        assert_eq!(state.current.as_deref(), Some("20260101T000000001Z"));
+        assert_eq!(state.previous["20260101T000000001Z"], "20260101T000000000Z");
+        assert_eq!(state.files["a.conf"].mode, 0o640);
+        // Back to v1: b.env restored, c.conf (not in v1) removed, current moved.
+        assert_eq!(
+            restore(&host, &r, &v1.name, Some(&v2.name), true).unwrap(),
+            2
+        );
+        assert_eq!(
+            std::fs::read(root.join("configs/x/b.env")).unwrap(),
+            b"SECRET=1\n"
+        );
+        assert!(!root.join("c.conf").exists());
+        assert_eq!(
+            std::fs::read_link(root.join("releases/current"))
+                .unwrap()
+                .to_str(),
+            Some(v1.name.as_str())
+        );
+        assert!(
+            root.join("releases/20260101T000000001Z/.vpai-failed")
+                .exists()
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(&root)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|n| n.starts_with(".vpai"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    fn test_stack(root: &std::path::Path) -> vpai_model::Stack {
+        vpai_model::Stack {
+            project: "releasetest".into(),
+            domain: "localhost".into(),
+            tls: "internal",
+            acme_email: None,
+            timezone: "UTC".into(),
+            locale: "en-US".into(),
+            http_port: 80,
+            https_port: 443,
+            health_endpoint: true,
+            root: root.to_path_buf(),
+            networks: vec![],
+            services: vec![],
+            hosts: vec![],
+        }
+    }
 
     #[test]
     fn release_names_sort_in_time_order() {

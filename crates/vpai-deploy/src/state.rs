@@ -72,81 +72,98 @@ pub const LOCK_DIR_SCRIPT: &str =
 /// `$1` root, `$2` mode (`read` or `lock`), `$3` project, `$4` who; then the desired
 /// file paths, `--`, the desired dirs, `--`, the container names.
 const STATE: &str = r#"set -uo pipefail
+# Few processes: on a small VPS each fork costs milliseconds. Byte lengths need LC_ALL=C.
+export LC_ALL=C TZ=UTC
 root=$1 mode=$2 project=$3 by=$4; shift 4
 LOCKDIR
 lock=$lockdir/vpai-$project.lock
-paths=(); dirs=(); names=()
+paths=(); dirs=()
 while [ $# -gt 0 ] && [ "$1" != -- ]; do paths+=("$1"); shift; done; shift || true
 while [ $# -gt 0 ] && [ "$1" != -- ]; do dirs+=("$1"); shift; done; shift || true
 names=("$@")
 echo "vpai-state 1"
 echo "lockdir $lockdir"
-boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo unknown)
+boot=unknown; read -r boot </proc/sys/kernel/random/boot_id 2>/dev/null || true
+lockinfo() { local l; while IFS= read -r l; do echo "lockinfo $l"; done <"$lock"; }
 if [ "$mode" = lock ]; then
   exec 9>>"$lock"
   if ! flock -n 9; then
     # The previous holder lost its controller and is waiting for that run's commands
     # to end: wait for it, it will not be long.
-    if grep -q '^state=draining' "$lock" 2>/dev/null && flock -w 300 9; then :; else
-      echo "lock busy"; sed 's/^/lockinfo /' "$lock"; echo end; exit 75
+    held=""; IFS= read -r -d '' held <"$lock" || true
+    if [[ $held == *state=draining* ]] && flock -w 300 9; then :; else
+      echo "lock busy"; lockinfo; echo end; exit 75
     fi
   fi
-  prev=$(cat "$lock")
+  prev=""; IFS= read -r -d '' prev <"$lock" || true
   if [ -n "$prev" ]; then
-    echo "lock stale"; printf '%s\n' "$prev" | sed 's/^/lockinfo /'
-    grep -qx "boot=$boot" <<<"$prev" || echo "lockinfo rebooted=yes"
+    echo "lock stale"; lockinfo
+    [[ $'\n'$prev == *$'\n'"boot=$boot"* ]] || echo "lockinfo rebooted=yes"
   else
     echo "lock acquired"
   fi
-  info=$(printf 'state=running\npid=%s\nboot=%s\nsince=%s\nby=%s' "$$" "$boot" "$(date -u +%FT%TZ)" "$by")
-  printf '%s\n' "$info" >"$lock"
+  printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
+  info="pid=$$"$'\n'"boot=$boot"$'\n'"since=$now"$'\n'"by=$by"
+  printf 'state=running\n%s\n' "$info" >"$lock"
 elif [ -e "$lock" ]; then
   exec 9<"$lock"
-  if ! flock -n -s 9; then echo "lock busy"; sed 's/^/lockinfo /' "$lock"; fi
+  if ! flock -n -s 9; then echo "lock busy"; lockinfo; fi
   exec 9<&-
 fi
-echo "uid $(id -u)"
-files=()
-for p in "${paths[@]}"; do [ -f "$root/$p" ] && files+=("$p"); done
-if [ ${#files[@]} -gt 0 ]; then
-  mapfile -t st < <(cd "$root" && stat -c '%04a %u %g %s' -- "${files[@]}")
-  mapfile -t sums < <(cd "$root" && sha256sum -- "${files[@]}" | cut -c1-64)
-  for i in "${!files[@]}"; do printf 'file %s %s %s\n' "${st[i]}" "${sums[i]}" "${files[i]}"; done
-fi
-ds=()
-for d in "${dirs[@]}"; do [ -d "$root/$d" ] && ds+=("${d:-.}"); done
-if [ ${#ds[@]} -gt 0 ]; then
-  mapfile -t st < <(cd "$root" && stat -c '%04a %u %g' -- "${ds[@]}")
-  for i in "${!ds[@]}"; do printf 'dir %s %s\n' "${st[i]}" "${ds[i]}"; done
-fi
-if [ -f "$root/vpai-manifest.json" ]; then
-  echo "manifest $(wc -c <"$root/vpai-manifest.json")"; cat "$root/vpai-manifest.json"; echo
+echo "uid $EUID"
+files=(); ds=(); man=""
+if cd "$root" 2>/dev/null; then
+  for p in "${paths[@]}"; do [ -f "$p" ] && files+=("$p"); done
+  for d in "${dirs[@]}"; do [ -d "./$d" ] && ds+=("./$d"); done
+  # One stat for files and directories, one sha256sum for the files.
+  if [ $((${#files[@]} + ${#ds[@]})) -gt 0 ]; then
+    mapfile -t st < <(stat -c '%04a %u %g %s' -- "${files[@]}" "${ds[@]}")
+  fi
+  if [ ${#files[@]} -gt 0 ]; then
+    mapfile -t sums < <(sha256sum -- "${files[@]}")
+    for i in "${!files[@]}"; do printf 'file %s %s %s\n' "${st[i]}" "${sums[i]:0:64}" "${files[i]}"; done
+  fi
+  n=${#files[@]}
+  for i in "${!ds[@]}"; do
+    d=${ds[i]#./}; s=${st[n + i]}
+    printf 'dir %s %s\n' "${s% *}" "${d:-.}"
+  done
+  if [ -f vpai-manifest.json ]; then
+    IFS= read -r -d '' man <vpai-manifest.json || true
+    echo "manifest ${#man}"; printf '%s\n' "$man"
+  fi
 fi
 rel=$root/releases
 if [ -d "$rel" ]; then
   for r in "$rel"/[0-9]*; do
     [ -d "$r" ] || continue
-    p=$(cat "$r/.vpai-previous" 2>/dev/null || true); f=ok; [ -e "$r/.vpai-failed" ] && f=failed
+    p=""; [ -f "$r/.vpai-previous" ] && read -r p <"$r/.vpai-previous"
+    f=ok; [ -e "$r/.vpai-failed" ] && f=failed
     echo "release ${r##*/} ${p:--} $f"
   done
-  cur=$(readlink "$rel/current" 2>/dev/null || true)
-  # The pointer is moved last; if a run died just before, find the release the live
-  # manifest came from.
-  if [ -n "$cur" ] && cmp -s "$rel/$cur/vpai-manifest.json" "$root/vpai-manifest.json"; then
-    echo "current $cur"
-  elif [ -f "$root/vpai-manifest.json" ]; then
-    for r in $(ls -1r "$rel" | grep '^[0-9]'); do
-      if cmp -s "$rel/$r/vpai-manifest.json" "$root/vpai-manifest.json"; then echo "current $r"; break; fi
+  # The pointer is moved last; if a run died just before, the live manifest says
+  # which release the files came from.
+  current=""
+  if [ -n "$man" ]; then
+    cur=$(readlink "$rel/current" 2>/dev/null || true)
+    for r in "$cur" $(shopt -s nullglob; a=("$rel"/[0-9]*); for ((i=${#a[@]}-1; i>=0; i--)); do echo "${a[i]##*/}"; done); do
+      [ -n "$r" ] && [ -f "$rel/$r/vpai-manifest.json" ] || continue
+      m=""; IFS= read -r -d '' m <"$rel/$r/vpai-manifest.json" || true
+      if [ "$m" = "$man" ]; then current=$r; break; fi
     done
   fi
+  [ -n "$current" ] && echo "current $current"
 fi
 if ! command -v docker >/dev/null 2>&1; then
   echo "docker missing"
 elif ! ids=$(docker ps -aq --no-trunc --filter "label=io.vpai.project=$project" 2>&1); then
-  echo "docker down $(printf '%s' "$ids" | head -1)"
+  echo "docker down ${ids%%$'\n'*}"
 else
-  out=$(docker container inspect "${names[@]}" $ids 2>/dev/null)
-  echo "docker $(printf '%s' "$out" | wc -c)"; printf '%s' "$out"; echo
+  out=""
+  if [ $((${#names[@]} + ${#ids})) -gt 0 ]; then
+    out=$(docker container inspect "${names[@]}" $ids 2>/dev/null)
+  fi
+  echo "docker ${#out}"; printf '%s\n' "$out"
 fi
 echo end
 if [ "$mode" = lock ]; then
@@ -154,10 +171,11 @@ if [ "$mode" = lock ]; then
   if IFS= read -r line && [ "$line" = done ]; then
     : >"$lock"
   else
-    printf '%s\nstate=draining\ninterrupted=%s\n' "${info/state=running/}" "$(date -u +%FT%TZ)" >"$lock"
+    printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
+    printf 'state=draining\n%s\ninterrupted=%s\n' "$info" "$now" >"$lock"
     # Commands of the lost run hold this shared lock while they run: wait for them.
     flock -x "$lock.active" true
-    printf '%s\nstate=interrupted\ninterrupted=%s\n' "${info/state=running/}" "$(date -u +%FT%TZ)" >"$lock"
+    printf 'state=interrupted\n%s\ninterrupted=%s\n' "$info" "$now" >"$lock"
   fi
 fi
 "#;

@@ -7,7 +7,7 @@ mod local;
 mod ssh;
 
 pub use local::{LocalHost, is_root};
-pub use ssh::{SshError, SshHost, SshTarget, shell_quote};
+pub use ssh::{SshError, SshHost, SshTarget, shell_quote, trace_event};
 
 use std::path::Path;
 

@@ -437,6 +437,7 @@ impl SshHost {
 
     /// Close the master connection now (also done on drop).
     pub fn close(&self) {
+        let started = std::time::Instant::now();
         let _ = self
             .ssh_command()
             .args(["-O", "exit"])
@@ -444,7 +445,14 @@ impl SshHost {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+        trace(&["(master closed)"], started, 0);
     }
+}
+
+/// With `VPAI_SSH_TRACE=<file>`, a line for an event of a deploy (for the benchmark's
+/// "where the time goes"): milliseconds since `started`, and what.
+pub fn trace_event(what: &str, started: std::time::Instant) {
+    trace(&[what], started, 0);
 }
 
 /// With `VPAI_SSH_TRACE=<file>`, one line per remote command: milliseconds, bytes sent

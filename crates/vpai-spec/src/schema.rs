@@ -238,14 +238,12 @@ impl StackSpec {
                     "an IP, a DNS name or a ~/.ssh/config alias; put the user in `user`".into(),
                 ));
             }
-            if let Some(user) = &host.user {
-                if !word_ok(user.get_ref()) {
-                    return Err((
-                        user.span(),
-                        format!("`{}` is not a user name", user.get_ref()),
-                        "a login name such as `deploy` or `root`".into(),
-                    ));
-                }
+            if let Some(user) = host.user.as_ref().filter(|u| !word_ok(u.get_ref())) {
+                return Err((
+                    user.span(),
+                    format!("`{}` is not a user name", user.get_ref()),
+                    "a login name such as `deploy` or `root`".into(),
+                ));
             }
             if host.ssh_port == Some(0) || host.bootstrap_port == Some(0) {
                 return Err((

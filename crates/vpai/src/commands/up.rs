@@ -232,10 +232,8 @@ pub fn print_plan(printer: &Printer, plan: &Plan, diff: bool) {
             FileAction::Remove => "remove",
         };
         printer.info(&format!("  {verb} {}", f.path));
-        if diff {
-            if let Some(d) = &f.diff {
-                printer.info(d.trim_end());
-            }
+        if diff && let Some(d) = &f.diff {
+            printer.info(d.trim_end());
         }
     }
     for s in &plan.services {
