@@ -172,10 +172,10 @@ fn mtimes(root: &Path) -> BTreeMap<String, std::time::SystemTime> {
         if entry.starts_with(root.join("data")) || entry.starts_with(root.join("logs")) {
             continue;
         }
-        if let Ok(meta) = std::fs::metadata(&entry) {
-            if meta.is_file() {
-                out.insert(entry.display().to_string(), meta.modified().unwrap());
-            }
+        if let Ok(meta) = std::fs::metadata(&entry)
+            && meta.is_file()
+        {
+            out.insert(entry.display().to_string(), meta.modified().unwrap());
         }
     }
     out
