@@ -265,20 +265,23 @@ fn core_stack_up_noop_and_targeted_recreate() {
 
     // Redis answers PING for the ACL user; the healthcheck user may do nothing else.
     let redis = format!("{}_redis", stack.project);
-    let auth = format!("REDISCLI_AUTH={}", stack.secret("redis_password"));
-    let ping = sh(&[
-        "docker",
-        "exec",
-        "-e",
-        &auth,
-        &redis,
-        "redis-cli",
-        "-h",
-        "127.0.0.1",
-        "--no-auth-warning",
-        "ping",
-    ]);
-    assert_eq!(String::from_utf8_lossy(&ping.stdout).trim(), "PONG");
+    let redis_ping = |password: String| {
+        let auth = format!("REDISCLI_AUTH={password}");
+        let ping = sh(&[
+            "docker",
+            "exec",
+            "-e",
+            &auth,
+            &redis,
+            "redis-cli",
+            "-h",
+            "127.0.0.1",
+            "--no-auth-warning",
+            "ping",
+        ]);
+        String::from_utf8_lossy(&ping.stdout).trim().to_string()
+    };
+    assert_eq!(redis_ping(stack.secret("redis_password")), "PONG");
     let denied = sh(&[
         "docker",
         "exec",
@@ -360,20 +363,7 @@ fn core_stack_up_noop_and_targeted_recreate() {
     // Redis: the ACL file and LiteLLM's env carry it; both are recreated, nothing else.
     let out = stack.vpai(&["rotate", "redis_password"]);
     assert!(out.status.success(), "redis rotation failed");
-    let auth = format!("REDISCLI_AUTH={}", stack.secret("redis_password"));
-    let ping = sh(&[
-        "docker",
-        "exec",
-        "-e",
-        &auth,
-        &redis,
-        "redis-cli",
-        "-h",
-        "127.0.0.1",
-        "--no-auth-warning",
-        "ping",
-    ]);
-    assert_eq!(String::from_utf8_lossy(&ping.stdout).trim(), "PONG");
+    assert_eq!(redis_ping(stack.secret("redis_password")), "PONG");
     let rotated_redis = stack.container_ids();
     for (svc, id) in &rotated {
         let expect = svc == "redis" || svc == "litellm";
