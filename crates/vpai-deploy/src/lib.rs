@@ -15,12 +15,14 @@ pub mod lock;
 mod plan;
 pub mod preflight;
 pub mod release;
+mod rollback;
 pub mod state;
 mod tar;
 
 pub use docker::{ContainerState, DockerEngine, EngineProblem};
 pub use health::{HealthFailure, Progress, ServiceStatus};
 pub use plan::{FileAction, FileChange, Plan, ServiceAction, ServiceChange};
+pub use rollback::{RollbackReport, rollback_target, rollback_to};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -333,111 +335,6 @@ fn run_phases(
         }
     }
     Ok(statuses_all)
-}
-
-/// What a rollback did.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct RollbackReport {
-    pub release: String,
-    pub files_restored: usize,
-    pub services: Vec<ServiceStatus>,
-}
-
-/// The release a plain `vpai rollback` goes back to: the one before the current.
-pub fn rollback_target(
-    host: &dyn Host,
-    state: &state::HostState,
-    wanted: Option<&str>,
-) -> Result<String, DeployError> {
-    let none = |detail: String| DeployError::NoRelease {
-        host: host.name().to_string(),
-        detail,
-    };
-    if let Some(w) = wanted {
-        return if state.releases.iter().any(|r| r == w) {
-            Ok(w.to_string())
-        } else {
-            Err(none(format!(": `{w}` is not kept there")))
-        };
-    }
-    let current = state.current.as_deref();
-    // The release that was live before the current one was installed; else the newest
-    // older one that did not fail.
-    let recorded = current
-        .and_then(|c| state.previous.get(c))
-        .filter(|p| state.releases.contains(p));
-    recorded
-        .cloned()
-        .or_else(|| {
-            state
-                .releases
-                .iter()
-                .rev()
-                .filter(|r| !state.failed.contains(r))
-                .find(|r| current.is_some_and(|c| r.as_str() < c))
-                .cloned()
-        })
-        .ok_or_else(|| {
-            none(match current {
-                Some(c) => format!(": {c} is the oldest release kept"),
-                None => ": its live files match no release".into(),
-            })
-        })
-}
-
-/// Put release `target` back (files byte for byte), then bring the phases up again:
-/// compose recreates exactly the services whose inputs differ, and each phase is
-/// health-gated. Databases and data directories are not touched.
-#[allow(clippy::too_many_arguments)]
-pub fn rollback_to(
-    host: &dyn Host,
-    stack: &Stack,
-    target: &str,
-    current: Option<&str>,
-    current_failed: bool,
-    opts: &ApplyOptions,
-    progress: &dyn Progress,
-    redact: &dyn Fn(&str) -> String,
-) -> Result<RollbackReport, DeployError> {
-    let root = stack.root.display().to_string();
-    progress.step(&format!("restoring the files of release {target}"));
-    let restored = release::restore(host, &root, target, current, current_failed)?;
-    let manifest = state::read_files(host, &root, &[release::MANIFEST_PATH])?
-        .pop()
-        .flatten()
-        .unwrap_or_default();
-    let services = state::manifest_services(&manifest);
-    let engine = DockerEngine::new(host);
-    let mut statuses = Vec::new();
-    for phase in [Phase::Infra, Phase::Apps] {
-        let file = stack.root.join(Stack::compose_file(phase));
-        let label = match phase {
-            Phase::Infra => "phase A (infra)",
-            Phase::Apps => "phase B (apps)",
-        };
-        progress.step(&format!("{label}: docker compose up (release {target})"));
-        engine.compose(&file, &["up", "-d", "--remove-orphans"])?;
-        let gated: Vec<_> = stack
-            .phase(phase)
-            .filter(|s| services.contains_key(&s.name))
-            .collect();
-        if gated.is_empty() {
-            continue;
-        }
-        let st = health::wait_healthy(&engine, stack, &gated, opts.timeout, progress).map_err(
-            |mut failure| {
-                failure.logs = redact(&failure.logs);
-                failure.health_output = redact(&failure.health_output);
-                DeployError::Unhealthy(failure)
-            },
-        )?;
-        statuses.extend(st);
-    }
-    Ok(RollbackReport {
-        release: target.to_string(),
-        files_restored: restored,
-        services: statuses,
-    })
 }
 
 /// Current state of every service of the stack.

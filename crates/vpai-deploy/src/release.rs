@@ -153,9 +153,13 @@ if [ ${#install[@]} -gt 0 ]; then
   mkdir -p -- "$inc" "${parents[@]}"
   (cd "$rel/$name" && cp --preserve="$keep_attrs" --parents -- "${install[@]}" "$inc/")
   (cd "$inc" && sync -- "${install[@]}")
-  perl -e 'my ($from, $to) = splice(@ARGV, 0, 2);
-    for (@ARGV) { rename("$from/$_", "$to/$_") or die "vpai: rename $_: $!\n" }' \
-    "$inc" "$root" "${ordered[@]}"
+  if command -v perl >/dev/null; then
+    perl -e 'my ($from, $to) = splice(@ARGV, 0, 2);
+      for (@ARGV) { rename("$from/$_", "$to/$_") or die "vpai: rename $_: $!\n" }' \
+      "$inc" "$root" "${ordered[@]}"
+  else
+    for p in "${ordered[@]}"; do mv -f -- "$inc/$p" "$root/$p"; done
+  fi
   sync -- "${parents[@]}"
   rm -rf "$inc"
 fi

@@ -81,3 +81,57 @@ impl crate::Stack {
         stack
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{BuildOptions, build};
+    use std::path::Path;
+    use vpai_catalog::Catalog;
+    use vpai_spec::StackFile;
+
+    const BASE: &str = "[project]\nname = \"x\"\ndomain = \"example.com\"\n";
+
+    fn parse(hosts: &str) -> Result<crate::Stack, String> {
+        let file = StackFile::parse(Path::new("/srv/ops/stack.toml"), format!("{BASE}{hosts}"))
+            .map_err(|e| format!("{:?}", miette::Report::new(e)))?;
+        build(&file, &Catalog::embedded(), &BuildOptions::default())
+            .map_err(|e| format!("{:?}", miette::Report::new(e)))
+    }
+
+    #[test]
+    fn hosts_resolve_paths_and_narrow_services() {
+        let stack = parse(
+            "[hosts.prod]\naddress = \"203.0.113.10\"\nuser = \"deploy\"\nssh_port = 804\nbootstrap_port = 22\nidentity = \"keys/id\"\nservices = [\"postgresql\", \"redis\"]\n",
+        )
+        .unwrap();
+        let prod = stack.host("prod").unwrap();
+        assert_eq!(
+            prod.identity.as_deref(),
+            Some(Path::new("/srv/ops/keys/id"))
+        );
+        assert_eq!((prod.ssh_port, prod.bootstrap_port), (Some(804), Some(22)));
+        let names: Vec<String> = stack
+            .only_on(prod)
+            .services
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
+        assert_eq!(names, ["postgresql", "redis"]);
+    }
+
+    #[test]
+    fn a_host_names_only_services_of_the_stack() {
+        let err = parse("[hosts.prod]\naddress = \"h\"\nservices = [\"postgres\"]\n").unwrap_err();
+        assert!(err.contains("not in the stack"), "{err}");
+    }
+
+    #[test]
+    fn nothing_reaches_ssh_as_an_option() {
+        let err = parse("[hosts.prod]\naddress = \"-oProxyCommand=x\"\n").unwrap_err();
+        assert!(err.contains("is not a host address"), "{err}");
+        let err = parse("[hosts.prod]\naddress = \"h\"\nuser = \"-x\"\n").unwrap_err();
+        assert!(err.contains("is not a user name"), "{err}");
+        let err = parse("[hosts.prod]\nadress = \"h\"\n").unwrap_err();
+        assert!(err.contains("address"), "{err}");
+    }
+}

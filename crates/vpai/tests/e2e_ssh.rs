@@ -186,6 +186,19 @@ impl Sshd {
 
 impl Drop for Sshd {
     fn drop(&mut self) {
+        // Its connections first (each is a child process of this sshd): the master
+        // connections of vpai runs the tests killed would otherwise linger for a minute.
+        let me = self.child.id().to_string();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // pid (comm) state ppid ...
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1));
+            if ppid == Some(me.as_str()) {
+                let _ = sh(&["kill", &entry.file_name().to_string_lossy()]);
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -474,6 +487,26 @@ fn plan_is_read_only_and_bootstrap_port_is_used_until_hardened() {
     let out = project.vpai(&["plan", "--json"]);
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan["files"][0]["action"], "create");
+    // Preflight: one read-only command, every check named.
+    let before = sshd.exec_count();
+    let out = project.vpai(&["preflight", "--json"]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    for check in ["os", "memory", "disk", "docker", "clock"] {
+        assert!(names.contains(&check), "{check} missing from {names:?}");
+    }
+    assert_eq!(
+        sshd.exec_count() - before,
+        1,
+        "remote commands of a preflight"
+    );
+    assert!(!project.root().exists());
 }
 
 #[test]
@@ -629,6 +662,7 @@ fn kill_9_during_apply_then_up_converges() {
     let out = project.vpai(&["up", "--timeout", "120"]);
     assert!(out.status.success());
     let mut known: Vec<BTreeMap<String, String>> = vec![project.files()];
+    let mut reported = false;
 
     // Kill vpai at several points of an apply: during the upload/install, during
     // `compose up`, during the health gate.
@@ -660,9 +694,11 @@ fn kill_9_during_apply_then_up_converges() {
                 "round {i}: {path} is neither a previous nor the new version"
             );
         }
-        // A new `vpai up` converges (it may wait for the killed run's commands).
+        // A new `vpai up` converges (it may wait for the killed run's commands), and
+        // says so when the killed run held the lock.
         let out = project.vpai(&["up", "--timeout", "120"]);
         assert!(out.status.success(), "round {i}: up after kill -9 failed");
+        reported |= stderr(&out).contains("did not finish");
         assert_eq!(project.health("app"), "healthy");
         let out = project.vpai(&["up"]);
         assert!(
@@ -671,6 +707,7 @@ fn kill_9_during_apply_then_up_converges() {
         );
         known.push(project.files());
     }
+    assert!(reported, "no run reported the interrupted deploy it found");
 }
 
 /// The sha256 of `path` as vpai renders it now (`vpai render --out`).

@@ -221,7 +221,12 @@ pub fn print_plan(printer: &Printer, plan: &Plan, diff: bool) {
             .unwrap_or_default()
     ));
     if !plan.dirs.is_empty() {
-        printer.info(&format!("  mkdir  {}", plan.dirs.join(", ")));
+        let dirs: Vec<&str> = plan
+            .dirs
+            .iter()
+            .map(|d| if d.is_empty() { "." } else { d.as_str() })
+            .collect();
+        printer.info(&format!("  mkdir  {}", dirs.join(", ")));
     }
     for f in &changed {
         let verb = match f.action {
