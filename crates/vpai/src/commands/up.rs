@@ -188,6 +188,19 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::from(1))
         }
+        Err(DeployError::Command { stderr, .. })
+            if stderr.contains("Pulling") || stderr.contains("pull access denied") =>
+        {
+            printer.error_text(&format!(
+                "an image could not be pulled:\n{}",
+                stderr.trim_end()
+            ));
+            printer.info(
+                "help: without a reachable registry, point `[images]` in stack.toml at images \
+                 present on the host (they are never pulled: `pull_policy: never`), or mirror them",
+            );
+            Ok(ExitCode::from(1))
+        }
         Err(e) => Err(e.into()),
     }
 }
