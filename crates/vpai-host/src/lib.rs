@@ -29,6 +29,46 @@ pub enum HostError {
     Unsupported(&'static str),
 }
 
+/// Run a prepared command to completion, feeding `stdin` if given; both transports
+/// (a local program, or `ssh` itself) go through here.
+pub(crate) fn run_to_end(
+    mut cmd: std::process::Command,
+    program: &str,
+    stdin: Option<&[u8]>,
+) -> Result<CmdOutput, HostError> {
+    use std::io::Write;
+    use std::process::Stdio;
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let spawn_error = |source| HostError::Spawn {
+        program: program.to_string(),
+        source,
+    };
+    let mut child = cmd.spawn().map_err(spawn_error)?;
+    let feeder = stdin.map(|input| {
+        let mut pipe = child.stdin.take().expect("stdin is piped");
+        let data = input.to_vec();
+        // From a thread, so a large input cannot deadlock against the output.
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&data);
+        })
+    });
+    let out = child.wait_with_output().map_err(spawn_error)?;
+    if let Some(f) = feeder {
+        let _ = f.join();
+    }
+    Ok(CmdOutput {
+        status: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: out.stderr,
+    })
+}
+
 /// What a finished command said.
 #[derive(Debug, Clone)]
 pub struct CmdOutput {

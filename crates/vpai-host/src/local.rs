@@ -42,37 +42,8 @@ impl Host for LocalHost {
     fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Result<CmdOutput, HostError> {
         let (program, rest) = args.split_first().expect("a command has a program");
         let mut cmd = Command::new(program);
-        cmd.args(rest)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|source| HostError::Spawn {
-            program: program.to_string(),
-            source,
-        })?;
-        if let Some(input) = stdin {
-            let mut pipe = child.stdin.take().expect("piped");
-            let data = input.to_vec();
-            // Feed stdin from a thread so a large input cannot deadlock against output.
-            std::thread::spawn(move || {
-                let _ = pipe.write_all(&data);
-            });
-        }
-        let out = child
-            .wait_with_output()
-            .map_err(|source| HostError::Spawn {
-                program: program.to_string(),
-                source,
-            })?;
-        Ok(CmdOutput {
-            status: out.status.code().unwrap_or(-1),
-            stdout: out.stdout,
-            stderr: out.stderr,
-        })
+        cmd.args(rest);
+        crate::run_to_end(cmd, program, stdin)
     }
 
     fn spawn(&self, args: &[&str]) -> Result<std::process::Child, HostError> {

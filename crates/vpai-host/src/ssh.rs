@@ -365,36 +365,8 @@ impl SshHost {
     }
 
     fn exec_inner(&self, args: &[&str], stdin: Option<&[u8]>) -> Result<CmdOutput, HostError> {
-        let mut cmd = self.channel(args);
-        cmd.stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|source| HostError::Spawn {
-            program: "ssh".into(),
-            source,
-        })?;
-        let feeder = stdin.map(|input| {
-            let mut pipe = child.stdin.take().expect("piped");
-            let data = input.to_vec();
-            // From a thread, so a large input cannot deadlock against the output.
-            std::thread::spawn(move || {
-                let _ = pipe.write_all(&data);
-            })
-        });
-        let out = child
-            .wait_with_output()
-            .map_err(|source| HostError::Spawn {
-                program: "ssh".into(),
-                source,
-            })?;
-        if let Some(f) = feeder {
-            let _ = f.join();
-        }
-        let status = out.status.code().unwrap_or(-1);
+        let out = crate::run_to_end(self.channel(args), "ssh", stdin)?;
+        let status = out.status;
         if status == 255 {
             // ssh's own failure (the connection), not the remote command's.
             let stderr = String::from_utf8_lossy(&out.stderr);
@@ -418,11 +390,7 @@ impl SshHost {
                 });
             }
         }
-        Ok(CmdOutput {
-            status,
-            stdout: out.stdout,
-            stderr: out.stderr,
-        })
+        Ok(out)
     }
 
     fn master_alive(&self) -> bool {
