@@ -370,6 +370,16 @@ pub fn diagnose(service: &str, logs: &str) -> Vec<Diagnosis> {
     out
 }
 
+/// Diagnoses of several services as JSON (`vpai doctor --json`): an array of
+/// `{service, diagnoses}`, with no raw terminal control in its strings.
+pub fn to_json(results: &[(String, Vec<Diagnosis>)]) -> String {
+    let value: Vec<_> = results
+        .iter()
+        .map(|(service, diagnoses)| serde_json::json!({ "service": service, "diagnoses": diagnoses }))
+        .collect();
+    crate::text::escape_json_for_terminal(serde_json::to_string_pretty(&value).unwrap_or_default())
+}
+
 /// How many distinct symptoms the doctor knows.
 pub fn known_symptoms() -> usize {
     let mut ids: Vec<&str> = SYMPTOMS.iter().map(|s| s.id).collect();
@@ -378,9 +388,12 @@ pub fn known_symptoms() -> usize {
     ids.len()
 }
 
-/// Human text for a list of diagnoses.
+/// Human text for a list of diagnoses. The service name and the log lines quoted
+/// are untrusted: terminal controls in them are shown as escapes, not sent.
 pub fn render(service: &str, diagnoses: &[Diagnosis]) -> String {
+    use crate::text::sanitize_for_terminal;
     use std::fmt::Write as _;
+    let service = sanitize_for_terminal(service);
     let mut out = String::new();
     if diagnoses.is_empty() {
         let _ = writeln!(out, "no known failure in the logs of `{service}`");
@@ -389,7 +402,12 @@ pub fn render(service: &str, diagnoses: &[Diagnosis]) -> String {
     for d in diagnoses {
         let rule = d.rule.map(|r| format!(" [{r}]")).unwrap_or_default();
         let _ = writeln!(out, "{service}: {}{rule}", d.symptom);
-        let _ = writeln!(out, "  log line {}: {}", d.line, d.evidence);
+        let _ = writeln!(
+            out,
+            "  log line {}: {}",
+            d.line,
+            sanitize_for_terminal(&d.evidence)
+        );
         let _ = writeln!(out, "  cause: {}", d.cause);
         let _ = writeln!(out, "  fix: {}", d.fix);
         let _ = writeln!(out, "  from: {}", d.seed);

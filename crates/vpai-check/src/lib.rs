@@ -13,6 +13,7 @@
 mod checks;
 pub mod doctor;
 mod fix;
+pub mod input;
 pub mod inspect;
 pub mod knowledge;
 mod report;
@@ -26,7 +27,7 @@ pub use inspect::{DockerInspector, ImageInspector};
 pub use knowledge::Knowledge;
 pub use report::{Edit, Finding, Fix, Report};
 pub use rules::{Rule, Severity, explain};
-pub use source::{FileKind, LoadError, SourceFile, detect_kind, load_paths};
+pub use source::{FileKind, LoadError, Loaded, Skipped, SourceFile, detect_kind, load, load_paths};
 
 /// How to run a check.
 #[derive(Debug, Clone, Default)]
@@ -64,6 +65,19 @@ pub fn check_files_with(
     let ctx = checks::Ctx::new(parsed, knowledge, inspector);
     let mut findings = Vec::new();
     checks::run(&ctx, &mut findings);
+    // Secret values are never printed: masked in snippets, scrubbed from messages.
+    let masks: Vec<report::Mask> = checks::secrets::spans(&ctx)
+        .into_iter()
+        .map(|(i, start, end)| report::Mask {
+            path: files[i].path.clone(),
+            start,
+            end,
+        })
+        .collect();
+    let secrets = report::secret_values(files, &masks);
+    for f in &mut findings {
+        report::scrub_finding(f, &secrets);
+    }
     let allowed: Vec<&'static Rule> = opts.allow.iter().filter_map(|a| rules::find(a)).collect();
     let before = findings.len();
     findings.retain(|f| !allowed.iter().any(|r| r.id == f.rule));
@@ -81,6 +95,8 @@ pub fn check_files_with(
         findings,
         files_checked: files.len(),
         allowed: dropped,
+        masks,
+        secrets,
     }
 }
 

@@ -2,7 +2,10 @@
 
 use crate::rules::{self, Severity};
 use crate::source::SourceFile;
-use crate::text::{LineIndex, utf8_same_offsets};
+use crate::text::{
+    LineIndex, escape_json_for_terminal, is_terminal_unsafe, sanitize_for_terminal,
+    utf8_same_offsets,
+};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -54,6 +57,68 @@ pub struct Report {
     pub files_checked: usize,
     /// Findings dropped by `--allow`.
     pub allowed: usize,
+    /// Where the files hold secret values: never printed.
+    #[serde(skip)]
+    pub(crate) masks: Vec<Mask>,
+    /// Those values (the longer ones), scrubbed from any text that quotes them.
+    #[serde(skip)]
+    pub(crate) secrets: Vec<String>,
+}
+
+/// What a secret value is printed as.
+pub const MASK: &str = "********";
+
+/// Bytes `start..end` of the file at `path` hold a secret value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Mask {
+    pub path: String,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Shorter values are masked where they stand but not searched for in other text
+/// (a two-letter password would mask every word holding those letters).
+const MIN_SCRUBBED_LEN: usize = 4;
+
+/// The secret values under `masks`, longest first.
+pub(crate) fn secret_values(files: &[SourceFile], masks: &[Mask]) -> Vec<String> {
+    let mut out: Vec<String> = masks
+        .iter()
+        .filter_map(|m| {
+            let file = files.iter().find(|f| f.path == m.path)?;
+            let bytes = file.text.get(m.start..m.end)?;
+            let value = String::from_utf8_lossy(bytes).trim().to_string();
+            (value.chars().count() >= MIN_SCRUBBED_LEN).then_some(value)
+        })
+        .collect();
+    out.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+    out.dedup();
+    out
+}
+
+/// `text` with every secret value replaced by `MASK`.
+pub(crate) fn scrub(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for s in secrets {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), MASK);
+        }
+    }
+    out
+}
+
+/// A finding whose texts quote no secret value.
+pub(crate) fn scrub_finding(f: &mut Finding, secrets: &[String]) {
+    if secrets.is_empty() {
+        return;
+    }
+    f.message = scrub(&f.message, secrets);
+    if let Some(help) = &mut f.help {
+        *help = scrub(help, secrets);
+    }
+    if let Some(fix) = &mut f.fix {
+        fix.description = scrub(&fix.description, secrets);
+    }
 }
 
 impl Report {
@@ -73,7 +138,7 @@ impl Report {
         let style = Style { on: color };
         let mut out = String::new();
         for f in &self.findings {
-            render_finding(&mut out, f, files, &style);
+            render_finding(&mut out, f, files, &self.masks, &self.secrets, &style);
         }
         let errors = self.count(Severity::Error);
         let warnings = self.count(Severity::Warning);
@@ -117,7 +182,7 @@ impl Report {
             "warnings": self.count(Severity::Warning),
             "findings": self.findings,
         });
-        serde_json::to_string_pretty(&value).unwrap_or_default()
+        escape_json_for_terminal(serde_json::to_string_pretty(&value).unwrap_or_default())
     }
 
     /// SARIF 2.1.0, one run, for code-scanning upload.
@@ -176,7 +241,96 @@ impl Report {
                 "results": results,
             }],
         });
-        serde_json::to_string_pretty(&value).unwrap_or_default()
+        escape_json_for_terminal(serde_json::to_string_pretty(&value).unwrap_or_default())
+    }
+}
+
+/// Byte ranges (relative to the line) of `line` that must not be shown: the masks
+/// of this file that touch it, and every appearance of a secret value.
+fn hidden_ranges(
+    line: &str,
+    line_start: usize,
+    path: &str,
+    masks: &[Mask],
+    secrets: &[String],
+) -> Vec<(usize, usize)> {
+    let line_end = line_start + line.len();
+    let mut ranges: Vec<(usize, usize)> = masks
+        .iter()
+        .filter(|m| m.path == path && m.start < line_end && m.end > line_start)
+        .map(|m| {
+            (
+                m.start.max(line_start) - line_start,
+                m.end.min(line_end) - line_start,
+            )
+        })
+        .collect();
+    for s in secrets {
+        ranges.extend(
+            line.match_indices(s.as_str())
+                .map(|(i, v)| (i, i + v.len())),
+        );
+    }
+    ranges.sort();
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for (s, e) in ranges {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    merged
+}
+
+/// A source line as printed: tabs as four spaces, hidden ranges as `MASK`, terminal
+/// controls as visible escapes; and where each byte of the line lands in it.
+struct Snippet {
+    shown: String,
+    /// (byte offset in the line, column in `shown` where that character starts)
+    columns: Vec<(usize, usize)>,
+    width: usize,
+}
+
+impl Snippet {
+    fn new(line: &str, hidden: &[(usize, usize)]) -> Self {
+        let mut shown = String::with_capacity(line.len());
+        let mut columns = Vec::with_capacity(line.len());
+        let mut width = 0usize;
+        let mut masked: Option<usize> = None;
+        for (i, c) in line.char_indices() {
+            columns.push((i, width));
+            let piece: std::borrow::Cow<str> = match hidden
+                .iter()
+                .position(|(s, e)| i >= *s && i < *e)
+            {
+                Some(k) if masked != Some(k) => {
+                    masked = Some(k);
+                    MASK.into()
+                }
+                Some(_) => "".into(),
+                None if c == '\t' => "    ".into(),
+                None if is_terminal_unsafe(c) => sanitize_for_terminal(c.encode_utf8(&mut [0; 4]))
+                    .into_owned()
+                    .into(),
+                None => c.to_string().into(),
+            };
+            width += piece.chars().count();
+            shown.push_str(&piece);
+        }
+        Snippet {
+            shown,
+            columns,
+            width,
+        }
+    }
+
+    /// Column in `shown` of byte offset `at` of the line.
+    fn column(&self, at: usize) -> usize {
+        self.columns
+            .iter()
+            .find(|(i, _)| *i >= at)
+            .map(|(_, c)| *c)
+            .unwrap_or(self.width)
     }
 }
 
@@ -209,16 +363,25 @@ impl Style {
     }
 }
 
-fn render_finding(out: &mut String, f: &Finding, files: &[SourceFile], style: &Style) {
+fn render_finding(
+    out: &mut String,
+    f: &Finding,
+    files: &[SourceFile],
+    masks: &[Mask],
+    secrets: &[String],
+    style: &Style,
+) {
     let (word, code) = match f.severity {
         Severity::Error => ("error", "1;31"),
         Severity::Warning => ("warning", "1;33"),
     };
+    // Messages and help quote file content: no secret, no terminal control.
+    let message = sanitize_for_terminal(&scrub(&f.message, secrets)).into_owned();
     let _ = writeln!(
         out,
         "{}{}",
         style.paint(code, &format!("{word}[{}]", f.rule)),
-        style.paint("1", &format!(": {}", f.message))
+        style.paint("1", &format!(": {message}"))
     );
     let gutter = f.line.to_string().len();
     let pad = " ".repeat(gutter);
@@ -226,45 +389,55 @@ fn render_finding(out: &mut String, f: &Finding, files: &[SourceFile], style: &S
         out,
         "{pad}{} {}:{}:{}",
         style.paint("1;34", "-->"),
-        f.path,
+        sanitize_for_terminal(&f.path),
         f.line,
         f.column
     );
     if let Some(file) = files.iter().find(|s| s.path == f.path) {
         let text = utf8_same_offsets(&file.text);
         let index = LineIndex::new(text.as_bytes());
-        let line_no = f.line - 1;
+        let line_no = f.line.saturating_sub(1);
         if line_no < index.line_count() {
             let line = index.line_text(&text, line_no);
-            let shown = line.replace('\t', "    ");
+            let line_start = index.line_start(line_no);
+            let hidden = hidden_ranges(line, line_start, &f.path, masks, secrets);
+            let snippet = Snippet::new(line, &hidden);
+            // The span in characters of the line, as columns say.
+            let char_byte = |col: usize| {
+                line.char_indices()
+                    .nth(col.saturating_sub(1))
+                    .map(|(i, _)| i)
+                    .unwrap_or(line.len())
+            };
+            let from = char_byte(f.column);
+            let to = if f.end_line == f.line && f.end_column > f.column {
+                char_byte(f.end_column)
+            } else if f.end_line > f.line {
+                line.len()
+            } else {
+                from
+            };
+            let caret_from = snippet.column(from);
+            let width = snippet.column(to).saturating_sub(caret_from).max(1);
             let bar = style.paint("1;34", "|");
             let _ = writeln!(out, "{pad} {bar}");
             let _ = writeln!(
                 out,
-                "{} {bar} {shown}",
-                style.paint("1;34", &format!("{:>gutter$}", f.line))
+                "{} {bar} {}",
+                style.paint("1;34", &format!("{:>gutter$}", f.line)),
+                snippet.shown
             );
-            let prefix: String = line
-                .chars()
-                .take(f.column - 1)
-                .map(|c| if c == '\t' { "    " } else { " " })
-                .collect();
-            let width = if f.end_line == f.line && f.end_column > f.column {
-                f.end_column - f.column
-            } else if f.end_line > f.line {
-                line.chars().count().saturating_sub(f.column - 1).max(1)
-            } else {
-                1
-            };
             let _ = writeln!(
                 out,
-                "{pad} {bar} {prefix}{}",
+                "{pad} {bar} {}{}",
+                " ".repeat(caret_from),
                 style.paint(code, &"^".repeat(width))
             );
         }
     }
     let rule = rules::find(f.rule);
     if let Some(help) = f.help.as_deref().or(rule.map(|r| r.fix)) {
+        let help = sanitize_for_terminal(&scrub(help, secrets)).into_owned();
         let _ = writeln!(out, "{pad} = {}: {help}", style.paint("1", "help"));
     }
     if let Some(r) = rule {

@@ -5,6 +5,8 @@
 //! so that a hand-written `stack/monitoring.yml` holding a Loki config is still read
 //! as one.
 
+use crate::input::{Links, MAX_CHECKED_FILE, Purpose, describe, read_capped};
+use crate::text::sanitize_for_terminal;
 use std::path::{Path, PathBuf};
 
 /// One file: its path (as shown in findings), bytes, and, when known, mode and owner.
@@ -149,55 +151,91 @@ fn yaml_kind(name: &str, dir: &str, text: &[u8]) -> FileKind {
     FileKind::Yaml
 }
 
-/// Error reading files from disk.
+/// Error reading files from disk. Paths in it are safe to print on a terminal.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read `{path}`: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot read `{path}`: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("`{0}` does not exist")]
     Missing(String),
+    #[error("cannot read `{path}`: it is {what}, not a regular file; {fix}")]
+    NotRegular {
+        path: String,
+        what: &'static str,
+        fix: &'static str,
+    },
+    #[error("cannot read `{path}`: {problem}; {fix}")]
+    TooLarge {
+        path: String,
+        /// `it is 12.5 MiB, over the 8 MiB limit for a checked file`
+        problem: String,
+        fix: &'static str,
+    },
+    #[error(
+        "cannot read `{path}`: it is a symbolic link, which a directory walk does not follow; name it on the command line to check what it points to"
+    )]
+    Symlink { path: String },
+}
+
+/// A path that `load` passed over in a directory, and why (for a note).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// As shown in findings (not sanitized: sanitize before printing).
+    pub path: String,
+    pub reason: String,
+}
+
+/// What `load` read, and what it passed over.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    pub files: Vec<SourceFile>,
+    pub skipped: Vec<Skipped>,
 }
 
 /// Directory names never descended into.
 const SKIP_DIRS: &[&str] = &[".git", "node_modules", "target", ".venv", "__pycache__"];
 
-/// Files larger than this are not read (they are data, not configuration).
-const MAX_FILE_SIZE: u64 = 4 * 1024 * 1024;
-
 /// Read files and directories (recursively), keeping mode and owner.
 /// Paths are shown as given for files, and relative to the directory given.
 pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<SourceFile>, LoadError> {
-    let mut out = Vec::new();
+    load(paths).map(|l| l.files)
+}
+
+/// `load_paths`, with the files a directory walk passed over.
+///
+/// A path named here must be a regular file (symbolic links followed: naming it is
+/// the operator's choice) or a directory; anything else (a FIFO, `/dev/zero`) or a
+/// file over `MAX_CHECKED_FILE` is an error. In a directory, such files and every
+/// symbolic link are skipped with a note: a walk stays in its tree.
+pub fn load(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
+    let mut out = Loaded::default();
     for path in paths {
-        let meta = fs_err::metadata(path).map_err(|e| {
+        let shown = path.display().to_string();
+        let meta = std::fs::metadata(path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                LoadError::Missing(path.display().to_string())
+                LoadError::Missing(sanitize_for_terminal(&shown).into_owned())
             } else {
                 LoadError::Io {
-                    path: path.display().to_string(),
-                    source: e,
+                    path: sanitize_for_terminal(&shown).into_owned(),
+                    error: e,
                 }
             }
         })?;
         if meta.is_dir() {
             walk(path, path, &mut out)?;
         } else {
-            out.push(read_one(path, &path.display().to_string())?);
+            out.files.push(read_one(path, &shown, Links::Follow)?);
         }
     }
     Ok(out)
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) -> Result<(), LoadError> {
+fn walk(root: &Path, dir: &Path, out: &mut Loaded) -> Result<(), LoadError> {
     let io = |e: std::io::Error| LoadError::Io {
-        path: dir.display().to_string(),
-        source: e,
+        path: sanitize_for_terminal(&dir.display().to_string()).into_owned(),
+        error: e,
     };
-    let mut entries: Vec<_> = fs_err::read_dir(dir)
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(io)?
         .filter_map(|e| e.ok())
         .collect();
@@ -205,27 +243,56 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) -> Result<(), LoadEr
     for entry in entries {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
+        // The entry's own type: a symbolic link is not followed.
         let Ok(ft) = entry.file_type() else { continue };
-        if ft.is_dir() {
+        let rel = path.strip_prefix(root).unwrap_or(&path);
+        let shown = if root == Path::new(".") {
+            rel.to_path_buf()
+        } else {
+            root.join(rel)
+        };
+        let shown = shown.display().to_string();
+        let skipped = if ft.is_dir() {
             if !SKIP_DIRS.contains(&name.as_str()) {
                 walk(root, &path, out)?;
             }
-        } else if ft.is_file() {
-            let meta = entry.metadata().map_err(io)?;
-            if meta.len() > MAX_FILE_SIZE || !interesting(&name) {
-                continue;
+            None
+        } else if ft.is_symlink() {
+            Some(format!(
+                "{SYMLINK}; name it on the command line to check what it points to"
+            ))
+        } else if !ft.is_file() {
+            Some(format!("{}, not a regular file", describe(&ft)))
+        } else if interesting(&name) {
+            match read_one(&path, &shown, Links::Refuse) {
+                Ok(file) => {
+                    out.files.push(file);
+                    None
+                }
+                // Removed since the directory was listed.
+                Err(LoadError::Missing(_)) => None,
+                // Replaced since the directory was listed.
+                Err(LoadError::NotRegular { what, .. }) => {
+                    Some(format!("{what}, not a regular file"))
+                }
+                Err(LoadError::Symlink { .. }) => Some(SYMLINK.to_string()),
+                Err(LoadError::TooLarge { problem, .. }) => Some(problem),
+                Err(e) => return Err(e),
             }
-            let rel = path.strip_prefix(root).unwrap_or(&path);
-            let shown = if root == Path::new(".") {
-                rel.to_path_buf()
-            } else {
-                root.join(rel)
-            };
-            out.push(read_one(&path, &shown.display().to_string())?);
+        } else {
+            None
+        };
+        if let Some(reason) = skipped {
+            out.skipped.push(Skipped {
+                path: shown,
+                reason,
+            });
         }
     }
     Ok(())
 }
+
+const SYMLINK: &str = "a symbolic link, which a directory walk does not follow";
 
 /// Files worth reading when walking a directory.
 fn interesting(name: &str) -> bool {
@@ -252,19 +319,14 @@ fn interesting(name: &str) -> bool {
         || EXT.iter().any(|e| lower.ends_with(e))
 }
 
-fn read_one(path: &Path, shown: &str) -> Result<SourceFile, LoadError> {
-    let text = fs_err::read(path).map_err(|e| LoadError::Io {
-        path: shown.to_string(),
-        source: e,
-    })?;
+fn read_one(path: &Path, shown: &str, links: Links) -> Result<SourceFile, LoadError> {
+    let (text, _meta) = read_capped(path, shown, links, Purpose::Check, MAX_CHECKED_FILE)?;
     let mut file = SourceFile::new(shown, text);
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        if let Ok(meta) = std::fs::metadata(path) {
-            file.mode = Some(meta.mode() & 0o7777);
-            file.owner = Some((meta.uid(), meta.gid()));
-        }
+        file.mode = Some(_meta.mode() & 0o7777);
+        file.owner = Some((_meta.uid(), _meta.gid()));
     }
     Ok(file)
 }

@@ -51,7 +51,48 @@ proptest! {
     fn arbitrary_logs(text in "\\PC{0,400}") {
         let _ = doctor::diagnose("openclaw", &text);
     }
+
+    /// Lines under secret-looking names, with controls and multi-byte characters:
+    /// masking and terminal escaping of snippets never panic.
+    #[test]
+    fn arbitrary_secret_lines(
+        lines in proptest::collection::vec(
+            (0..SECRET_KEYS.len(), 0..SEPARATORS.len(), "[ -~\t\x1b\x07\u{9b}\u{202e}é]{0,24}"),
+            0..12,
+        ),
+        name in 0..NAMES.len(),
+    ) {
+        let text: String = lines
+            .iter()
+            .map(|(k, sep, v)| format!("{}{}{v}\n", SECRET_KEYS[*k], SEPARATORS[*sep]))
+            .collect();
+        let file = SourceFile::new(NAMES[name], text.into_bytes()).with_mode(0o644).with_owner(1, 1);
+        check_and_fix(vec![file]);
+    }
+
+    #[test]
+    fn arbitrary_log_lines_render(text in "(\\PC|[\x00-\x1f\u{80}-\u{9f}\u{202a}-\u{202e}]){0,300}") {
+        let logs = format!("{text} empty ring {text}\n");
+        let found = doctor::diagnose(&text, &logs);
+        let _ = doctor::render(&text, &found);
+        let _ = doctor::to_json(&[(text.clone(), found)]);
+    }
 }
+
+const SECRET_KEYS: &[&str] = &[
+    "  POSTGRES_PASSWORD",
+    "- REDIS_PASSWORD",
+    "requirepass",
+    "user app on >",
+    "command: redis-server --requirepass",
+    "  test: [\"CMD\", \"redis-cli\", \"-a\",",
+    "url: postgres://u:",
+    "\"botToken\"",
+    "master_key",
+    "",
+];
+
+const SEPARATORS: &[&str] = &[": ", "=", " ", ": \"", ": '", "@", ""];
 
 #[test]
 fn every_prefix_of_every_fixture() {

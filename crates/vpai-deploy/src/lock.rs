@@ -187,22 +187,25 @@ impl Host for Guarded<'_> {
 
     fn write_file(
         &self,
+        root: &Path,
         path: &Path,
         bytes: &[u8],
         mode: u32,
         owner: (u32, u32),
         backup: Option<&Path>,
     ) -> Result<WriteOutcome, HostError> {
-        self.inner.write_file(path, bytes, mode, owner, backup)
+        self.inner
+            .write_file(root, path, bytes, mode, owner, backup)
     }
 
     fn ensure_dir(
         &self,
+        root: &Path,
         path: &Path,
         mode: u32,
         owner: (u32, u32),
     ) -> Result<WriteOutcome, HostError> {
-        self.inner.ensure_dir(path, mode, owner)
+        self.inner.ensure_dir(root, path, mode, owner)
     }
 
     fn spawn(&self, args: &[&str]) -> Result<Child, HostError> {

@@ -76,7 +76,9 @@ pub struct ReleasePlan<'a> {
     pub previous: Option<String>,
 }
 
-const INSTALL: &str = r#"set -euo pipefail
+const INSTALL: &str = concat!(
+    vpai_host::nofollow_sh!(),
+    r#"set -euo pipefail
 umask 077
 # Finish even if the controller vanishes mid-way: every step below is atomic, and a
 # half-done install is completed by the next run anyway.
@@ -88,10 +90,18 @@ root=$1 name=$2 keep=$3 previous=$4
 rel=$root/releases stage=$root/releases/.partial-$2 inc=$root/.vpai-incoming
 isroot=0; [ "$EUID" = 0 ] && isroot=1
 keep_attrs=mode; [ $isroot = 1 ] && keep_attrs=mode,ownership
+# Nothing below the root is followed if it is a symbolic link: a link planted in the
+# tree would turn a root chmod/chown, a secret file or an `rm -rf` onto its target.
+vpai_nofollow "$root" releases .vpai-incoming
 # Leftovers of an interrupted run (the deploy lock is ours: nobody else writes here).
 rm -rf "$rel"/.partial-* "$inc"
 mkdir -p "$rel" "$stage"; chmod 0700 "$rel"
 tar -x -m -f - -C "$stage" --no-same-owner --no-same-permissions
+checked=()
+while IFS=$'\t' read -r _ _ _ path; do checked+=("$path"); done <"$stage/.vpai-dirs"
+while IFS=$'\t' read -r _ _ _ _ _ _ path; do checked+=("$path"); done <"$stage/.vpai-files"
+while IFS= read -r path; do [ -z "$path" ] || checked+=("$path"); done <"$stage/.vpai-remove"
+vpai_nofollow "$root" "${checked[@]}"
 # Batch helper: run `$1 $2 -- paths...` for each key of an associative array of
 # newline-separated paths.
 apply_groups() {
@@ -178,7 +188,8 @@ for ((i = 0; i < n - keep; i++)); do
 done
 if [ ${#prune[@]} -gt 0 ]; then rm -rf -- "${prune[@]}"; fi
 echo "installed ${#install[@]} release $name"
-"#;
+"#
+);
 
 /// Upload the changed files and install the release, in one command.
 pub fn install(host: &dyn Host, root: &str, plan: &ReleasePlan) -> Result<usize, HostError> {
@@ -258,11 +269,15 @@ fn check_path(host: &dyn Host, path: &str) -> Result<(), HostError> {
 /// atomically (manifest last), the files of the current release `$3` that the target
 /// does not have are removed, and `current` moves. Nothing is uploaded. With `$4` = 1
 /// the release left is marked failed (a later plain rollback skips it).
-const RESTORE: &str = r#"set -euo pipefail
+const RESTORE: &str = concat!(
+    vpai_host::nofollow_sh!(),
+    r#"set -euo pipefail
 umask 077
 trap '' HUP PIPE
 root=$1 target=$2 current=$3 failed=$4
 rel=$root/releases src=$root/releases/$2 inc=$root/.vpai-incoming
+case $target in ''|*/*|.*) echo "vpai: no release $target under $rel" >&2; exit 4;; esac
+vpai_nofollow "$root" releases .vpai-incoming "releases/$target"
 keep_attrs=mode; [ "$(id -u)" = 0 ] && keep_attrs=mode,ownership
 [ -d "$src" ] || { echo "vpai: no release $target under $rel" >&2; exit 4; }
 (cd "$src" && sha256sum --quiet --strict -c .vpai-sums >&2) || { echo "vpai: release $target is damaged" >&2; exit 3; }
@@ -271,6 +286,10 @@ paths=()
 while IFS=$'\t' read -r mode uid gid sha up inst path; do
   want[$path]="$sha $mode $uid $gid"; paths+=("$path")
 done <"$src/.vpai-files"
+vpai_nofollow "$root" "${paths[@]}"
+if [ -n "$current" ] && [ -f "$rel/$current/.vpai-files" ]; then
+  while IFS=$'\t' read -r _ _ _ _ _ _ path; do vpai_nofollow "$root" "$path"; done <"$rel/$current/.vpai-files"
+fi
 # What the live files are now (one stat, one sha256sum).
 present=()
 for p in "${paths[@]}"; do [ -f "$root/$p" ] && present+=("$p"); done
@@ -306,7 +325,8 @@ fi
 if [ "$failed" = 1 ] && [ -n "$current" ] && [ -d "$rel/$current" ]; then : >"$rel/$current/.vpai-failed"; fi
 ln -sfn "$target" "$rel/.current-new" && mv -fT "$rel/.current-new" "$rel/current"
 echo "restored ${#install[@]}"
-"#;
+"#
+);
 
 /// Restore release `target` on the live tree (files only). Returns how many files
 /// were replaced.
@@ -452,6 +472,71 @@ mod tests {
             .filter(|n| n.starts_with(".vpai"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    /// A link planted in the deploy tree is refused, on the remote side too (the same
+    /// script runs there): the review's `data/postgresql -> /some/dir` turned the target
+    /// into 700 999:999, and `env -> /tmp` received every env file.
+    #[test]
+    fn install_refuses_links_in_the_tree_and_leaves_their_targets_alone() {
+        use std::os::unix::fs::{PermissionsExt, symlink};
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let victim = dir.path().join("victim");
+        std::fs::create_dir_all(root.join("data")).unwrap();
+        std::fs::create_dir(&victim).unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let r = root.display().to_string();
+        let mode_of =
+            |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let try_install = |plan: &ReleasePlan| {
+            let err = install(&LocalHost, &r, plan).unwrap_err().to_string();
+            assert!(err.contains("symbolic link"), "{err}");
+            assert_eq!(mode_of(&victim), 0o755);
+            assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 0);
+            err
+        };
+        // A data directory.
+        symlink(&victim, root.join("data/postgresql")).unwrap();
+        let plan = ReleasePlan {
+            name: "20260101T000000000Z".into(),
+            files: vec![file("a.conf", b"one\n", true)],
+            dirs: vec![("data/postgresql", 0o700, (999, 999))],
+            ..Default::default()
+        };
+        let err = try_install(&plan);
+        assert!(err.contains("data/postgresql"), "{err}");
+        std::fs::remove_file(root.join("data/postgresql")).unwrap();
+        // The parent of a secret file.
+        symlink(&victim, root.join("env")).unwrap();
+        let plan = ReleasePlan {
+            name: "20260101T000000001Z".into(),
+            files: vec![file("env/n8n.env", b"SECRET=1\n", true)],
+            ..Default::default()
+        };
+        try_install(&plan);
+        std::fs::remove_file(root.join("env")).unwrap();
+        // A managed file itself.
+        std::fs::write(victim.join("../target.conf"), b"keep").unwrap();
+        symlink(dir.path().join("target.conf"), root.join("a.conf")).unwrap();
+        let plan = ReleasePlan {
+            name: "20260101T000000002Z".into(),
+            files: vec![file("a.conf", b"one\n", true)],
+            ..Default::default()
+        };
+        try_install(&plan);
+        assert_eq!(
+            std::fs::read(dir.path().join("target.conf")).unwrap(),
+            b"keep"
+        );
+        std::fs::remove_file(root.join("a.conf")).unwrap();
+        // The releases directory (an `rm -rf` of its leftovers would follow it).
+        std::fs::remove_dir_all(root.join("releases")).ok();
+        symlink(&victim, root.join("releases")).unwrap();
+        try_install(&plan);
+        std::fs::remove_file(root.join("releases")).unwrap();
+        // Without the links, the same plan installs.
+        assert_eq!(install(&LocalHost, &r, &plan).unwrap(), 1);
     }
 
     fn test_stack(root: &std::path::Path) -> vpai_model::Stack {

@@ -77,6 +77,11 @@ export LC_ALL=C TZ=UTC
 root=$1 mode=$2 project=$3 by=$4; shift 4
 LOCKDIR
 lock=$lockdir/vpai-$project.lock
+# The lock directory is world-writable: never open a lock file someone else planted.
+if [ -L "$lock" ] || { [ -e "$lock" ] && { [ ! -f "$lock" ] || [ ! -O "$lock" ]; }; }; then
+  echo "vpai: \`$lock\` is not a lock file of this user (a link, or someone else's): refusing to open it; remove it, then run vpai again" >&2
+  exit 5
+fi
 paths=(); dirs=()
 while [ $# -gt 0 ] && [ "$1" != -- ]; do paths+=("$1"); shift; done; shift || true
 while [ $# -gt 0 ] && [ "$1" != -- ]; do dirs+=("$1"); shift; done; shift || true
@@ -113,8 +118,10 @@ fi
 echo "uid $EUID"
 files=(); ds=(); man=""
 if cd "$root" 2>/dev/null; then
-  for p in "${paths[@]}"; do [ -f "$p" ] && files+=("$p"); done
-  for d in "${dirs[@]}"; do [ -d "./$d" ] && ds+=("./$d"); done
+  # A managed path that goes through a link is reported missing: the install that
+  # follows refuses it, naming the link.
+  for p in "${paths[@]}"; do [ -f "$p" ] && ! vpai_linked . "$p" && files+=("$p"); done
+  for d in "${dirs[@]}"; do [ -d "./$d" ] && ! vpai_linked . "$d" && ds+=("./$d"); done
   # One stat for files and directories, one sha256sum for the files.
   if [ $((${#files[@]} + ${#ds[@]})) -gt 0 ]; then
     mapfile -t st < <(stat -c '%04a %u %g %s' -- "${files[@]}" "${ds[@]}")
@@ -182,7 +189,11 @@ fi
 
 /// The script with its shared preamble.
 pub(crate) fn state_script() -> String {
-    STATE.replace("LOCKDIR", LOCK_DIR_SCRIPT)
+    format!(
+        "{}{}",
+        vpai_host::nofollow_sh!(),
+        STATE.replace("LOCKDIR", LOCK_DIR_SCRIPT)
+    )
 }
 
 /// The arguments of the state script for this stack.
@@ -387,10 +398,13 @@ pub fn manifest_services(manifest: &[u8]) -> BTreeMap<String, String> {
 }
 
 /// Reads several files in one round trip: for each, `<size>\n<bytes>\n`, or `-1\n`.
-const READ_FILES: &str = r#"root=$1; shift
+const READ_FILES: &str = concat!(
+    vpai_host::nofollow_sh!(),
+    r#"root=$1; shift
 for p in "$@"; do
-  if [ -f "$root/$p" ]; then echo "$(wc -c <"$root/$p")"; cat -- "$root/$p"; echo; else echo -1; fi
-done"#;
+  if [ -f "$root/$p" ] && ! vpai_linked "$root" "$p"; then echo "$(wc -c <"$root/$p")"; cat -- "$root/$p"; echo; else echo -1; fi
+done"#
+);
 
 /// The bytes of several files under `root` (missing ones are `None`), in one command.
 pub fn read_files(

@@ -27,6 +27,59 @@ pub enum HostError {
     Transport { host: String, message: String },
     #[error("`{0}` is not supported by this transport")]
     Unsupported(&'static str),
+    #[error(
+        "`{path}` is a symbolic link: vpai never writes through a link it did not create\n  help: remove the link (and find out who made it), then run vpai again"
+    )]
+    Symlink { path: String },
+    #[error("`{path}`: {problem}\n  help: {help}")]
+    NotManaged {
+        path: String,
+        problem: String,
+        help: String,
+    },
+}
+
+/// The bash functions the remote scripts use to refuse a path that goes through a
+/// symbolic link (a hostile link in the deploy tree would make a root chown/chmod or a
+/// secret file land in its target). `vpai_nofollow ROOT REL...` exits 5 naming the
+/// link when a component of `ROOT/REL` below `ROOT` is one; `vpai_linked ROOT REL`
+/// only tests it. `ROOT` itself is the operator's choice and may be a link.
+#[macro_export]
+macro_rules! nofollow_sh {
+    () => {
+        r#"vpai_linked() {
+  local p=$1 rest=$2 c
+  while [ -n "$rest" ]; do
+    c=${rest%%/*}
+    if [ "$c" = "$rest" ]; then rest=""; else rest=${rest#*/}; fi
+    [ -n "$c" ] || continue
+    p=$p/$c
+    if [ -L "$p" ]; then vpai_link=$p; return 0; fi
+    [ -e "$p" ] || return 1
+  done
+  return 1
+}
+vpai_nofollow() {
+  local r=$1 rel; shift
+  for rel; do
+    if vpai_linked "$r" "$rel"; then
+      echo "vpai: \`$vpai_link\` is a symbolic link: vpai never writes through a link it did not create; remove it (and find out who made it), then run vpai again" >&2
+      exit 5
+    fi
+  done
+}
+"#
+    };
+}
+
+/// Keep the vault's key out of every program vpai starts (ssh, docker, scripts): none
+/// of them needs it, and a child that is not what it seems must not find it.
+pub fn scrub_env(cmd: &mut std::process::Command) {
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("VPAI_VAULT") {
+            cmd.env_remove(name);
+        }
+    }
 }
 
 /// Run a prepared command to completion, feeding `stdin` if given; both transports
@@ -118,10 +171,13 @@ pub trait Host {
 
     fn read_file(&self, path: &Path) -> Result<Option<FileState>, HostError>;
 
-    /// Write `bytes` at `path` atomically with `mode` and `owner`, unless it already has
-    /// exactly that content, mode and owner. The previous content is copied to `backup`.
+    /// Write `bytes` at `root/path` atomically with `mode` and `owner`, unless it
+    /// already has exactly that content, mode and owner. The previous content is copied
+    /// to `root/backup`. `root` is the operator's (it may be a link); below it nothing
+    /// is followed: a symbolic link on the way is refused ([`HostError::Symlink`]).
     fn write_file(
         &self,
+        root: &Path,
         path: &Path,
         bytes: &[u8],
         mode: u32,
@@ -129,9 +185,11 @@ pub trait Host {
         backup: Option<&Path>,
     ) -> Result<WriteOutcome, HostError>;
 
-    /// Create a directory (and parents) and set its mode and owner.
+    /// Create `root/path` (and parents) and set its mode and owner; no symbolic link
+    /// below `root` is followed.
     fn ensure_dir(
         &self,
+        root: &Path,
         path: &Path,
         mode: u32,
         owner: (u32, u32),

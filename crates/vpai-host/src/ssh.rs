@@ -113,6 +113,26 @@ impl SshHost {
     /// Open the master connection (one TCP connection and one authentication for the
     /// whole run) and check the host key strictly.
     pub fn connect(target: SshTarget) -> Result<SshHost, SshError> {
+        // Checked again here, whoever built the target: an option that runs a command
+        // (ProxyCommand, LocalCommand, ...) would run it with vpai's environment.
+        for (key, value) in &target.options {
+            if let Err((_, message, hint)) = vpai_spec::check_ssh_option(key, value) {
+                return Err(SshError::Connect {
+                    host: target.name.clone(),
+                    address: target.address.clone(),
+                    message,
+                    hint,
+                });
+            }
+        }
+        if target.address.is_empty() || target.address.starts_with('-') {
+            return Err(SshError::Connect {
+                host: target.name.clone(),
+                address: target.address.clone(),
+                message: "not a host address".into(),
+                hint: "an IP, a DNS name or a ~/.ssh/config alias".into(),
+            });
+        }
         let control_dir = tempfile::Builder::new()
             .prefix("vpai-ssh-")
             .tempdir_in("/tmp")
@@ -194,6 +214,7 @@ impl SshHost {
     /// `ssh` with every option of the target; the caller adds the destination.
     fn ssh_command(&self) -> Command {
         let mut cmd = Command::new("ssh");
+        crate::scrub_env(&mut cmd);
         cmd.arg("-o")
             .arg(format!("ControlPath={}", self.control_path().display()));
         cmd.args([
@@ -260,10 +281,11 @@ impl SshHost {
         };
         let fingerprints = || self.fingerprints();
         if message.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
-            let known_name = match self.target.port {
-                Some(p) if p != 22 => format!("'[{}]:{p}'", self.target.address),
+            // Quoted: the operator pastes this into a shell.
+            let known_name = shell_quote(&match self.target.port {
+                Some(p) if p != 22 => format!("[{}]:{p}", self.target.address),
                 _ => self.target.address.clone(),
-            };
+            });
             return SshError::ChangedHostKey {
                 host,
                 address,
@@ -275,10 +297,7 @@ impl SshHost {
             || message.contains("No ED25519 host key is known")
             || message.contains("host key is known for")
         {
-            let keyscan_args = match self.target.port {
-                Some(p) => format!("-p {p} {}", self.target.address),
-                None => self.target.address.clone(),
-            };
+            let keyscan_args = keyscan_args(&self.target.address, self.target.port);
             return SshError::UnknownHostKey {
                 host,
                 address,
@@ -312,6 +331,7 @@ impl SshHost {
     /// The server's key fingerprints, to show when its key is unknown or changed.
     fn fingerprints(&self) -> String {
         let mut scan = Command::new("ssh-keyscan");
+        crate::scrub_env(&mut scan);
         scan.args(["-T", "5"]);
         if let Some(p) = self.target.port {
             scan.arg("-p").arg(p.to_string());
@@ -457,48 +477,69 @@ impl Drop for SshHost {
     }
 }
 
-/// Reads one file with its mode and owner: `<mode> <uid> <gid>\n` then the bytes.
+/// Reads one file with its mode and owner: `<mode> <uid> <gid>\n` then the bytes. A
+/// link is refused (exit 5), a missing file is exit 3.
 const READ_FILE: &str = r#"f=$1
+if [ -L "$f" ]; then echo "vpai: \`$f\` is a symbolic link: vpai never reads through a link it did not create" >&2; exit 5; fi
 [ -e "$f" ] || exit 3
+[ -f "$f" ] || { echo "vpai: \`$f\` is not a regular file" >&2; exit 5; }
 stat -c '%a %u %g' -- "$f" && exec cat -- "$f""#;
 
-/// Writes stdin atomically at $1: temp file in the same directory, mode and owner set
-/// before any byte lands, fsync, rename. Prints created/updated/permissions/unchanged.
-const WRITE_FILE: &str = r#"set -euo pipefail
+/// Writes stdin atomically at $1/$2: temp file in the same directory, mode and owner
+/// set before any byte lands, fsync, rename; no link below $1 is followed. Prints
+/// created/updated/permissions/unchanged.
+const WRITE_FILE: &str = concat!(
+    crate::nofollow_sh!(),
+    r#"set -euo pipefail
 umask 077
-f=$1 mode=$2 uid=$3 gid=$4
+root=$1 rel=$2 mode=$3 uid=$4 gid=$5
+f=$root/$rel
 d=${f%/*}
+vpai_nofollow "$root" "$rel"
+mkdir -p -- "$d"
+vpai_nofollow "$root" "$rel"
+if [ -e "$f" ] && [ ! -f "$f" ]; then echo "vpai: \`$f\` is not a regular file" >&2; exit 5; fi
 tmp=$(mktemp "$d/.vpai-XXXXXXXX")
-trap 'rm -f "$tmp"' EXIT
+trap 'rm -f -- "$tmp"' EXIT
 cat >"$tmp"
 if [ -e "$f" ]; then
   if cmp -s -- "$tmp" "$f"; then
     if [ "$(stat -c '%04a %u %g' -- "$f")" = "$mode $uid $gid" ]; then
       echo unchanged; exit 0
     fi
-    chown "$uid:$gid" -- "$f"; chmod "$mode" -- "$f"; echo permissions; exit 0
+    chown -h "$uid:$gid" -- "$tmp"; chmod "$mode" -- "$tmp"
+    mv -fT -- "$tmp" "$f"; trap - EXIT; echo permissions; exit 0
   fi
   outcome=updated
 else
   outcome=created
 fi
-chown "$uid:$gid" -- "$tmp"; chmod "$mode" -- "$tmp"
+chown -h "$uid:$gid" -- "$tmp"; chmod "$mode" -- "$tmp"
 sync -- "$tmp"
-mv -f -- "$tmp" "$f"
+mv -fT -- "$tmp" "$f"
 sync -- "$d" 2>/dev/null || true
 trap - EXIT
-echo "$outcome""#;
+echo "$outcome""#
+);
 
-const ENSURE_DIR: &str = r#"set -eu
-d=$1 mode=$2 uid=$3 gid=$4
+/// Creates $1/$2 with its parents and sets its mode and owner; no link below $1 is
+/// followed (checked before and after the mkdir, and chown never dereferences).
+const ENSURE_DIR: &str = concat!(
+    crate::nofollow_sh!(),
+    r#"set -eu
+root=$1 rel=$2 mode=$3 uid=$4 gid=$5
+d=$root/$rel
+vpai_nofollow "$root" "$rel"
 if [ -d "$d" ]; then
   [ "$(stat -c '%04a %u %g' -- "$d")" = "$mode $uid $gid" ] && { echo unchanged; exit 0; }
   outcome=permissions
 else
   mkdir -p -- "$d"; outcome=created
 fi
-chown "$uid:$gid" -- "$d"; chmod "$mode" -- "$d"
-echo "$outcome""#;
+vpai_nofollow "$root" "$rel"
+chown -h "$uid:$gid" -- "$d"; chmod "$mode" -- "$d"
+echo "$outcome""#
+);
 
 fn outcome(text: &str) -> WriteOutcome {
     match text.trim() {
@@ -529,6 +570,33 @@ impl SshHost {
         }
         Ok(out)
     }
+}
+
+/// The arguments of the `ssh-keyscan` the unknown-key hint shows, quoted: the
+/// operator pastes them into a shell, and `address` comes from the stack file.
+fn keyscan_args(address: &str, port: Option<u16>) -> String {
+    let address = shell_quote(address);
+    match port {
+        Some(p) => format!("-p {p} -- {address}"),
+        None => format!("-- {address}"),
+    }
+}
+
+/// `(root, relative path)` as script arguments; a path that leaves the root is refused.
+fn managed(root: &Path, path: &Path) -> Result<(String, String), HostError> {
+    let rel = path.display().to_string();
+    if path.is_absolute()
+        || path
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(HostError::NotManaged {
+            path: root.join(path).display().to_string(),
+            problem: "the path leaves the deploy directory".into(),
+            help: "managed paths are relative and never contain `..`".into(),
+        });
+    }
+    Ok((root.display().to_string(), rel))
 }
 
 impl Host for SshHost {
@@ -568,6 +636,7 @@ impl Host for SshHost {
 
     fn write_file(
         &self,
+        root: &Path,
         path: &Path,
         bytes: &[u8],
         mode: u32,
@@ -575,23 +644,24 @@ impl Host for SshHost {
         _backup: Option<&Path>,
     ) -> Result<WriteOutcome, HostError> {
         // Previous versions are kept as whole releases by the deploy, not file by file.
-        let p = path.display().to_string();
+        let (r, p) = managed(root, path)?;
         let m = format!("{mode:04o}");
         let (u, g) = (owner.0.to_string(), owner.1.to_string());
-        let out = self.script(WRITE_FILE, &[&p, &m, &u, &g], Some(bytes), path)?;
+        let out = self.script(WRITE_FILE, &[&r, &p, &m, &u, &g], Some(bytes), path)?;
         Ok(outcome(&out.stdout_text()))
     }
 
     fn ensure_dir(
         &self,
+        root: &Path,
         path: &Path,
         mode: u32,
         owner: (u32, u32),
     ) -> Result<WriteOutcome, HostError> {
-        let p = path.display().to_string();
+        let (r, p) = managed(root, path)?;
         let m = format!("{mode:04o}");
         let (u, g) = (owner.0.to_string(), owner.1.to_string());
-        let out = self.script(ENSURE_DIR, &[&p, &m, &u, &g], None, path)?;
+        let out = self.script(ENSURE_DIR, &[&r, &p, &m, &u, &g], None, path)?;
         Ok(outcome(&out.stdout_text()))
     }
 
@@ -635,6 +705,87 @@ mod tests {
                 .unwrap();
             assert_eq!(String::from_utf8_lossy(&out.stdout), word);
         }
+    }
+
+    /// The remote write scripts, run with bash here: links below the root are refused
+    /// and their targets untouched; the root itself may be a link.
+    #[test]
+    fn remote_scripts_never_follow_a_link() {
+        use std::os::unix::fs::{PermissionsExt, symlink};
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let victim = dir.path().join("victim");
+        std::fs::create_dir_all(root.join("data")).unwrap();
+        std::fs::create_dir(&victim).unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o755)).unwrap();
+        symlink(&victim, root.join("data/pg")).unwrap();
+        symlink(&victim, root.join("env")).unwrap();
+        let (uid, gid) = (unsafe { libc::geteuid() }, unsafe { libc::getegid() });
+        let run = |script: &str, rel: &str, stdin: &[u8]| {
+            let r = root.display().to_string();
+            let (u, g) = (uid.to_string(), gid.to_string());
+            let mut cmd = Command::new("bash");
+            cmd.args(["-c", script, "vpai", &r, rel, "0700", &u, &g]);
+            crate::run_to_end(cmd, "bash", Some(stdin)).unwrap()
+        };
+        for (script, rel) in [
+            (ENSURE_DIR, "data/pg"),
+            (ENSURE_DIR, "data/pg/sub"),
+            (WRITE_FILE, "env/n8n.env"),
+            (WRITE_FILE, "data/pg/x"),
+        ] {
+            let out = run(script, rel, b"SECRET=1\n");
+            assert_eq!(out.status, 5, "{rel}: {}", out.stderr_text());
+            assert!(
+                out.stderr_text().contains("symbolic link"),
+                "{}",
+                out.stderr_text()
+            );
+        }
+        let meta = std::fs::metadata(&victim).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o755);
+        assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 0);
+        let out = run(WRITE_FILE, "configs/a.conf", b"x");
+        assert_eq!(out.stdout_text().trim(), "created", "{}", out.stderr_text());
+        let out = run(ENSURE_DIR, "data/ok", b"");
+        assert_eq!(out.stdout_text().trim(), "created", "{}", out.stderr_text());
+        let out = Command::new("bash")
+            .args(["-c", READ_FILE, "vpai"])
+            .arg(root.join("env"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(5));
+    }
+
+    #[test]
+    fn options_that_run_commands_never_reach_ssh() {
+        let target = SshTarget {
+            name: "prod".into(),
+            address: "127.0.0.1".into(),
+            options: vec![(
+                "ProxyCommand".into(),
+                "sh -c 'printenv VPAI_VAULT_PASSWORD > /tmp/x'".into(),
+            )],
+            ..Default::default()
+        };
+        let err = SshHost::connect(target).unwrap_err().to_string();
+        assert!(err.contains("not an ssh option"), "{err}");
+    }
+
+    #[test]
+    fn the_keyscan_hint_is_quoted_for_a_shell() {
+        let hostile = "x;touch${IFS}/tmp/pwned";
+        let args = keyscan_args(hostile, Some(804));
+        assert_eq!(args, "-p 804 -- 'x;touch${IFS}/tmp/pwned'");
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!("printf '%s\\n' {args}"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("-p\n804\n--\n{hostile}\n")
+        );
     }
 
     #[test]

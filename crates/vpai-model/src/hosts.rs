@@ -61,7 +61,11 @@ pub(crate) fn build(file: &StackFile, service_names: &[String]) -> Result<Vec<Ho
             known_hosts: spec.known_hosts.as_ref().map(abs),
             become_root: spec.become_root,
             services,
-            ssh_options: spec.ssh_options.clone(),
+            ssh_options: spec
+                .ssh_options
+                .iter()
+                .map(|(k, v)| (k.get_ref().clone(), v.get_ref().clone()))
+                .collect(),
         });
     }
     Ok(hosts)

@@ -12,6 +12,7 @@ pub use hosts::HostDef;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use vpai_catalog::{Catalog, Phase, SecretDef, ServiceDef};
+use vpai_spec::values::{check_fqdn, check_subdomain, shown};
 use vpai_spec::{SpecError, StackFile, TlsMode, parse_memory, parse_subnet16};
 
 /// One Docker network of the stack.
@@ -148,7 +149,7 @@ pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result
                 let known: Vec<&str> = vpai_catalog::PROFILES.iter().map(|(n, _)| *n).collect();
                 file.error_at(
                     profile.span(),
-                    format!("unknown profile `{}`", profile.get_ref()),
+                    format!("unknown profile `{}`", shown(profile.get_ref())),
                     format!("known profiles: {}", known.join(", ")),
                 )
             })?;
@@ -203,6 +204,9 @@ pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result
 
     let scheme = "https";
     let mut services = Vec::new();
+    // Who answers on which name: two services on one subdomain would be two Caddy
+    // sites with the same address. (fqdn, service, span of an explicit `subdomain`)
+    let mut sites: Vec<(String, String, Option<std::ops::Range<usize>>)> = Vec::new();
     for (name, _) in &names {
         let def = catalog.get(name).expect("checked above").clone();
         let svc_spec = spec
@@ -240,16 +244,40 @@ pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result
         }
         let (fqdn, url) = match &def.web {
             Some(web) => {
+                let explicit = svc_spec.subdomain.as_ref().map(|s| s.span());
                 let sub = svc_spec
                     .subdomain
                     .as_ref()
                     .map(|s| s.get_ref().clone())
                     .unwrap_or_else(|| web.subdomain.clone());
+                let span = explicit.clone().unwrap_or_else(|| p.domain.span());
+                // An explicit subdomain passed the spec; the catalog's default is checked
+                // the same way (a catalog can come from the operator's directory).
+                check_subdomain(&sub)
+                    .and_then(|()| check_fqdn(&sub, p.domain.get_ref()))
+                    .map_err(|r| file.error_at(span.clone(), r.message, r.help))?;
                 let fqdn = format!("{sub}.{}", p.domain.get_ref());
-                let port = if p.https_port == 443 {
+                if let Some((_, other, other_span)) =
+                    sites.iter().find(|(f, _, _)| f.eq_ignore_ascii_case(&fqdn))
+                {
+                    let span = explicit
+                        .clone()
+                        .or_else(|| other_span.clone())
+                        .unwrap_or(0..0);
+                    return Err(file.error_at(
+                        span,
+                        format!("`{other}` and `{name}` both answer on `{fqdn}`"),
+                        format!(
+                            "give each service its own subdomain: `[services.{name}] subdomain = \"...\"`"
+                        ),
+                    ));
+                }
+                sites.push((fqdn.clone(), name.clone(), explicit));
+                let https_port = *p.https_port.get_ref();
+                let port = if https_port == 443 {
                     String::new()
                 } else {
-                    format!(":{}", p.https_port)
+                    format!(":{https_port}")
                 };
                 (Some(fqdn.clone()), Some(format!("{scheme}://{fqdn}{port}")))
             }
@@ -283,7 +311,11 @@ pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result
             url,
             memory,
             database,
-            extra_env: svc_spec.env.clone(),
+            extra_env: svc_spec
+                .env
+                .iter()
+                .map(|(k, v)| (k.get_ref().clone(), v.get_ref().clone()))
+                .collect(),
             def,
         });
     }
@@ -324,11 +356,11 @@ pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result
             TlsMode::Acme => "acme",
             TlsMode::Internal => "internal",
         },
-        acme_email: p.acme_email.clone(),
-        timezone: p.timezone.clone(),
+        acme_email: p.acme_email.as_ref().map(|e| e.get_ref().clone()),
+        timezone: p.timezone.get_ref().clone(),
         locale: p.locale.get_ref().clone(),
-        http_port: p.http_port,
-        https_port: p.https_port,
+        http_port: *p.http_port.get_ref(),
+        https_port: *p.https_port.get_ref(),
         health_endpoint: p.health_endpoint,
         networks,
         services,
@@ -349,11 +381,12 @@ fn unknown_service(
     let help = match best {
         Some((_, n)) => format!("did you mean `{n}`?"),
         None => format!(
-            "known services: {} (or add catalog/{name}.toml)",
-            catalog.names().collect::<Vec<_>>().join(", ")
+            "known services: {} (or add catalog/{}.toml)",
+            catalog.names().collect::<Vec<_>>().join(", "),
+            shown(name)
         ),
     };
-    file.error_at(span, format!("unknown service `{name}`"), help)
+    file.error_at(span, format!("unknown service `{}`", shown(name)), help)
 }
 
 #[cfg(test)]

@@ -57,3 +57,63 @@ fn optional_database_can_be_turned_off() {
     assert!(!s.service("litellm").unwrap().database);
     assert_eq!(s.databases().len(), 1);
 }
+
+#[test]
+fn two_services_on_one_subdomain_are_refused() {
+    // litellm's explicit subdomain takes n8n's default one.
+    let err =
+        build_text("[project]\nname='x'\ndomain='a.b'\n[services.litellm]\nsubdomain='n8n'\n")
+            .unwrap_err();
+    assert_eq!(err.location(), Some("stack.toml:5:11"));
+    assert!(
+        err.to_string()
+            .contains("`n8n` and `litellm` both answer on `n8n.a.b`"),
+        "{err}"
+    );
+    // n8n's explicit subdomain takes litellm's default one: the explicit value is named.
+    let err = build_text("[project]\nname='x'\ndomain='a.b'\n[services.n8n]\nsubdomain='LLM'\n")
+        .unwrap_err();
+    assert_eq!(err.location(), Some("stack.toml:5:11"));
+    // Both explicit.
+    let err = build_text(
+        "[project]\nname='x'\ndomain='a.b'\n[services.n8n]\nsubdomain='ai'\n[services.litellm]\nsubdomain='ai'\n",
+    )
+    .unwrap_err();
+    assert_eq!(err.location(), Some("stack.toml:7:11"));
+    // Swapped is fine.
+    let s = build_text(
+        "[project]\nname='x'\ndomain='a.b'\n[services.n8n]\nsubdomain='llm'\n[services.litellm]\nsubdomain='n8n'\n",
+    )
+    .unwrap();
+    assert_eq!(s.service("n8n").unwrap().fqdn.as_deref(), Some("llm.a.b"));
+}
+
+#[test]
+fn a_default_subdomain_must_fit_the_domain() {
+    // 250 characters: `n8n.` makes 254.
+    let domain = format!("{}.{}", vec!["a".repeat(63); 3].join("."), "b".repeat(58));
+    assert_eq!(domain.len(), 250);
+    let err = build_text(&format!("[project]\nname='x'\ndomain='{domain}'\n")).unwrap_err();
+    assert_eq!(err.location(), Some("stack.toml:3:8"));
+    assert!(err.to_string().contains("longer than 253"), "{err}");
+}
+
+#[test]
+fn operator_env_reaches_the_model_verbatim() {
+    let s = build_text(
+        "[project]\nname='x'\ndomain='a.b'\n[services.n8n.env]\nMY_VAR = '$HOME #x \"y\" a\\b'\n",
+    )
+    .unwrap();
+    let env = &s.service("n8n").unwrap().extra_env;
+    assert_eq!(env["MY_VAR"], "$HOME #x \"y\" a\\b");
+}
+
+#[test]
+fn an_unknown_service_name_is_shown_escaped() {
+    let err =
+        build_text("[project]\nname='x'\ndomain='a.b'\n[services.\"x\\u001b[2Jy\"]\n").unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("x\\u{1b}[2Jy"), "{text}");
+    assert!(!text.contains('\u{1b}'), "{text}");
+    assert_eq!(err.location(), Some("stack.toml:4:11"));
+}

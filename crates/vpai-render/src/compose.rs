@@ -101,6 +101,31 @@ struct IpamConfig {
     subnet: String,
 }
 
+/// A value as Compose reads it back: Compose interpolates `$VAR` and `${VAR}` in every
+/// value of the file, and `$$` is its escape for a literal `$`. vpai never relies on
+/// interpolation (it writes concrete values), so every `$` it writes is meant literally.
+pub(crate) fn literal(value: &str) -> String {
+    value.replace('$', "$$")
+}
+
+fn literals(values: &[String]) -> Vec<String> {
+    values.iter().map(|v| literal(v)).collect()
+}
+
+/// Text for a `#` comment line: control characters (a line break would end the
+/// comment) are escaped.
+fn comment_text(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
 /// Which phase owns each network: phase A for any network a phase A service uses,
 /// otherwise the first phase that uses it.
 pub fn network_owner(stack: &Stack, network: &str) -> Option<Phase> {
@@ -142,19 +167,19 @@ pub fn render_compose(
             net.name.clone(),
             if owned {
                 ComposeNetwork {
-                    name: net.docker_name.clone(),
+                    name: literal(&net.docker_name),
                     driver: Some("bridge"),
                     internal: net.internal,
                     ipam: Some(Ipam {
                         config: vec![IpamConfig {
-                            subnet: net.subnet.clone(),
+                            subnet: literal(&net.subnet),
                         }],
                     }),
                     ..Default::default()
                 }
             } else {
                 ComposeNetwork {
-                    name: net.docker_name.clone(),
+                    name: literal(&net.docker_name),
                     external: true,
                     ..Default::default()
                 }
@@ -162,20 +187,20 @@ pub fn render_compose(
         );
     }
     let file = ComposeFile {
-        name: stack.compose_project(phase),
+        name: literal(&stack.compose_project(phase)),
         services,
         networks,
     };
     let header = match phase {
         Phase::Infra => format!(
             "# Phase A (infra) of {}: rendered by vpai, do not edit on the host.\n# By hand: cd {} && docker compose -f docker-compose-infra.yml up -d\n",
-            stack.project,
-            stack.root.display()
+            comment_text(&stack.project),
+            comment_text(&stack.root.display().to_string())
         ),
         Phase::Apps => format!(
             "# Phase B (apps) of {}: rendered by vpai, do not edit on the host.\n# Start phase A first. By hand: cd {} && docker compose up -d\n",
-            stack.project,
-            stack.root.display()
+            comment_text(&stack.project),
+            comment_text(&stack.root.display().to_string())
         ),
     };
     let body = serde_saphyr::to_string(&file).expect("compose model serializes");
@@ -189,12 +214,12 @@ fn compose_service(stack: &Stack, svc: &Service, input_hash: Option<&String>) ->
         .iter()
         .map(|v| {
             let ro = if v.read_only { ":ro" } else { "" };
-            format!("./{}:{}{ro}", v.source, v.target)
+            literal(&format!("./{}:{}{ro}", v.source, v.target))
         })
         .collect();
     for cfg in &def.configs {
         if let Some(target) = &cfg.target {
-            volumes.push(format!("./{}:{}:ro", cfg.path, target));
+            volumes.push(literal(&format!("./{}:{}:ro", cfg.path, target)));
         }
     }
     let ports = def
@@ -210,31 +235,34 @@ fn compose_service(stack: &Stack, svc: &Service, input_hash: Option<&String>) ->
         })
         .collect();
     let mut labels = BTreeMap::new();
-    labels.insert("io.vpai.project".to_string(), stack.project.clone());
+    labels.insert("io.vpai.project".to_string(), literal(&stack.project));
     labels.insert("io.vpai.phase".to_string(), def.phase.as_str().to_string());
     if let Some(h) = input_hash {
-        labels.insert("io.vpai.inputs".to_string(), h.clone());
+        labels.insert("io.vpai.inputs".to_string(), literal(h));
     }
     ComposeService {
-        image: svc.image.clone(),
+        image: literal(&svc.image),
         // A locally built or mirrored image is never pulled from a registry (seed 003 §1).
         pull_policy: svc.local_image.then_some("never"),
-        container_name: svc.container_name.clone(),
+        container_name: literal(&svc.container_name),
         restart: "unless-stopped",
-        user: def.run_as.clone(),
+        user: def.run_as.as_deref().map(literal),
         init: def.init,
+        // The catalog's command and healthcheck are written in Compose's own syntax (a
+        // catalog author writes `$$VAR` for the container's shell): they pass as they are.
+        // What comes from stack.toml is escaped (and validated before that).
         command: def.command.clone(),
-        env_file: vec![format!("./env/{}.env", svc.name)],
+        env_file: vec![literal(&format!("./env/{}.env", svc.name))],
         ports,
         volumes,
-        networks: def.networks.clone(),
+        networks: literals(&def.networks),
         cap_drop: vec!["ALL"],
-        cap_add: def.cap_add.clone(),
+        cap_add: literals(&def.cap_add),
         security_opt: vec!["no-new-privileges:true"],
         deploy: Deploy {
             resources: Resources {
                 limits: Limits {
-                    memory: svc.memory.clone(),
+                    memory: literal(&svc.memory),
                 },
             },
         },
@@ -246,12 +274,12 @@ fn compose_service(stack: &Stack, svc: &Service, input_hash: Option<&String>) ->
         },
         healthcheck: Healthcheck {
             test: def.healthcheck.test.clone(),
-            interval: def.healthcheck.interval.clone(),
-            timeout: def.healthcheck.timeout.clone(),
+            interval: literal(&def.healthcheck.interval),
+            timeout: literal(&def.healthcheck.timeout),
             retries: def.healthcheck.retries,
-            start_period: def.healthcheck.start_period.clone(),
+            start_period: literal(&def.healthcheck.start_period),
         },
-        stop_grace_period: def.stop_grace_period.clone(),
+        stop_grace_period: def.stop_grace_period.as_deref().map(literal),
         labels,
     }
 }

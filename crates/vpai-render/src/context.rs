@@ -108,16 +108,11 @@ fn service_ctx(s: &Service) -> ServiceCtx {
     }
 }
 
+/// Whole MiB of a memory size. The spec bounds an operator's size (6M ..= 1 TiB) and
+/// the catalog's defaults are tested, so this never saturates in practice; if it did,
+/// it would rather say 0 than wrap around.
 fn vpai_spec_memory_mb(text: &str) -> u64 {
-    // The spec validated the size already; the catalog's defaults are tested.
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let n: u64 = t[..split].parse().unwrap_or(0);
-    match t[split..].to_ascii_uppercase().as_str() {
-        "G" | "GB" => n * 1024,
-        "K" | "KB" => n / 1024,
-        _ => n,
-    }
+    vpai_spec::parse_memory(text).map_or(0, |bytes| bytes >> 20)
 }
 
 #[derive(Serialize)]

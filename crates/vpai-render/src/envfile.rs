@@ -1,5 +1,6 @@
 //! Env files (`env/<service>.env`): where secrets reach containers. Compose reads them
-//! with `env_file:`; values are single-quoted so compose never interpolates `$`.
+//! with `env_file:`; values are single-quoted so compose never interpolates `$` (see
+//! [`env_line`]).
 
 use crate::RenderError;
 use crate::templates::{eval_condition, render_str};
@@ -32,23 +33,55 @@ pub fn render_env(
         svc.name
     );
     for (key, value) in values {
-        if !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            || key.starts_with(|c: char| c.is_ascii_digit())
-        {
-            return Err(RenderError::EnvValue {
-                service: svc.name.clone(),
-                key,
-                reason: "a variable name may only hold letters, digits and `_`".into(),
-            });
+        match env_line(&key, &value) {
+            Ok(line) => out.push_str(&line),
+            Err(reason) => {
+                return Err(RenderError::EnvValue {
+                    service: svc.name.clone(),
+                    key: key.escape_debug().to_string(),
+                    reason: reason.into(),
+                });
+            }
         }
-        if value.contains('\'') || value.contains('\n') || value.contains('\r') {
-            return Err(RenderError::EnvValue {
-                service: svc.name.clone(),
-                key,
-                reason: "the value contains a quote or a line break".into(),
-            });
-        }
-        out.push_str(&format!("{key}='{value}'\n"));
     }
     Ok(out)
+}
+
+/// One `KEY='value'` line, or why the pair cannot be written so that Compose reads back
+/// exactly `value`.
+///
+/// Compose v2 (compose-go's dotenv parser) interpolates `$` and expands escapes in
+/// unquoted and double-quoted values, cuts an unquoted value at ` #`, and reads a
+/// single-quoted value literally, with one exception: a backslash before a quote
+/// escapes it (older releases keep that backslash, newer ones drop it). So a value is
+/// single-quoted, and what cannot be single-quoted the same way by every release is
+/// refused: a single quote, a final backslash (it would escape the closing quote and
+/// let the next line be read as part of the value) and any control character (a line
+/// break ends the variable; NUL cannot be in an environment at all).
+/// Whether `value` can be written into an env file and read back literally by every
+/// Compose v2 release (the value half of [`env_line`]); `vpai secrets set` asks before
+/// it saves, so a secret that no render could write never reaches the vault.
+pub fn check_env_value(value: &str) -> Result<(), &'static str> {
+    env_line("V", value).map(|_| ())
+}
+
+pub(crate) fn env_line(key: &str, value: &str) -> Result<String, &'static str> {
+    if key.is_empty()
+        || key.starts_with(|c: char| c.is_ascii_digit())
+        || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(
+            "a variable name may only hold letters, digits and `_`, not starting with a digit",
+        );
+    }
+    if value.chars().any(char::is_control) {
+        return Err("the value contains a line break or another control character");
+    }
+    if value.contains('\'') {
+        return Err("the value contains a single quote");
+    }
+    if value.ends_with('\\') {
+        return Err("the value ends with a backslash");
+    }
+    Ok(format!("{key}='{value}'\n"))
 }

@@ -6,6 +6,7 @@
 mod artifact;
 mod compose;
 pub use compose::network_owner;
+pub use envfile::check_env_value;
 mod context;
 mod envfile;
 mod templates;

@@ -131,3 +131,102 @@ fn litellm_config_turns_background_health_checks_off() {
     assert!(cfg.contains("background_health_checks: false"));
     assert!(!cfg.contains("health_check_interval"));
 }
+
+/// Reads back one `KEY='value'` line as Compose v2 does: a backslash before the quote
+/// escapes it, any other backslash stays.
+fn compose_reads(line: &str) -> (String, String) {
+    let (key, rest) = line.trim_end_matches('\n').split_once('=').unwrap();
+    let inner = rest.strip_prefix('\'').unwrap();
+    let mut value = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('\'') => value.push('\''),
+                Some(n) => {
+                    value.push('\\');
+                    value.push(n);
+                }
+                None => panic!("unterminated"),
+            },
+            '\'' => {
+                assert_eq!(chars.as_str(), "", "text after the closing quote");
+                return (key.to_string(), value);
+            }
+            c => value.push(c),
+        }
+    }
+    panic!("unterminated: {line:?}")
+}
+
+#[test]
+fn env_lines_keep_dollar_quotes_hash_and_backslashes_literal() {
+    for value in [
+        "plain",
+        "",
+        "$HOME ${X:-1} $$",
+        "a #comment",
+        "say \"hi\"",
+        "C:\\path\\to",
+        "\\n is not a line break",
+        "x\\ y",
+        "ünïcödé ✓",
+    ] {
+        let line = envfile::env_line("MY_VAR", value).unwrap();
+        assert_eq!(line, format!("MY_VAR='{value}'\n"));
+        assert_eq!(
+            compose_reads(&line),
+            ("MY_VAR".to_string(), value.to_string())
+        );
+    }
+}
+
+#[test]
+fn env_lines_refuse_what_no_compose_release_reads_back() {
+    for value in [
+        "a'b", "a\nB=1", "a\rb", "a\0b", "a\tb", "a\u{85}b", "ends\\",
+    ] {
+        assert!(envfile::env_line("K", value).is_err(), "{value:?}");
+    }
+    for key in ["", "1A", "A-B", "A B", "A=B", "É"] {
+        assert!(envfile::env_line(key, "v").is_err(), "{key:?}");
+    }
+}
+
+#[test]
+fn an_operator_env_value_reaches_the_env_file_literally() {
+    let text = "[project]\nname = \"demo\"\ndomain = \"localhost\"\ntls = \"internal\"\n[services.n8n.env]\nMY_VAR = '$HOME ${X:-1} #c \"q\" a\\b'\n";
+    let file = StackFile::parse(std::path::Path::new("stack.toml"), text.into()).unwrap();
+    let stack = build(&file, &Catalog::embedded(), &BuildOptions::default()).unwrap();
+    let (_, store) = example();
+    let r = render(&stack, &store, &TemplateSource::embedded()).unwrap();
+    let env = r.get("env/n8n.env").unwrap().text().to_string();
+    let line = env.lines().find(|l| l.starts_with("MY_VAR=")).unwrap();
+    assert_eq!(line, "MY_VAR='$HOME ${X:-1} #c \"q\" a\\b'");
+    assert_eq!(compose_reads(line).1, "$HOME ${X:-1} #c \"q\" a\\b");
+}
+
+#[test]
+fn a_secret_that_cannot_be_written_is_refused_without_showing_it() {
+    let (stack, mut store) = example();
+    store.set(
+        "openrouter_api_key",
+        "sk-or-abc'def".into(),
+        vpai_vault::SecretOrigin::Generated,
+    );
+    let err = render(&stack, &store, &TemplateSource::embedded()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("OPENROUTER_API_KEY"), "{text}");
+    assert!(!text.contains("sk-or-abc"), "{text}");
+}
+
+#[test]
+fn compose_writes_every_dollar_escaped() {
+    assert_eq!(compose::literal("a$b ${X:-1} $$"), "a$$b $${X:-1} $$$$");
+    assert_eq!(compose::literal("no dollar"), "no dollar");
+    for file in ["docker-compose.yml", "docker-compose-infra.yml"] {
+        let r = render_example();
+        let text = r.get(file).unwrap().text().replace("$$", "");
+        assert!(!text.contains('$'), "{file}");
+    }
+}

@@ -9,12 +9,21 @@
 mod diagnostic;
 mod example;
 mod schema;
+mod ssh;
+pub mod values;
 
 pub use diagnostic::SpecError;
 pub use example::EXAMPLE;
 pub use schema::*;
+pub use ssh::{SSH_OPTIONS, check_ssh_option};
+pub use values::{parse_memory, parse_subnet16};
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
+
+/// The largest stack.toml read: a real one is a few kilobytes. Reading stops there,
+/// so a huge file (or `/dev/zero`) costs neither time nor memory.
+pub const MAX_STACK_FILE: u64 = 1 << 20;
 
 /// A parsed `stack.toml` with the source kept for later diagnostics.
 #[derive(Debug, Clone)]
@@ -27,10 +36,38 @@ pub struct StackFile {
 
 impl StackFile {
     pub fn load(path: &Path) -> Result<Self, SpecError> {
-        let source = fs_err::read_to_string(path).map_err(|e| SpecError::Io {
+        let io = |message: String| SpecError::Io {
             path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+            message,
+        };
+        let not_regular = || {
+            io(
+                "it is not a regular file (a stack file cannot be a directory, a FIFO or a device)"
+                    .into(),
+            )
+        };
+        // Checked before opening: opening a FIFO would wait for a writer.
+        let meta = std::fs::metadata(path).map_err(|e| io(e.to_string()))?;
+        if !meta.is_file() {
+            return Err(not_regular());
+        }
+        let file = std::fs::File::open(path).map_err(|e| io(e.to_string()))?;
+        // The path may have been swapped between the two calls: check what was opened.
+        if !file.metadata().map_err(|e| io(e.to_string()))?.is_file() {
+            return Err(not_regular());
+        }
+        let mut bytes = Vec::new();
+        file.take(MAX_STACK_FILE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| io(e.to_string()))?;
+        if bytes.len() as u64 > MAX_STACK_FILE {
+            return Err(io(format!(
+                "it is larger than {} KiB; a stack file is a few kilobytes",
+                MAX_STACK_FILE >> 10
+            )));
+        }
+        let source =
+            String::from_utf8(bytes).map_err(|e| io(format!("it is not UTF-8 text ({e})")))?;
         Self::parse(path, source)
     }
 
@@ -40,6 +77,15 @@ impl StackFile {
     }
 
     pub fn parse(path: &Path, source: String) -> Result<Self, SpecError> {
+        if source.len() as u64 > MAX_STACK_FILE {
+            return Err(SpecError::Io {
+                path: path.display().to_string(),
+                message: format!(
+                    "it is larger than {} KiB; a stack file is a few kilobytes",
+                    MAX_STACK_FILE >> 10
+                ),
+            });
+        }
         let spec: StackSpec =
             toml::from_str(&source).map_err(|e| SpecError::from_toml(path, &source, &e))?;
         spec.validate().map_err(|(span, message, help)| {

@@ -1,6 +1,7 @@
 //! The shape of `stack.toml`. Every table denies unknown keys, so a typo is an error
 //! with a "did you mean" instead of a setting silently ignored.
 
+use crate::values::*;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -50,9 +51,10 @@ pub struct HostSpec {
     /// The services that run there (default: all).
     #[serde(default)]
     pub services: Option<Vec<Spanned<String>>>,
-    /// Extra `ssh -o Key=Value` options.
+    /// Extra `ssh -o Key=Value` options: connection tuning only (see
+    /// [`SSH_OPTIONS`]); anything else belongs in `~/.ssh/config`.
     #[serde(default)]
-    pub ssh_options: BTreeMap<String, String>,
+    pub ssh_options: BTreeMap<Spanned<String>, Spanned<String>>,
 }
 
 /// How Caddy gets certificates.
@@ -79,17 +81,19 @@ pub struct ProjectSpec {
     pub services: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     pub tls: TlsMode,
+    /// Contact address for the ACME account (Caddy's global `email` option).
     #[serde(default)]
-    pub acme_email: Option<String>,
+    pub acme_email: Option<Spanned<String>>,
+    /// A name of the IANA time zone database (`Europe/Paris`).
     #[serde(default = "default_timezone")]
-    pub timezone: String,
+    pub timezone: Spanned<String>,
     /// ICU locale for PostgreSQL collation (`fr-FR`, `en-US`).
     #[serde(default = "default_locale")]
     pub locale: Spanned<String>,
     #[serde(default = "default_http_port")]
-    pub http_port: u16,
+    pub http_port: Spanned<u16>,
     #[serde(default = "default_https_port")]
-    pub https_port: u16,
+    pub https_port: Spanned<u16>,
     /// A /16 from which the four networks take a /24 each.
     #[serde(default = "default_subnet")]
     pub subnet: Spanned<String>,
@@ -116,20 +120,20 @@ pub struct ServiceSpec {
     pub database: Option<bool>,
     /// Extra non-secret environment entries.
     #[serde(default)]
-    pub env: BTreeMap<String, String>,
+    pub env: BTreeMap<Spanned<String>, Spanned<String>>,
 }
 
-fn default_timezone() -> String {
-    "UTC".into()
+fn default_timezone() -> Spanned<String> {
+    Spanned::new(0..0, "UTC".into())
 }
 fn default_locale() -> Spanned<String> {
     Spanned::new(0..0, "en-US".into())
 }
-fn default_http_port() -> u16 {
-    80
+fn default_http_port() -> Spanned<u16> {
+    Spanned::new(0..0, 80)
 }
-fn default_https_port() -> u16 {
-    443
+fn default_https_port() -> Spanned<u16> {
+    Spanned::new(0..0, 443)
 }
 fn default_subnet() -> Spanned<String> {
     Spanned::new(0..0, "172.20.0.0/16".into())
@@ -141,39 +145,26 @@ fn default_true() -> bool {
 /// `(span, message, help)` of the first invalid value.
 pub type Invalid = (Range<usize>, String, String);
 
+/// A refusal of the value at `span`.
+fn at(span: Range<usize>) -> impl FnOnce(Refusal) -> Invalid {
+    move |r| (span, r.message, r.help)
+}
+
+/// Check a spanned string value with one of the grammars of [`crate::values`].
+fn check<T>(
+    value: &Spanned<String>,
+    f: impl FnOnce(&str) -> Result<T, Refusal>,
+) -> Result<T, Invalid> {
+    f(value.get_ref()).map_err(at(value.span()))
+}
+
 impl StackSpec {
-    /// Checks that need no catalog: names, domain, sizes, subnet.
+    /// Checks that need no catalog: names, domain, sizes, subnet, and the grammar of
+    /// every value that is written into a rendered file.
     pub fn validate(&self) -> Result<(), Invalid> {
         let p = &self.project;
-        let name = p.name.get_ref();
-        if name.is_empty()
-            || !name.starts_with(|c: char| c.is_ascii_lowercase())
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
-        {
-            return Err((
-                p.name.span(),
-                format!("`{name}` is not a valid project name"),
-                "use lowercase letters, digits, `_` or `-`, starting with a letter (it names containers and /opt/<name>)".into(),
-            ));
-        }
-        let domain = p.domain.get_ref();
-        if domain.is_empty()
-            || domain.starts_with('.')
-            || domain.ends_with('.')
-            || domain.contains("://")
-            || domain.contains('/')
-            || !domain
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-        {
-            return Err((
-                p.domain.span(),
-                format!("`{domain}` is not a domain name"),
-                "write the bare domain, e.g. `example.com` (no scheme, no path)".into(),
-            ));
-        }
+        check(&p.name, check_project_name)?;
+        check(&p.domain, check_domain)?;
         if p.profile.is_some() && p.services.is_some() {
             let span = p.profile.as_ref().map(Spanned::span).unwrap_or(0..0);
             return Err((
@@ -182,29 +173,24 @@ impl StackSpec {
                 "keep one: a profile, or an explicit list of services".into(),
             ));
         }
-        let locale = p.locale.get_ref();
-        if !locale
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
-            || locale.is_empty()
-        {
-            return Err((
-                p.locale.span(),
-                format!("`{locale}` is not an ICU locale"),
-                "use a BCP 47 tag such as `fr-FR` or `en-US` (not `fr_FR.UTF-8`: the image has no system locales)".into(),
-            ));
+        if let Some(email) = &p.acme_email {
+            check(email, check_email)?;
         }
-        parse_subnet16(p.subnet.get_ref()).ok_or_else(|| {
-            (
-                p.subnet.span(),
-                format!("`{}` is not an IPv4 /16", p.subnet.get_ref()),
-                "write it like `172.20.0.0/16`; the networks take 172.20.1.0/24 .. 172.20.4.0/24"
-                    .into(),
-            )
-        })?;
-        if p.http_port == p.https_port {
+        check(&p.timezone, check_timezone)?;
+        check(&p.locale, check_locale)?;
+        check(&p.subnet, check_subnet)?;
+        for port in [&p.http_port, &p.https_port] {
+            if *port.get_ref() == 0 {
+                return Err((
+                    port.span(),
+                    "port 0 is not a port".into(),
+                    "`http_port` and `https_port` are TCP ports Caddy listens on (80 and 443 by default)".into(),
+                ));
+            }
+        }
+        if p.http_port.get_ref() == p.https_port.get_ref() {
             return Err((
-                0..0,
+                p.https_port.span(),
                 "`http_port` and `https_port` are the same".into(),
                 "use two ports (80 and 443 by default)".into(),
             ));
@@ -245,6 +231,11 @@ impl StackSpec {
                     "a login name such as `deploy` or `root`".into(),
                 ));
             }
+            for (key, value) in &host.ssh_options {
+                crate::check_ssh_option(key.get_ref(), value.get_ref()).map_err(
+                    |(on_key, m, h)| (if on_key { key.span() } else { value.span() }, m, h),
+                )?;
+            }
             if host.ssh_port == Some(0) || host.bootstrap_port == Some(0) {
                 return Err((
                     host.address.span(),
@@ -255,67 +246,33 @@ impl StackSpec {
         }
         for (key, svc) in &self.services {
             if let Some(mem) = &svc.memory {
-                parse_memory(mem.get_ref()).ok_or_else(|| {
-                    (
-                        mem.span(),
-                        format!("`{}` is not a memory size", mem.get_ref()),
-                        "write it like `512M` or `2G`".into(),
-                    )
-                })?;
+                check(mem, check_memory)?;
             }
-            if let Some(v) = &svc.version
-                && (v.get_ref() == "latest" || v.get_ref().is_empty())
-            {
-                return Err((
-                    v.span(),
-                    format!("service `{}` uses an unpinned version", key.get_ref()),
-                    "pin an exact tag (e.g. `2.7.3`): `latest` changes under you".into(),
-                ));
-            }
-            if let Some(sub) = &svc.subdomain {
-                let s = sub.get_ref();
-                if s.is_empty()
-                    || s.contains('/')
-                    || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                {
+            if let Some(v) = &svc.version {
+                if v.get_ref() == "latest" || v.get_ref().is_empty() {
                     return Err((
-                        sub.span(),
-                        format!("`{s}` is not a subdomain label"),
-                        "one label such as `n8n` (each service gets its own subdomain; sub-paths break n8n, LiteLLM and Qdrant)".into(),
+                        v.span(),
+                        format!(
+                            "service `{}` uses an unpinned version",
+                            shown(key.get_ref())
+                        ),
+                        "pin an exact tag (e.g. `2.7.3`): `latest` changes under you".into(),
                     ));
                 }
+                check(v, check_version)?;
             }
+            if let Some(sub) = &svc.subdomain {
+                check(sub, check_subdomain)?;
+                check_fqdn(sub.get_ref(), p.domain.get_ref()).map_err(at(sub.span()))?;
+            }
+            for (k, v) in &svc.env {
+                check(k, check_env_key)?;
+                check(v, check_env_value)?;
+            }
+        }
+        for image in self.images.values() {
+            check(image, check_image)?;
         }
         Ok(())
     }
-}
-
-/// `512M`, `1G`, `1536m` -> bytes.
-pub fn parse_memory(text: &str) -> Option<u64> {
-    let t = text.trim();
-    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit())?);
-    let n: u64 = num.parse().ok()?;
-    let mult = match unit.to_ascii_uppercase().as_str() {
-        "K" | "KB" => 1 << 10,
-        "M" | "MB" => 1 << 20,
-        "G" | "GB" => 1 << 30,
-        _ => return None,
-    };
-    Some(n * mult)
-}
-
-/// `172.20.0.0/16` -> the first two octets.
-pub fn parse_subnet16(text: &str) -> Option<(u8, u8)> {
-    let (addr, len) = text.split_once('/')?;
-    if len != "16" {
-        return None;
-    }
-    let octets: Vec<u8> = addr
-        .split('.')
-        .map(|o| o.parse().ok())
-        .collect::<Option<_>>()?;
-    if octets.len() != 4 || octets[2] != 0 || octets[3] != 0 {
-        return None;
-    }
-    Some((octets[0], octets[1]))
 }

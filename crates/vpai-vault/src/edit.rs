@@ -3,9 +3,14 @@
 //!
 //! The plaintext lives only in a 0600 file inside a 0700 directory, on tmpfs when the
 //! machine has one (`/dev/shm`: never written to a disk), and is overwritten before
-//! it is unlinked, whatever happens (the session's `Drop`).
+//! it is unlinked, whatever happens: the session's `Drop` on any return or error, and
+//! a signal handler when vpai is interrupted (SIGINT, SIGTERM, SIGHUP, SIGQUIT) while
+//! the file exists. The handler passes the signal on to the editor, waits for it to
+//! exit (so that it cannot write the file back), shreds the directory, and exits with
+//! 128 + the signal's number; the vault is left as it was.
 
-use crate::error::display;
+use crate::error::{display, quoted_name};
+use crate::limits::{ValueProblem, check_value};
 use crate::record::{EventKind, SecretOrigin};
 use crate::store::SecretStore;
 use std::collections::BTreeMap;
@@ -26,8 +31,10 @@ pub enum EditError {
     Syntax(String),
     #[error("`{0}` is not a string: write it as `{0} = \"value\"`")]
     NotAString(String),
-    #[error("`{0}` is not a valid secret name (lowercase letters, digits and `_`)")]
+    #[error("{0} is not a valid secret name (lowercase letters, digits and `_`, at most 64)")]
     BadName(String),
+    #[error("the value of `{name}` {problem}")]
+    Invalid { name: String, problem: ValueProblem },
     #[error("`{name}` must never change: {reason}")]
     NeverRotate { name: String, reason: String },
     #[error("`{0}` cannot be empty; delete the line to remove it")]
@@ -80,13 +87,16 @@ impl SecretStore {
         let mut wanted: BTreeMap<String, Zeroizing<String>> = BTreeMap::new();
         for (name, value) in table {
             if !valid_name(&name) {
-                return Err(EditError::BadName(name));
+                return Err(EditError::BadName(quoted_name(&name)));
             }
             let toml::Value::String(value) = value else {
                 return Err(EditError::NotAString(name));
             };
             if value.is_empty() {
                 return Err(EditError::Empty(name));
+            }
+            if let Err(problem) = check_value(&value) {
+                return Err(EditError::Invalid { name, problem });
             }
             wanted.insert(name, Zeroizing::new(value));
         }
@@ -148,16 +158,12 @@ impl SecretStore {
     }
 }
 
-/// Names as the catalog writes them, so they can be used in templates.
-pub fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-}
+pub use crate::limits::valid_name;
 
-/// The plaintext file of one edit, removed (overwritten first) when dropped.
+/// The plaintext file of one edit, removed (overwritten first) when dropped, or when
+/// vpai is interrupted by a signal while it exists.
 pub struct EditSession {
-    _dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
     path: PathBuf,
 }
 
@@ -165,6 +171,7 @@ impl EditSession {
     /// Write `text` to a fresh private file.
     pub fn create(text: &str) -> std::io::Result<Self> {
         use std::os::unix::fs::PermissionsExt;
+        interrupt::install()?;
         let mut builder = tempfile::Builder::new();
         builder
             .prefix("vpai-secrets-")
@@ -175,38 +182,228 @@ impl EditSession {
         } else {
             builder.tempdir()?
         };
+        // From here a signal shreds the directory.
+        interrupt::watch(dir.path());
+        let session = EditSession {
+            path: dir.path().join("secrets.toml"),
+            dir: Some(dir),
+        };
+        let dir = session.dir().to_path_buf();
         // Empty until this returns, so a moment at the umask's mode exposes nothing.
-        crate::fsutil::set_mode(dir.path(), 0o700)?;
-        let path = dir.path().join("secrets.toml");
-        crate::fsutil::atomic_write(&path, text.as_bytes(), 0o600, None)?;
-        Ok(EditSession { _dir: dir, path })
+        crate::fsutil::set_mode(&dir, 0o700)?;
+        crate::fsutil::atomic_write(&session.path, text.as_bytes(), 0o600, None)?;
+        Ok(session)
+    }
+
+    fn dir(&self) -> &Path {
+        self.dir.as_ref().expect("present until dropped").path()
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// The file's current content.
+    /// Run `editor` on the file and wait for it. Through `sh` so that
+    /// `EDITOR="code --wait"` works (the path is passed as `$1`, not spliced in); the
+    /// editor replaces that shell, so a signal passed on reaches it.
+    pub fn run_editor(&self, editor: &str) -> std::io::Result<std::process::ExitStatus> {
+        let mut command = std::process::Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("exec {editor} \"$1\""))
+            .arg("vpai-edit")
+            .arg(&self.path);
+        interrupt::run(&mut command)
+    }
+
+    /// The file's current content: a regular file (not a link), at most 16 MiB.
     pub fn read(&self) -> std::io::Result<Zeroizing<String>> {
-        fs_err::read_to_string(&self.path).map(Zeroizing::new)
+        let bytes = crate::fsutil::read_regular(&self.path, false, crate::limits::MAX_FILE_LEN)
+            .map_err(|problem| match problem {
+                crate::fsutil::FileProblem::Io(e) => e,
+                other => std::io::Error::other(other.to_string()),
+            })?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| std::io::Error::other("the edited file is not UTF-8 text"))?;
+        Ok(Zeroizing::new(text.to_string()))
+    }
+}
+
+/// Editors may have replaced the file (write to new + rename) or left backups
+/// (`secrets.toml~`, `.swp`): shred everything in the private directory.
+fn shred_dir(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if crate::fsutil::shred(&path).is_err() {
+                eprintln!(
+                    "warning: could not shred `{}`; delete it by hand",
+                    display(&path)
+                );
+            }
+        }
     }
 }
 
 impl Drop for EditSession {
     fn drop(&mut self) {
-        // Editors may have replaced the file (write to new + rename) or left backups
-        // (`secrets.toml~`, `.swp`): shred everything in the private directory.
-        if let Ok(entries) = std::fs::read_dir(self._dir.path()) {
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.is_file() && crate::fsutil::shred(&path).is_err() {
-                    eprintln!(
-                        "warning: could not shred `{}`; delete it by hand",
-                        display(&path)
-                    );
+        let dir = self.dir.take().expect("present until dropped");
+        // Under the handler's lock: a signal arriving now waits until the directory is
+        // gone, instead of ending vpai half-way through.
+        let path = dir.path().to_path_buf();
+        interrupt::finish(&path, || {
+            shred_dir(&path);
+            let _ = dir.close();
+        });
+    }
+}
+
+/// The signal handling of edit sessions: one thread per process, installed by the
+/// first session, acting only while a session's plaintext exists.
+mod interrupt {
+    use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM};
+    use std::path::{Path, PathBuf};
+    use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+    use std::time::Duration;
+
+    const SIGNALS: [i32; 4] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT];
+
+    struct State {
+        /// Private directories of the sessions alive.
+        dirs: Vec<PathBuf>,
+        /// Editors running.
+        children: Vec<u32>,
+        /// The signal being handled.
+        signal: Option<i32>,
+    }
+
+    static STATE: Mutex<State> = Mutex::new(State {
+        dirs: Vec::new(),
+        children: Vec::new(),
+        signal: None,
+    });
+    static EDITOR_DONE: Condvar = Condvar::new();
+    static INSTALLED: Mutex<bool> = Mutex::new(false);
+
+    fn state() -> MutexGuard<'static, State> {
+        STATE.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn install() -> std::io::Result<()> {
+        let mut installed = INSTALLED.lock().unwrap_or_else(PoisonError::into_inner);
+        if *installed {
+            return Ok(());
+        }
+        let mut signals = signal_hook::iterator::Signals::new(SIGNALS)?;
+        std::thread::Builder::new()
+            .name("vpai-edit-signals".into())
+            .spawn(move || {
+                for signal in signals.forever() {
+                    handle(signal);
+                }
+            })?;
+        *installed = true;
+        Ok(())
+    }
+
+    pub(super) fn watch(dir: &Path) {
+        state().dirs.push(dir.to_path_buf());
+    }
+
+    pub(super) fn finish(dir: &Path, cleanup: impl FnOnce()) {
+        let mut state = state();
+        cleanup();
+        state.dirs.retain(|d| d != dir);
+    }
+
+    /// Spawn and wait for `command`, known to the handler while it runs.
+    pub(super) fn run(
+        command: &mut std::process::Command,
+    ) -> std::io::Result<std::process::ExitStatus> {
+        let mut guard = state();
+        if guard.signal.is_some() {
+            drop(guard);
+            wait_for_exit();
+        }
+        let mut child = command.spawn()?;
+        let pid = child.id();
+        guard.children.push(pid);
+        drop(guard);
+        let status = child.wait();
+        let mut guard = state();
+        guard.children.retain(|&c| c != pid);
+        EDITOR_DONE.notify_all();
+        if guard.signal.is_some() {
+            // The handler is shredding the file and ends the process: apply nothing.
+            drop(guard);
+            wait_for_exit();
+        }
+        status
+    }
+
+    fn wait_for_exit() -> ! {
+        loop {
+            std::thread::park();
+        }
+    }
+
+    fn send(pid: u32, signal: i32) {
+        if let Ok(pid) = libc::pid_t::try_from(pid) {
+            // SAFETY: kill(2) has no memory-safety preconditions.
+            unsafe {
+                libc::kill(pid, signal);
+            }
+        }
+    }
+
+    fn handle(signal: i32) {
+        let mut guard = state();
+        if guard.dirs.is_empty() {
+            // No plaintext on disk: what the signal would do without vpai's handler.
+            drop(guard);
+            let _ = signal_hook::low_level::emulate_default_handler(signal);
+            return;
+        }
+        guard.signal = Some(signal);
+        // The editor gets the signal as it would without vpai in between; wait for it
+        // to exit (asking harder if it does not), so that it cannot write the file
+        // back once it is gone.
+        for pid in &guard.children {
+            send(*pid, signal);
+        }
+        for (patience, then) in [
+            (Duration::from_secs(3), SIGTERM),
+            (Duration::from_secs(2), SIGKILL),
+            (Duration::from_secs(1), 0),
+        ] {
+            guard = EDITOR_DONE
+                .wait_timeout_while(guard, patience, |s| !s.children.is_empty())
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+            if guard.children.is_empty() {
+                break;
+            }
+            if then != 0 {
+                for pid in &guard.children {
+                    send(*pid, then);
                 }
             }
         }
+        for dir in std::mem::take(&mut guard.dirs) {
+            super::shred_dir(&dir);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        let name = match signal {
+            SIGINT => "SIGINT",
+            SIGTERM => "SIGTERM",
+            SIGHUP => "SIGHUP",
+            SIGQUIT => "SIGQUIT",
+            _ => "a signal",
+        };
+        eprintln!(
+            "\nvpai: interrupted by {name}: the plaintext copy of the secrets was removed and the vault was not changed"
+        );
+        std::process::exit(128 + signal);
     }
 }
 
@@ -288,6 +485,15 @@ mod tests {
                 "credentials become unreadable",
             ),
             ("redis_password = \"\"\n", "cannot be empty"),
+            (
+                "redis_password = \"unterminated-secret\\nsecond line\"\n",
+                "contains a newline",
+            ),
+            ("redis_password = \"unterminated-secret\\u0000\"\n", "NUL"),
+            (
+                "\"bad\\u001bname\" = \"x\"\n",
+                "\"bad\\u{1b}name\" is not a valid",
+            ),
         ];
         for (text, expected) in cases {
             let err = s.apply_edit(text, &defs()).unwrap_err().to_string();
@@ -298,6 +504,13 @@ mod tests {
             );
             assert_eq!(*s.edit_text(), *before);
         }
+        let huge = format!(
+            "redis_password = \"{}\"\n",
+            "x".repeat(crate::limits::MAX_VALUE_LEN + 1)
+        );
+        let err = s.apply_edit(&huge, &defs()).unwrap_err().to_string();
+        assert!(err.contains("8 KiB") && !err.contains("xxxxxxxx"), "{err}");
+        assert_eq!(*s.edit_text(), *before);
     }
 
     #[test]

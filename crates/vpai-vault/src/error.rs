@@ -61,6 +61,39 @@ pub enum VaultError {
     )]
     ChangedOnDisk { path: String },
     #[error(
+        "`{path}` changed on disk since vpai read it, and {names} changed both there and in this command\n  help: nothing was written; check the values (`vpai secrets list`), then run the command again"
+    )]
+    Conflict { path: String, names: String },
+    #[error("cannot use `{path}`: {reason}\n  help: {help}")]
+    Unusable {
+        path: String,
+        reason: String,
+        help: String,
+    },
+    #[error("`{path}`: the value of `{name}` {problem}\n  help: {help}")]
+    InvalidValue {
+        path: String,
+        name: String,
+        problem: crate::limits::ValueProblem,
+        help: String,
+    },
+    #[error(
+        "`{path}`: the secret name {name} is not usable (ASCII letters, digits, `_`, `-` and `.`, at most 128)\n  help: {help}"
+    )]
+    InvalidName {
+        path: String,
+        name: String,
+        help: String,
+    },
+    #[error(
+        "`{path}` belongs to the project `{vault_project}`, but this stack is the project `{project}`\n  help: each project keeps its own vault, so that one project's passphrase never unlocks another's secrets; to copy a secret on purpose: `vpai secrets show NAME --stdout -f OTHER/stack.toml | vpai secrets set NAME`"
+    )]
+    OtherProject {
+        path: String,
+        vault_project: String,
+        project: String,
+    },
+    #[error(
         "the secrets of this stack are in the encrypted `{vault}`, but this command still reads the plaintext `{plain}`\n  help: this vpai build is half-migrated; use a build whose commands open the vault (nothing was generated or written)"
     )]
     MovedToVault { plain: String, vault: String },
@@ -76,4 +109,14 @@ pub enum VaultError {
 
 pub(crate) fn display(path: &Path) -> String {
     path.display().to_string()
+}
+
+/// A name from a file, for a message: quoted and escaped, and cut short.
+pub(crate) fn quoted_name(name: &str) -> String {
+    let short: String = name.chars().take(64).collect();
+    let mut out = format!("{short:?}");
+    if short.len() < name.len() {
+        out.push_str("...");
+    }
+    out
 }

@@ -170,6 +170,26 @@ pub enum ImportError {
     Yaml { path: String, position: String },
     #[error("cannot read the Ansible Vault password: {0}")]
     Password(String),
+    #[error("cannot read `{path}`: {reason}\n  help: {help}")]
+    Read {
+        path: String,
+        reason: String,
+        help: &'static str,
+    },
+}
+
+/// Read the Ansible file to import: a regular file (a link to one is fine: it is only
+/// read) of at most 16 MiB, as text.
+pub fn read_ansible_file(path: &std::path::Path) -> Result<Zeroizing<String>, ImportError> {
+    let fail = |reason: String| ImportError::Read {
+        path: path.display().to_string(),
+        reason,
+        help: "give the Ansible Vault file itself, e.g. `inventory/group_vars/all/secrets.yml`",
+    };
+    let bytes = crate::fsutil::read_regular(path, true, crate::limits::MAX_FILE_LEN)
+        .map_err(|problem| fail(problem.to_string()))?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| fail("it is not UTF-8 text".into()))?;
+    Ok(Zeroizing::new(text.to_string()))
 }
 
 /// A value found for a known variable.
@@ -273,6 +293,13 @@ pub fn read_vars(
         };
         if value.is_empty() {
             out.skipped.push((name, "it is empty".into()));
+            continue;
+        }
+        if let Err(problem) = crate::limits::check_value(&value) {
+            out.skipped.push((
+                name,
+                format!("its value {problem}; set a one-line value with `vpai secrets set`"),
+            ));
             continue;
         }
         out.secrets.push(FoundSecret {
@@ -425,11 +452,16 @@ pub fn ansible_password(
             })?;
         return Ok(Zeroizing::new(pw.as_bytes().to_vec()));
     };
-    let fail = |e: std::io::Error| ImportError::Password(e.to_string());
+    let fail = |problem: crate::fsutil::FileProblem| {
+        ImportError::Password(format!("`{}`: {problem}", path.display()))
+    };
+    // Opened without blocking and checked on the descriptor: a FIFO or a device is
+    // refused before anything is read, and at most 64 KiB are read.
+    let (mut file, meta) = crate::fsutil::open_regular(path, true).map_err(fail)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        if fs_err::metadata(path).map_err(fail)?.permissions().mode() & 0o111 != 0 {
+        if meta.permissions().mode() & 0o111 != 0 {
             let run = if path.components().count() == 1 {
                 format!("./{}", path.display())
             } else {
@@ -441,7 +473,8 @@ pub fn ansible_password(
             )));
         }
     }
-    let bytes = Zeroizing::new(fs_err::read(path).map_err(fail)?);
+    let bytes = crate::fsutil::read_capped(&mut file, &meta, crate::limits::MAX_KEY_FILE_LEN)
+        .map_err(fail)?;
     let trimmed = bytes.trim_ascii();
     if trimmed.is_empty() {
         return Err(ImportError::Password(format!(

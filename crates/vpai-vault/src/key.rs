@@ -187,6 +187,14 @@ fn resolve_environment(
 }
 
 impl VaultKey {
+    /// The kind of vault this key opens.
+    pub(crate) fn kind(&self) -> KeyKind {
+        match self {
+            VaultKey::Passphrase(..) => KeyKind::Passphrase,
+            VaultKey::Identity(..) => KeyKind::Identity,
+        }
+    }
+
     fn via_env(self, var: &str) -> Self {
         match self {
             VaultKey::Passphrase(p, from) => VaultKey::Passphrase(p, format!("{var} ({from})")),
@@ -216,18 +224,60 @@ fn passphrase_key(value: String, from: &str) -> Result<VaultKey, VaultError> {
     ))
 }
 
-fn passphrase_from_file(path: &Path) -> Result<VaultKey, VaultError> {
-    let perr = |source| VaultError::PassphraseFile {
-        path: display(path),
-        source,
+/// Open a key file (passphrase or identity): never through a symbolic link, never a
+/// FIFO or a device, its mode checked on the opened file before a byte is read, and
+/// read with a cap. `var` names the variable that usually points at it, for the help.
+fn read_key_file(path: &Path, var: &str) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+    use crate::fsutil::FileProblem;
+    use crate::limits::MAX_KEY_FILE_LEN;
+    use std::os::unix::fs::PermissionsExt;
+    let unusable = |problem: FileProblem| {
+        let help = match problem {
+            FileProblem::Symlink => format!(
+                "point {var} at the file itself, not at a link: `{var}=\"$(readlink -f {p})\"`",
+                p = path.display()
+            ),
+            FileProblem::TooLarge(_) => {
+                "the file holds the key only (one line); check that the path is right".to_string()
+            }
+            _ => format!("{var} must name a regular file (mode 0600) that holds the key"),
+        };
+        VaultError::Unusable {
+            path: display(path),
+            reason: problem.to_string(),
+            help,
+        }
     };
-    let bytes = Zeroizing::new(fs_err::read(path).map_err(perr)?);
-    if let Some(mode) = crate::fsutil::readable_by_others(path).map_err(perr)? {
+    let (mut file, meta) = match crate::fsutil::open_regular(path, false) {
+        Ok(opened) => opened,
+        Err(FileProblem::Io(e)) => {
+            return Err(VaultError::PassphraseFile {
+                path: display(path),
+                source: e,
+            });
+        }
+        Err(problem) => return Err(unusable(problem)),
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
         return Err(VaultError::Permissions {
             path: display(path),
             mode,
         });
     }
+    crate::fsutil::read_capped(&mut file, &meta, MAX_KEY_FILE_LEN).map_err(
+        |problem| match problem {
+            FileProblem::Io(e) => VaultError::PassphraseFile {
+                path: display(path),
+                source: e,
+            },
+            other => unusable(other),
+        },
+    )
+}
+
+fn passphrase_from_file(path: &Path) -> Result<VaultKey, VaultError> {
+    let bytes = read_key_file(path, ENV_PASSWORD_FILE)?;
     let text = std::str::from_utf8(&bytes).map_err(|_| VaultError::BadPassphrase {
         from: format!("`{}`", path.display()),
         reason: "not valid UTF-8".into(),
@@ -245,13 +295,11 @@ fn identity_from_file(path: &Path) -> Result<VaultKey, VaultError> {
         path: display(path),
         reason,
     };
-    let text = Zeroizing::new(fs_err::read_to_string(path).map_err(|e| bad(e.to_string()))?);
-    if let Some(mode) = crate::fsutil::readable_by_others(path).map_err(|e| bad(e.to_string()))? {
-        return Err(VaultError::Permissions {
-            path: display(path),
-            mode,
-        });
-    }
+    let bytes = read_key_file(path, ENV_IDENTITY_FILE).map_err(|e| match e {
+        VaultError::PassphraseFile { source, .. } => bad(source.to_string()),
+        other => other,
+    })?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| bad("it is not UTF-8 text".into()))?;
     let mut lines = text
         .lines()
         .map(str::trim)

@@ -10,6 +10,7 @@
 //! - [`rotate`]: rotation policy, the old value held until the deploy confirms, and
 //!   the [`RotationPlan`] the deploy executes.
 //! - [`ansible`] and [`import`]: bringing secrets over from VPAI's Ansible Vault.
+//! - [`limits`]: what a secret value may be, and how much vpai reads from a file.
 
 pub mod ansible;
 pub mod edit;
@@ -18,6 +19,7 @@ mod fsutil;
 mod generate;
 pub mod import;
 mod key;
+pub mod limits;
 mod migrate;
 mod record;
 mod redact;
@@ -33,10 +35,11 @@ pub use key::{
     ENV_IDENTITY_FILE, ENV_PASSWORD, ENV_PASSWORD_FILE, MIN_PASSPHRASE_LEN, PassphraseSource,
     read_hidden,
 };
+pub use limits::{MAX_VALUE_LEN, ValueProblem, check_value, valid_name};
 pub use record::{EventKind, RotationInFlight, SecretEvent, SecretOrigin, SecretRecord};
 pub use redact::{MASK, MIN_REDACTED_LEN, Redactor};
 pub use rotate::{NewValue, RotateError, RotationPlan};
-pub use store::{LEGACY_FILE, SecretStore, VAULT_BACKUP_FILE, VAULT_FILE};
+pub use store::{LEGACY_FILE, SecretStore, VAULT_BACKUP_FILE, VAULT_FILE, VAULT_LOCK_FILE};
 pub use vault_file::VAULT_FORMAT;
 /// Values held by vpai's APIs are wiped from memory when dropped.
 pub use zeroize::Zeroizing;
@@ -60,7 +63,7 @@ pub mod fuzzing {
             Box::new(age::x25519::Identity::generate()),
             "fuzz".into(),
         );
-        let _ = crate::vault_file::decrypt(path, data, &key);
+        let _ = crate::vault_file::decrypt(path, data, &key).map(|c| c.records);
     }
 
     /// Parse and decrypt an Ansible Vault file, then read its YAML variables.

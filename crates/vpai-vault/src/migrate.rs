@@ -39,6 +39,21 @@ pub(crate) fn from_plain(store: &mut SecretStore, legacy: &Path) -> Result<(), V
         }
         return Ok(());
     }
+    // Checked here, with a fix that works: `vpai secrets set` would try this same
+    // migration first.
+    for (name, record) in &records {
+        if let Err(problem) = crate::limits::check_value(&record.value) {
+            return Err(VaultError::InvalidValue {
+                path: display(legacy),
+                name: name.clone(),
+                problem,
+                help: format!(
+                    "nothing was moved; correct that value in `{}` (plaintext, mode 0600), then run the command again",
+                    legacy.display()
+                ),
+            });
+        }
+    }
     let count = records.len();
     let at = now();
     for (name, mut record) in records {
@@ -51,7 +66,11 @@ pub(crate) fn from_plain(store: &mut SecretStore, legacy: &Path) -> Result<(), V
     }
     store.mark_dirty();
     store.save()?;
-    crate::fsutil::shred(legacy).map_err(werr)?;
+    match crate::fsutil::shred(legacy) {
+        // Another vpai migrating at the same moment removed it first.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        other => other.map_err(werr)?,
+    }
     eprintln!(
         "vpai: moved {count} secret(s) from the plaintext `{}` into the encrypted `{}`; the plaintext file was overwritten and removed",
         legacy.display(),

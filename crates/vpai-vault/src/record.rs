@@ -57,7 +57,7 @@ pub enum EventKind {
 }
 
 /// A rotation whose deploy has not confirmed yet.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RotationInFlight {
     /// Unix seconds.
     pub started: u64,
@@ -72,7 +72,7 @@ impl Drop for RotationInFlight {
     }
 }
 
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretRecord {
     pub value: String,
     pub origin: SecretOrigin,

@@ -49,6 +49,11 @@ pub enum RotateError {
         "`{name}` is provided by you, vpai cannot make a new one\n  help: {help}then give the new value on stdin: `vpai rotate {name} < new-value`"
     )]
     ExternalNeedsValue { name: String, help: String },
+    #[error("the new value of `{name}` {problem}\n  help: nothing was changed")]
+    InvalidValue {
+        name: String,
+        problem: crate::limits::ValueProblem,
+    },
 }
 
 /// What the new value is.
@@ -190,7 +195,13 @@ impl SecretStore {
             });
         }
         let value = match new {
-            NewValue::Given(v) => v,
+            NewValue::Given(v) => {
+                crate::limits::check_value(&v).map_err(|problem| RotateError::InvalidValue {
+                    name: def.name.clone(),
+                    problem,
+                })?;
+                v
+            }
             NewValue::Generate if def.external => {
                 return Err(RotateError::ExternalNeedsValue {
                     name: def.name.clone(),

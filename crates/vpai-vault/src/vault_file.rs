@@ -31,8 +31,19 @@ pub(crate) const SCRYPT_MAX_LOG_N: u8 = 22;
 #[derive(Serialize, Deserialize)]
 struct Document {
     format: u32,
+    /// The project (`[project] name` of stack.toml) the vault belongs to. Vaults written
+    /// before it existed have none; they get it on their next save.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    project: Option<String>,
     #[serde(default)]
     secrets: BTreeMap<String, SecretRecord>,
+}
+
+/// What a vault holds once decrypted (`Debug` shows no value: records redact theirs).
+#[derive(Debug)]
+pub(crate) struct Contents {
+    pub(crate) project: Option<String>,
+    pub(crate) records: BTreeMap<String, SecretRecord>,
 }
 
 /// The kind of key an existing vault needs, read from its (unencrypted) header.
@@ -48,11 +59,7 @@ pub(crate) fn key_kind(path: &Path, bytes: &[u8]) -> Result<KeyKind, VaultError>
 }
 
 /// Decrypt and parse a vault. Any failure leaves the caller with nothing.
-pub(crate) fn decrypt(
-    path: &Path,
-    bytes: &[u8],
-    key: &VaultKey,
-) -> Result<BTreeMap<String, SecretRecord>, VaultError> {
+pub(crate) fn decrypt(path: &Path, bytes: &[u8], key: &VaultKey) -> Result<Contents, VaultError> {
     let text = normalize(bytes);
     let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(&text[..]))
         .map_err(|e| header_error(path, bytes, e))?;
@@ -88,18 +95,33 @@ pub(crate) fn decrypt(
             },
             other => tampered(path, &other.to_string()),
         })?;
+    // A vault written by vpai is far below the cap: a bigger payload is not one.
+    let cap = crate::limits::MAX_FILE_LEN;
     let mut plain = Zeroizing::new(Vec::new());
-    reader
+    (&mut reader)
+        .take(cap + 1)
         .read_to_end(&mut plain)
         .map_err(|e| tampered(path, &format!("payload: {e}")))?;
+    if plain.len() as u64 > cap {
+        return Err(tampered(
+            path,
+            &format!(
+                "its decrypted content is larger than {}",
+                crate::fsutil::human_size(cap)
+            ),
+        ));
+    }
     parse_document(path, &plain)
 }
 
 /// Parse the decrypted TOML. Also the entry point of the fuzz target.
-pub(crate) fn parse_document(
-    path: &Path,
-    plain: &[u8],
-) -> Result<BTreeMap<String, SecretRecord>, VaultError> {
+///
+/// Names must be valid and values within [`MAX_VALUE_LEN`](crate::limits::MAX_VALUE_LEN):
+/// a hand-made vault must not be able to make every later command crawl (the output
+/// masking is built from every value). Control characters in a value are not refused
+/// here, so that a vault written before they were can still be opened and fixed
+/// (`vpai secrets set`, `vpai secrets edit`); nothing is written while one is there.
+pub(crate) fn parse_document(path: &Path, plain: &[u8]) -> Result<Contents, VaultError> {
     let text = std::str::from_utf8(plain).map_err(|_| VaultError::Parse {
         path: display(path),
         message: "decrypted content is not UTF-8".into(),
@@ -128,19 +150,59 @@ pub(crate) fn parse_document(
         Some(_) => {}
     }
     let doc: Document = toml::from_str(text).map_err(|e| parse_error(path, text, &e))?;
-    Ok(doc.secrets)
+    for (name, record) in &doc.secrets {
+        if !crate::limits::storable_name(name) {
+            return Err(VaultError::InvalidName {
+                path: display(path),
+                name: crate::error::quoted_name(name),
+                help: format!(
+                    "vpai never writes such a name; restore `{}.bak` or an earlier version from git",
+                    display(path)
+                ),
+            });
+        }
+        let previous = record.rotation.as_ref().map(|r| r.previous_value.as_str());
+        for value in std::iter::once(record.value.as_str()).chain(previous) {
+            if value.len() > crate::limits::MAX_VALUE_LEN {
+                return Err(VaultError::InvalidValue {
+                    path: display(path),
+                    name: name.clone(),
+                    problem: crate::limits::ValueProblem::TooLong { len: value.len() },
+                    help: format!(
+                        "vpai never writes such a value; restore `{}.bak` or an earlier version from git",
+                        display(path)
+                    ),
+                });
+            }
+        }
+    }
+    if let Some(project) = &doc.project
+        && (project.len() > 256 || project.chars().any(char::is_control))
+    {
+        return Err(tampered(path, "its project name is not a valid name"));
+    }
+    Ok(Contents {
+        project: doc.project,
+        records: doc.secrets,
+    })
 }
 
-/// The plaintext document for `records` (what `secrets edit` shows, minus metadata).
-pub(crate) fn render_document(records: &BTreeMap<String, SecretRecord>) -> Zeroizing<String> {
+/// The plaintext document for `records`.
+pub(crate) fn render_document(
+    project: Option<&str>,
+    records: &BTreeMap<String, SecretRecord>,
+) -> Zeroizing<String> {
     #[derive(Serialize)]
     struct DocumentRef<'a> {
         format: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        project: Option<&'a str>,
         secrets: &'a BTreeMap<String, SecretRecord>,
     }
     Zeroizing::new(
         toml::to_string(&DocumentRef {
             format: VAULT_FORMAT,
+            project,
             secrets: records,
         })
         .expect("secret records always serialize"),
@@ -149,11 +211,12 @@ pub(crate) fn render_document(records: &BTreeMap<String, SecretRecord>) -> Zeroi
 
 /// Encrypt `records` for `key`; armored text.
 pub(crate) fn encrypt(
+    project: Option<&str>,
     records: &BTreeMap<String, SecretRecord>,
     key: &VaultKey,
     scrypt_log_n: u8,
 ) -> Vec<u8> {
-    let plain = render_document(records);
+    let plain = render_document(project, records);
     let encryptor = match key {
         VaultKey::Passphrase(p, _) => {
             let mut recipient = age::scrypt::Recipient::new(p.clone());
@@ -260,6 +323,30 @@ mod tests {
         let err =
             parse_document(Path::new("v"), b"format = 2\n[secrets.a]\nvalue = 3\n").unwrap_err();
         assert!(matches!(err, VaultError::TooNew { format: 2, .. }), "{err}");
+    }
+
+    #[test]
+    fn project_is_read_and_optional() {
+        let doc = parse_document(Path::new("v"), b"format = 1\nproject = \"demo\"\n").unwrap();
+        assert_eq!(doc.project.as_deref(), Some("demo"));
+        let doc = parse_document(Path::new("v"), b"format = 1\n").unwrap();
+        assert_eq!(doc.project, None);
+    }
+
+    #[test]
+    fn huge_values_and_bad_names_are_refused_on_load() {
+        let big = format!(
+            "format = 1\n[secrets.a]\nvalue = \"{}\"\norigin = \"external\"\ncreated = 1\n",
+            "x".repeat(crate::limits::MAX_VALUE_LEN + 1)
+        );
+        let err = parse_document(Path::new("v"), big.as_bytes()).unwrap_err();
+        assert!(matches!(err, VaultError::InvalidValue { .. }), "{err}");
+        assert!(err.to_string().contains("8 KiB"), "{err}");
+        assert!(!err.to_string().contains("xxxxxxxx"), "{err}");
+        let bad = "format = 1\n[secrets.\"a\\u001b[2Jb\"]\nvalue = \"v\"\norigin = \"external\"\ncreated = 1\n";
+        let err = parse_document(Path::new("v"), bad.as_bytes()).unwrap_err();
+        assert!(matches!(err, VaultError::InvalidName { .. }), "{err}");
+        assert!(!err.to_string().contains('\u{1b}'), "{err}");
     }
 
     #[test]

@@ -66,12 +66,12 @@ fn environment_variables_in_order() {
         "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX\n",
     );
     set(ENV_IDENTITY_FILE, Some(&identity));
-    let mut store = SecretStore::open_vault(id_dir.path(), &env).unwrap();
+    let mut store = SecretStore::open_vault(id_dir.path(), PROJECT, &env).unwrap();
     store.ensure(&def("b"));
     store.save().unwrap();
     // With a passphrase set as well, each vault still gets the key it needs.
     set_str(ENV_PASSWORD, PASSPHRASE);
-    assert!(SecretStore::open_vault(id_dir.path(), &env).is_ok());
+    assert!(SecretStore::open_vault(id_dir.path(), PROJECT, &env).is_ok());
     assert!(open(dir.path(), &env).is_ok());
     set(ENV_PASSWORD, None);
     set(ENV_IDENTITY_FILE, None);

@@ -54,8 +54,20 @@ impl Project {
     /// Open the encrypted vault next to stack.toml (key from `VPAI_VAULT_PASSWORD_FILE`,
     /// `VPAI_VAULT_PASSWORD`, `VPAI_VAULT_IDENTITY_FILE` or a prompt), generate what is
     /// missing, and teach the printer to mask every value.
+    ///
+    /// The vault must belong to this project (`[project] name`). Generated values are
+    /// saved before this returns, so nothing renders or deploys a value the vault does
+    /// not hold: if another vpai generated the same secret meanwhile, the save keeps
+    /// the value it saved first, and this store holds that one.
     pub fn secrets(&self, printer: &Printer) -> anyhow::Result<SecretStore> {
-        let mut store = SecretStore::open_vault(&self.file.dir(), &PassphraseSource::Environment)?;
+        let mut store = SecretStore::open_vault(
+            &self.file.dir(),
+            &self.stack.project,
+            &PassphraseSource::Environment,
+        )?;
+        // A value that cannot be rendered (a newline, from before vpai checked) would
+        // break every file it lands in: say which one, before anything is generated.
+        store.check_values()?;
         let created = vpai_render::ensure_secrets(&self.stack, &mut store);
         if !created.is_empty() {
             store.save()?;

@@ -126,3 +126,167 @@ fn doctor_reads_a_log_file() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
 }
+
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success());
+}
+
+/// `vpai ARGS` that must fail fast (not hang, not read forever) with exit code 2.
+fn fails_fast(dir: &Path, args: &[&str]) -> String {
+    let started = std::time::Instant::now();
+    let out = vpai(dir)
+        .args(args)
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{args:?} took {:?}",
+        started.elapsed()
+    );
+    stderr
+}
+
+#[test]
+fn check_and_doctor_refuse_devices_fifos_and_huge_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let stderr = fails_fast(dir.path(), &["check", "/dev/zero"]);
+    assert!(
+        stderr.contains("`/dev/zero`: it is a character device, not a regular file"),
+        "{stderr}"
+    );
+    let stderr = fails_fast(dir.path(), &["doctor", "--logs", "/dev/zero"]);
+    assert!(stderr.contains("character device"), "{stderr}");
+    assert!(stderr.contains("vpai doctor --logs -"), "{stderr}");
+
+    mkfifo(&dir.path().join("fifo.yml"));
+    let stderr = fails_fast(dir.path(), &["check", "fifo.yml"]);
+    assert!(
+        stderr.contains("`fifo.yml`: it is a FIFO (named pipe), not a regular file"),
+        "{stderr}"
+    );
+    let stderr = fails_fast(dir.path(), &["doctor", "--logs", "fifo.yml"]);
+    assert!(stderr.contains("FIFO"), "{stderr}");
+
+    let big = std::fs::File::create(dir.path().join("docker-compose.yml")).unwrap();
+    big.set_len(20 * 1024 * 1024).unwrap();
+    let stderr = fails_fast(dir.path(), &["check", "docker-compose.yml"]);
+    assert!(
+        stderr.contains(
+            "`docker-compose.yml`: it is 20 MiB, over the 8 MiB limit for a checked file"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_of_a_directory_skips_a_fifo_with_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("docker-compose.yml"), BAD).unwrap();
+    mkfifo(&dir.path().join("pipe.yml"));
+    let out = vpai(dir.path())
+        .args(["check"])
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("note: skipped `pipe.yml`: a FIFO (named pipe), not a regular file"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("[VP101]"));
+}
+
+#[test]
+fn doctor_reads_stdin_with_a_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = vpai(dir.path())
+        .args(["doctor", "loki", "--logs", "-"])
+        .write_stdin("level=error msg=\"error getting ingester clients\" err=\"empty ring\"\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("[VP502]"));
+}
+
+const SECRET: &str = "Zq7-Distinctive-Pa55word";
+
+#[test]
+fn check_never_prints_the_secrets_it_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("docker-compose.yml"),
+        format!(
+            "services:\n  postgresql:\n    image: postgres:18.1-bookworm\n    environment:\n      POSTGRES_PASSWORD: {SECRET}\n  redis:\n    image: redis:8.0-bookworm\n    command: redis-server --requirepass {SECRET}-redis\n"
+        ),
+    )
+    .unwrap();
+    for format in ["human", "json", "sarif"] {
+        let out = vpai(dir.path())
+            .args(["check", "--format", format])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stdout.contains("VP801") && stdout.contains("VP212"),
+            "{stdout}"
+        );
+        assert!(!stdout.contains("Zq7"), "{format}: {stdout}");
+        assert!(!stderr.contains("Zq7"), "{format}: {stderr}");
+    }
+    let out = vpai(dir.path()).args(["check"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("POSTGRES_PASSWORD: ********"), "{stdout}");
+}
+
+const ESCAPES: &str = "\x1b]0;pwned\x07\x1b[2J";
+
+#[test]
+fn check_and_doctor_print_no_terminal_escapes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("redis.conf"),
+        format!("rename-command FLUSHALL \"\" # {ESCAPES}\n"),
+    )
+    .unwrap();
+    let out = vpai(dir.path()).args(["check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    for stream in [&out.stdout, &out.stderr] {
+        assert!(
+            !stream.contains(&0x1b) && !stream.contains(&0x07),
+            "{stream:?}"
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("# \\x1b]0;pwned\\x07\\x1b[2J"), "{stdout}");
+
+    let logs = dir.path().join("loki.log");
+    std::fs::write(
+        &logs,
+        format!("level=error err=\"empty ring\" {ESCAPES}\n{ESCAPES}\n"),
+    )
+    .unwrap();
+    for json in [false, true] {
+        let mut args = vec!["doctor", "loki", "--logs", logs.to_str().unwrap()];
+        if json {
+            args.push("--json");
+        }
+        let out = vpai(dir.path()).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        for stream in [&out.stdout, &out.stderr] {
+            assert!(
+                !stream.contains(&0x1b) && !stream.contains(&0x07),
+                "{stream:?}"
+            );
+        }
+    }
+}

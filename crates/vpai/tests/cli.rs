@@ -351,3 +351,106 @@ help = "ask @BotFather on Telegram (/newbot), then `vpai secrets set telegram_bo
     );
     assert!(!root.exists(), "the host was touched");
 }
+
+#[test]
+fn init_refuses_a_crafted_email_and_writes_nothing() {
+    // Reported: an e-mail that closes the string and adds a host with a ProxyCommand.
+    let dir = tempfile::tempdir().unwrap();
+    let email = "ops@example.com\"\n[hosts.evil]\naddress = \"h\"\nssh_options = { ProxyCommand = \"touch /tmp/pwned\" }\n#";
+    let out = vpai(dir.path())
+        .args([
+            "init",
+            "--domain",
+            "example.org",
+            "--non-interactive",
+            "--email",
+            email,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--email"), "{err}");
+    assert!(!dir.path().join("stack.toml").exists());
+    for (flag, value) in [
+        ("--name", "x\"\n[hosts.evil]"),
+        ("--name", &"a".repeat(33)),
+        ("--domain", "ex..ample.com"),
+        ("--domain", "example.org\n\tadmin :2019"),
+        ("--email", "ops@example.org admin"),
+    ] {
+        let mut args = vec!["init", "--non-interactive", flag, value];
+        if flag != "--domain" {
+            args.extend(["--domain", "example.org"]);
+        }
+        let out = vpai(dir.path()).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag} {value:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag), "{flag}: {err}");
+        assert!(!dir.path().join("stack.toml").exists(), "{flag} {value:?}");
+    }
+}
+
+#[test]
+fn init_writes_values_through_toml_and_keeps_the_comments() {
+    let dir = tempfile::tempdir().unwrap();
+    vpai(dir.path())
+        .args([
+            "init",
+            "--domain",
+            "example.org",
+            "--name",
+            "acme-1",
+            "--email",
+            "ops+vpai@example.org",
+            "--non-interactive",
+        ])
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(dir.path().join("stack.toml")).unwrap();
+    let parsed: toml::Table = toml::from_str(&text).unwrap();
+    let project = parsed["project"].as_table().unwrap();
+    assert_eq!(project["name"].as_str(), Some("acme-1"));
+    assert_eq!(project["domain"].as_str(), Some("example.org"));
+    assert_eq!(project["acme_email"].as_str(), Some("ops+vpai@example.org"));
+    assert_eq!(parsed.len(), 1, "only [project]: {text}");
+    assert!(
+        text.contains("# required: containers `acme-1_<service>`"),
+        "{text}"
+    );
+    assert!(text.contains("# [services.n8n]"), "{text}");
+}
+
+#[test]
+fn a_hostile_value_stops_render_before_the_vault_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("stack.toml"),
+        "[project]\nname = \"x\"\ndomain = \"example.com\"\nacme_email = \"ops@example.com\\n\\tadmin 0.0.0.0:2019\"\n",
+    )
+    .unwrap();
+    let out = vpai(dir.path())
+        .args(["render", "--out"])
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("stack.toml:4:14"), "{err}");
+    assert!(err.contains("control character"), "{err}");
+    assert!(!dir.path().join("secrets.vault").exists());
+    assert!(!dir.path().join("out").exists());
+}
+
+#[test]
+fn a_stack_file_that_is_not_a_regular_file_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = vpai(dir.path())
+        .args(["render", "-f", "/dev/zero"])
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a regular file"), "{err}");
+}

@@ -576,6 +576,32 @@ fn deploy_noop_targeted_recreate_rollback_and_lock() {
     let app_v2 = project.container("app");
     assert_eq!(project.releases().len(), 2);
 
+    // A link planted in the tree on the host (`env -> a shared directory`) is refused,
+    // naming it: no secret lands in its target, nothing is recreated.
+    let victim = project.dir.path().join("victim");
+    std::fs::create_dir(&victim).unwrap();
+    let env = project.root().join("env");
+    std::fs::rename(&env, project.root().join("env.real")).unwrap();
+    std::os::unix::fs::symlink(&victim, &env).unwrap();
+    project.set_app_env(subnet, "MODE = \"ok\", COLOR = \"green\"");
+    let out = project.vpai(&["up", "--timeout", "60"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("symbolic link") && err.contains("/env"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&victim).unwrap().count(),
+        0,
+        "nothing written through the link"
+    );
+    assert_eq!(project.container("app"), app_v2);
+    std::fs::remove_file(&env).unwrap();
+    std::fs::rename(project.root().join("env.real"), &env).unwrap();
+    project.set_app_env(subnet, "MODE = \"ok\", COLOR = \"blue\"");
+    assert_eq!(project.files(), files_v2);
+
     // A phase that does not become healthy: automatic rollback to v2.
     project.set_app_env(subnet, "MODE = \"broken\"");
     let out = project.vpai(&["up", "--timeout", "60"]);

@@ -8,6 +8,7 @@ pub mod encoding;
 pub mod files;
 pub mod openclaw;
 pub mod scripts;
+pub mod secrets;
 
 use crate::inspect::ImageInspector;
 use crate::knowledge::Knowledge;

@@ -6,6 +6,7 @@ use vpai_catalog::{RotationPolicy, SecretDef, SecretFormat};
 use vpai_vault::{PassphraseSource, SecretStore};
 
 pub const PASSPHRASE: &str = "correct horse battery staple";
+pub const PROJECT: &str = "demo";
 
 pub fn pass() -> PassphraseSource {
     PassphraseSource::passphrase(PASSPHRASE)
@@ -13,7 +14,7 @@ pub fn pass() -> PassphraseSource {
 
 /// Open the vault in `dir` with a cheap scrypt work factor for new writes.
 pub fn open(dir: &Path, source: &PassphraseSource) -> Result<SecretStore, vpai_vault::VaultError> {
-    let mut store = SecretStore::open_vault(dir, source)?;
+    let mut store = SecretStore::open_vault(dir, PROJECT, source)?;
     store.set_scrypt_work_factor(10);
     Ok(store)
 }

@@ -2,7 +2,8 @@
 //! service configs, ours (`--example`, `--stack`) or anyone's (`PATH...`).
 //!
 //! Exit code: 0 clean (warnings allowed), 1 at least one error-level finding,
-//! 2 usage or I/O error.
+//! 2 usage or I/O error (a path that is missing, unreadable, not a regular file or
+//! over the size limit).
 
 use crate::cli::StackArgs;
 use crate::printer::Printer;
@@ -12,7 +13,11 @@ use clap::{Args, ValueEnum};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use vpai_check::text::sanitize_for_terminal;
 use vpai_check::{CheckOptions, Report, Severity, SourceFile};
+
+/// Notes about skipped files printed before "... and N more".
+const MAX_SKIP_NOTES: usize = 20;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -55,7 +60,10 @@ pub enum Format {
 pub fn run(args: CheckArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     if let Some(rule) = &args.explain {
         let Some(text) = vpai_check::explain(rule) else {
-            bail!("unknown rule `{rule}` (see `vpai check --list-rules`)");
+            bail!(
+                "unknown rule `{}` (see `vpai check --list-rules`)",
+                sanitize_for_terminal(rule)
+            );
         };
         printer.out(text.trim_end());
         return Ok(ExitCode::SUCCESS);
@@ -84,7 +92,7 @@ pub fn run(args: CheckArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         bail!(
             "unknown rule{} in `--allow`: {} (see `vpai check --list-rules`)",
             if unknown.len() == 1 { "" } else { "s" },
-            unknown.join(", ")
+            sanitize_for_terminal(&unknown.join(", "))
         );
     }
     let rendered = args.example || args.stack.is_some();
@@ -121,7 +129,21 @@ pub fn run(args: CheckArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         } else {
             args.paths.clone()
         };
-        vpai_check::load_paths(&paths)?
+        let loaded = vpai_check::load(&paths)?;
+        for s in loaded.skipped.iter().take(MAX_SKIP_NOTES) {
+            printer.info(&format!(
+                "note: skipped `{}`: {}",
+                sanitize_for_terminal(&s.path),
+                s.reason
+            ));
+        }
+        if loaded.skipped.len() > MAX_SKIP_NOTES {
+            printer.info(&format!(
+                "note: ... and {} more skipped",
+                loaded.skipped.len() - MAX_SKIP_NOTES
+            ));
+        }
+        loaded.files
     };
     let opts = CheckOptions {
         allow: args.allow.clone(),
@@ -134,14 +156,21 @@ pub fn run(args: CheckArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         let applied = vpai_check::fix(&mut files, &report);
         for (file, old) in files.iter().zip(before) {
             if file.text != old {
-                fs_err::write(&file.path, &file.text)
-                    .with_context(|| format!("cannot write the fixed `{}`", file.path))?;
+                fs_err::write(&file.path, &file.text).with_context(|| {
+                    format!(
+                        "cannot write the fixed `{}`",
+                        sanitize_for_terminal(&file.path)
+                    )
+                })?;
             }
         }
         for a in &applied {
             printer.info(&format!(
                 "fixed {}:{} [{}] {}",
-                a.path, a.line, a.rule, a.description
+                sanitize_for_terminal(&a.path),
+                a.line,
+                a.rule,
+                sanitize_for_terminal(&a.description)
             ));
         }
         if !applied.is_empty() {

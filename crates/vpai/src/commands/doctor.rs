@@ -7,10 +7,11 @@
 use crate::printer::Printer;
 use anyhow::{Context, bail};
 use clap::Args;
-use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use vpai_check::doctor;
+use vpai_check::input::{self, LogText};
+use vpai_check::text::sanitize_for_terminal;
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
@@ -18,7 +19,8 @@ pub struct DoctorArgs {
     /// that is unhealthy, restarting or exited with an error.
     #[arg(value_name = "SERVICE")]
     pub service: Option<String>,
-    /// Read the logs from this file (`-` for stdin) instead of `docker logs`.
+    /// Read the logs from this file (`-` for stdin) instead of `docker logs`; of a
+    /// file larger than 64 MiB, its last 64 MiB.
     #[arg(long, value_name = "FILE")]
     pub logs: Option<PathBuf>,
     /// Print the diagnoses as JSON.
@@ -32,21 +34,32 @@ pub struct DoctorArgs {
 pub fn run(args: DoctorArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let targets: Vec<(String, String)> = match (&args.logs, &args.service) {
         (Some(path), service) => {
-            let text = if path.as_os_str() == "-" {
-                let mut s = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut s)
-                    .context("cannot read the logs from stdin")?;
-                s
+            let (shown, log) = if path.as_os_str() == "-" {
+                let log = input::read_log_stream(std::io::stdin().lock(), "stdin")?;
+                ("stdin".to_string(), log)
             } else {
-                let bytes = fs_err::read(path)?;
-                String::from_utf8_lossy(&bytes).into_owned()
+                let shown = path.display().to_string();
+                let log = input::read_log_file(path, &shown)?;
+                (shown, log)
             };
+            if log.skipped > 0 {
+                printer.info(&format!(
+                    "note: `{}` holds more than {}: reading only its last lines, up to {} (log line numbers count from there)",
+                    sanitize_for_terminal(&shown),
+                    input::human_size(input::MAX_LOGS),
+                    input::human_size(input::MAX_LOGS),
+                ));
+            }
+            let text = String::from_utf8_lossy(&log.bytes).into_owned();
             vec![(service.clone().unwrap_or_else(|| "logs".into()), text)]
         }
         (None, Some(service)) => {
-            let container = container_of(service)
-                .with_context(|| format!("no container found for `{service}`"))?;
+            let container = container_of(service).with_context(|| {
+                format!(
+                    "no container found for `{}`",
+                    sanitize_for_terminal(service)
+                )
+            })?;
             vec![(service.clone(), container_output(&container, args.tail)?)]
         }
         (None, None) => {
@@ -66,17 +79,18 @@ pub fn run(args: DoctorArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
 
     let mut found = false;
     let mut json = Vec::new();
-    for (service, logs) in &targets {
-        let diagnoses = doctor::diagnose(service, logs);
+    for (service, logs) in targets {
+        let diagnoses = doctor::diagnose(&service, &logs);
         found |= !diagnoses.is_empty();
         if args.json {
-            json.push(serde_json::json!({ "service": service, "diagnoses": diagnoses }));
+            json.push((service, diagnoses));
         } else {
-            printer.out(doctor::render(service, &diagnoses).trim_end());
+            // `render` shows terminal controls of the logs as escapes.
+            printer.out(doctor::render(&service, &diagnoses).trim_end());
         }
     }
     if args.json {
-        printer.out(&serde_json::to_string_pretty(&json)?);
+        printer.out(&doctor::to_json(&json));
     }
     Ok(if found {
         ExitCode::from(1)
@@ -105,7 +119,10 @@ fn container_of(service: &str) -> anyhow::Result<String> {
     let names = String::from_utf8_lossy(&out.stdout);
     match names.lines().next() {
         Some(name) if !name.is_empty() => Ok(name.to_string()),
-        _ => bail!("`docker ps -a` shows no container named or labelled `{service}`"),
+        _ => bail!(
+            "`docker ps -a` shows no container named or labelled `{}`",
+            sanitize_for_terminal(service)
+        ),
     }
 }
 
@@ -113,9 +130,9 @@ fn container_of(service: &str) -> anyhow::Result<String> {
 /// where "executable file not found" and refused connections show up.
 fn container_output(container: &str, tail: usize) -> anyhow::Result<String> {
     let tail = tail.to_string();
-    let logs = docker(&["logs", "--tail", &tail, container])?;
-    let mut text = String::from_utf8_lossy(&logs.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&logs.stderr));
+    let (stdout, stderr) = docker_logs(&["logs", "--tail", &tail, container])?;
+    let mut text = String::from_utf8_lossy(&stdout.bytes).into_owned();
+    text.push_str(&String::from_utf8_lossy(&stderr.bytes));
     let health = docker(&[
         "inspect",
         "--format",
@@ -126,12 +143,42 @@ fn container_output(container: &str, tail: usize) -> anyhow::Result<String> {
     Ok(text)
 }
 
+/// A docker command whose output can be large (lines of any length): the last
+/// `MAX_LOGS / 2` bytes of its stdout and of its stderr.
+fn docker_logs(args: &[&str]) -> anyhow::Result<(LogText, LogText)> {
+    let mut child = Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot run `docker` (is it installed and on PATH?)")?;
+    let keep = input::MAX_LOGS / 2;
+    let stderr = child
+        .stderr
+        .take()
+        .map(|err| std::thread::spawn(move || input::tail_of_stream(err, keep)));
+    let stdout = match child.stdout.take() {
+        Some(out) => input::tail_of_stream(out, keep),
+        None => Ok(LogText::default()),
+    };
+    let stderr = match stderr {
+        Some(thread) => thread
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("reader thread panicked"))),
+        None => Ok(LogText::default()),
+    };
+    child.wait().context("`docker logs` did not finish")?;
+    let read = |r: std::io::Result<LogText>| r.context("cannot read the output of `docker logs`");
+    Ok((read(stdout)?, read(stderr)?))
+}
+
 fn failing_containers() -> anyhow::Result<Vec<String>> {
     let out = docker(&["ps", "-a", "--format", "{{.Names}}\t{{.Status}}"])?;
     if !out.status.success() {
         bail!(
             "`docker ps` failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
+            sanitize_for_terminal(String::from_utf8_lossy(&out.stderr).trim())
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout)

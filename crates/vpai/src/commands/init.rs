@@ -5,6 +5,7 @@ use crate::printer::Printer;
 use anyhow::bail;
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
+use vpai_spec::values::{self, toml_str};
 
 pub fn run(args: InitArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     if args.file.exists() && !args.force {
@@ -29,10 +30,14 @@ pub fn run(args: InitArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             line.to_string()
         })
     };
+    // Every value is checked with the grammar `vpai render` applies to stack.toml,
+    // before anything is written: a value `init` writes must never be able to add a
+    // key, a table or a line to the file.
     let name = match args.name {
         Some(n) => n,
         None => ask("Project name (containers are <name>_<service>)", "stack")?,
     };
+    checked("--name", &name, values::check_project_name)?;
     let domain = match args.domain {
         Some(d) => d,
         None if interactive => ask("Main domain (each service gets a subdomain)", "example.com")?,
@@ -40,6 +45,7 @@ pub fn run(args: InitArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             "--domain is required without a terminal (e.g. `vpai init --domain example.com --non-interactive`)"
         ),
     };
+    checked("--domain", &domain, values::check_domain)?;
     let profile = match args.profile {
         Some(p) => p,
         None => ask(
@@ -47,6 +53,14 @@ pub fn run(args: InitArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             "core",
         )?,
     };
+    if vpai_catalog::Catalog::profile(&profile).is_none() {
+        let known: Vec<&str> = vpai_catalog::PROFILES.iter().map(|(n, _)| *n).collect();
+        bail!(
+            "--profile: unknown profile `{}` (known profiles: {})",
+            values::shown(&profile),
+            known.join(", ")
+        );
+    }
     let local = domain == "localhost" || domain.ends_with(".localhost");
     let email = match args.email {
         Some(e) => Some(e),
@@ -56,9 +70,26 @@ pub fn run(args: InitArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             &format!("admin@{domain}"),
         )?),
     };
+    if let Some(e) = &email {
+        checked("--email", e, values::check_email)?;
+    }
     let text = stack_toml(&name, &domain, &profile, email.as_deref(), local);
-    // Check what we wrote parses, so `init` can never produce a broken file.
-    vpai_spec::StackFile::parse(&args.file, text.clone())?;
+    // Check what we wrote parses to exactly what was asked, so `init` can never produce
+    // a broken file or one that says more than the operator typed.
+    let parsed = vpai_spec::StackFile::parse(&args.file, text.clone())?;
+    let p = &parsed.spec.project;
+    if p.name.get_ref() != &name
+        || p.domain.get_ref() != &domain
+        || p.profile.as_ref().map(|v| v.get_ref().as_str()) != Some(profile.as_str())
+        || p.acme_email.as_ref().map(|v| v.get_ref().as_str()) != email.as_deref()
+        || !parsed.spec.hosts.is_empty()
+        || !parsed.spec.services.is_empty()
+        || !parsed.spec.images.is_empty()
+    {
+        bail!(
+            "internal error: the generated stack.toml does not say what was asked; nothing written"
+        );
+    }
     let tmp = args.file.with_extension("toml.tmp");
     fs_err::write(&tmp, &text)?;
     fs_err::rename(&tmp, &args.file)?;
@@ -67,21 +98,39 @@ pub fn run(args: InitArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// An operator's value checked with the spec's grammar, or an error that names the flag.
+fn checked(
+    flag: &str,
+    value: &str,
+    check: impl FnOnce(&str) -> Result<(), values::Refusal>,
+) -> anyhow::Result<()> {
+    check(value).map_err(|r| anyhow::anyhow!("{flag}: {}\nhint: {}", r.message, r.help))
+}
+
+/// The commented stack.toml. Values are written by the TOML serializer; the comments
+/// that repeat the name and the domain rely on both having passed the spec's grammar
+/// (letters, digits, `-`, `_`, `.`), checked by the caller.
 fn stack_toml(name: &str, domain: &str, profile: &str, email: Option<&str>, local: bool) -> String {
     let tls = if local { "internal" } else { "acme" };
     let email_line = match email {
-        Some(e) => format!("acme_email = \"{e}\"\n"),
+        Some(e) => format!("acme_email = {}\n", toml_str(e)),
         None => "# acme_email = \"ops@example.com\"\n".to_string(),
     };
+    let (name_lit, domain_lit, profile_lit, tls_lit) = (
+        toml_str(name),
+        toml_str(domain),
+        toml_str(profile),
+        toml_str(tls),
+    );
     format!(
         r#"# stack.toml: the whole stack in one file. Commit it; secrets live elsewhere.
 # Reference: `vpai --help`; every key below is optional unless marked.
 
 [project]
-name = "{name}"          # required: containers `{name}_<service>`, files in /opt/{name}
-domain = "{domain}"      # required: each service answers on <subdomain>.{domain}
-profile = "{profile}"    # core = postgresql redis qdrant caddy n8n litellm
-tls = "{tls}"            # acme (public certificates) or internal (Caddy's own CA)
+name = {name_lit}          # required: containers `{name}_<service>`, files in /opt/{name}
+domain = {domain_lit}      # required: each service answers on <subdomain>.{domain}
+profile = {profile_lit}    # core = postgresql redis qdrant caddy n8n litellm
+tls = {tls_lit}            # acme (public certificates) or internal (Caddy's own CA)
 {email_line}timezone = "UTC"
 locale = "en-US"         # ICU locale for PostgreSQL collation (never fr_FR.UTF-8)
 # http_port = 80

@@ -3,6 +3,7 @@
 use crate::cli::RenderArgs;
 use crate::printer::{Printer, table};
 use crate::project::Project;
+use std::path::Path;
 use std::process::ExitCode;
 use vpai_host::{Host, LocalHost};
 
@@ -17,10 +18,17 @@ pub fn run(args: RenderArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     if let Some(out) = &args.out {
         let host = LocalHost;
         for dir in &rendered.dirs {
-            host.ensure_dir(&out.join(&dir.path), dir.mode, dir.owner)?;
+            host.ensure_dir(out, Path::new(&dir.path), dir.mode, dir.owner)?;
         }
         for art in &rendered.artifacts {
-            host.write_file(&out.join(&art.path), &art.bytes, art.mode, art.owner, None)?;
+            host.write_file(
+                out,
+                Path::new(&art.path),
+                &art.bytes,
+                art.mode,
+                art.owner,
+                None,
+            )?;
         }
         printer.success(&format!(
             "rendered {} files for `{}` into `{}`",

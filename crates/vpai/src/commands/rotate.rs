@@ -9,7 +9,6 @@ use crate::cli::RotateArgs;
 use crate::printer::Printer;
 use crate::project::Project;
 use anyhow::{Context, bail};
-use std::io::Read;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use vpai_catalog::SecretDef;
@@ -54,15 +53,12 @@ pub fn run(args: RotateArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
                     def.name
                 );
             }
-            let mut value = String::new();
-            std::io::stdin()
-                .read_to_string(&mut value)
-                .context("reading the new value from stdin")?;
-            let value = value.trim_end_matches(['\n', '\r']).to_string();
+            // At most 8 KiB, one line, checked before anything changes.
+            let value = crate::commands::secrets::read_stdin_value(&def.name)?;
             if value.is_empty() {
                 bail!("no new value for `{}` on stdin", def.name);
             }
-            NewValue::Given(value)
+            NewValue::Given(value.to_string())
         } else {
             NewValue::Generate
         };

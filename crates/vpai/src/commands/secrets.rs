@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 use vpai_catalog::{RotationPolicy, SecretDef};
-use vpai_vault::import::{ansible_password, read_vars};
+use vpai_vault::import::{ansible_password, read_ansible_file, read_vars};
 use vpai_vault::rotate::{catalog_users, due_at};
 use vpai_vault::{EditSession, PassphraseSource, SecretOrigin, SecretStore, Zeroizing};
 
@@ -31,11 +31,23 @@ pub fn run(command: SecretsCommand, printer: &Printer) -> anyhow::Result<ExitCod
 }
 
 /// Open the stack's vault (migrating the plaintext store once) and teach the printer
-/// every value.
+/// every value. The vault must belong to this project.
 fn open_store(project: &Project, printer: &Printer) -> anyhow::Result<SecretStore> {
-    let store = SecretStore::open_vault(&project.file.dir(), &PassphraseSource::Environment)?;
+    let store = SecretStore::open_vault(
+        &project.file.dir(),
+        &project.stack.project,
+        &PassphraseSource::Environment,
+    )?;
     printer.add_secrets(store.values());
     Ok(store)
+}
+
+/// Save the store (merging with what another vpai saved meanwhile) and teach the
+/// printer the values that merge brought in.
+fn save_store(store: &mut SecretStore, printer: &Printer) -> anyhow::Result<()> {
+    store.save()?;
+    printer.add_secrets(store.values());
+    Ok(())
 }
 
 /// The stack's declared secrets, once each, with the service that declares them.
@@ -275,7 +287,7 @@ fn set(args: SecretsSetArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         ));
         return Ok(ExitCode::SUCCESS);
     }
-    store.save()?;
+    save_store(&mut store, printer)?;
     let used_by = users(&project, &store)
         .remove(&args.name)
         .unwrap_or_default();
@@ -295,25 +307,17 @@ fn set(args: SecretsSetArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
 }
 
 /// A value from stdin (one trailing newline dropped), or asked on the terminal
-/// without echo. Never from argv, where `ps` and shell history would see it.
+/// without echo. Never from argv, where `ps` and shell history would see it. Refused,
+/// before anything is saved, when it is not one line of at most 8 KiB.
 fn read_value(name: &str) -> anyhow::Result<Zeroizing<String>> {
     let stdin = std::io::stdin();
     let value = if stdin.is_terminal() {
-        vpai_vault::read_hidden(&format!("Value for {name} (not echoed): "))
-            .context("reading the value from the terminal")?
+        let value = vpai_vault::read_hidden(&format!("Value for {name} (not echoed): "))
+            .context("reading the value from the terminal")?;
+        check_value(name, &value)?;
+        value
     } else {
-        let mut text = Zeroizing::new(String::new());
-        stdin
-            .lock()
-            .read_to_string(&mut text)
-            .context("reading the value from stdin")?;
-        if text.ends_with('\n') {
-            text.pop();
-            if text.ends_with('\r') {
-                text.pop();
-            }
-        }
-        text
+        read_stdin_value(name)?
     };
     if value.is_empty() {
         bail!(
@@ -321,6 +325,50 @@ fn read_value(name: &str) -> anyhow::Result<Zeroizing<String>> {
         );
     }
     Ok(value)
+}
+
+/// The value of `name` from stdin, one trailing newline dropped. At most 8 KiB are
+/// read (and a line ending): a bigger input is refused without reading the rest.
+pub(crate) fn read_stdin_value(name: &str) -> anyhow::Result<Zeroizing<String>> {
+    let limit = vpai_vault::MAX_VALUE_LEN + 2;
+    let mut bytes = Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .lock()
+        .take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .context("reading the value from stdin")?;
+    if bytes.len() > limit {
+        bail!(
+            "the value of `{name}` on stdin is longer than {} bytes (8 KiB), the limit for a secret\n  help: nothing was changed; a secret is a key, a password or a token, not a file",
+            vpai_vault::MAX_VALUE_LEN
+        );
+    }
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        bail!("the value of `{name}` on stdin is not UTF-8 text; nothing was changed");
+    };
+    let text = text
+        .strip_suffix('\n')
+        .map_or(text, |t| t.strip_suffix('\r').unwrap_or(t));
+    check_value(name, text)?;
+    Ok(Zeroizing::new(text.to_string()))
+}
+
+/// Refuse a value that is not one line of at most 8 KiB, naming the problem, never
+/// the value.
+pub(crate) fn check_value(name: &str, value: &str) -> anyhow::Result<()> {
+    if let Err(problem) = vpai_vault::check_value(value) {
+        bail!(
+            "the value of `{name}` {problem}\n  help: nothing was changed; give the value on one line (for a multi-line key, store it base64-encoded)"
+        );
+    }
+    // Secrets reach the services through env files: refuse what no env file can carry
+    // literally now, rather than a render that fails later.
+    if let Err(problem) = vpai_render::check_env_value(value) {
+        bail!(
+            "the value of `{name}` cannot be written into an env file: {problem}\n  help: nothing was changed; if the provider lets you, generate a value without it"
+        );
+    }
+    Ok(())
 }
 
 fn edit(args: SecretsEditArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
@@ -332,13 +380,10 @@ fn edit(args: SecretsEditArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         .or_else(|_| std::env::var("EDITOR"))
         .unwrap_or_else(|_| "vi".into());
     let changes = loop {
-        // Through `sh` so that `EDITOR="code --wait"` works; the path is not secret.
-        let status = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!("{editor} \"$1\""))
-            .arg("vpai-edit")
-            .arg(session.path())
-            .status()
+        // An interrupted edit (SIGINT, SIGTERM, SIGHUP) ends here: the session removes
+        // the plaintext and exits, the vault unchanged.
+        let status = session
+            .run_editor(&editor)
             .with_context(|| format!("starting the editor `{editor}`"))?;
         if !status.success() {
             bail!("the editor `{editor}` failed ({status}); nothing was changed");
@@ -359,7 +404,9 @@ fn edit(args: SecretsEditArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         printer.info("no change");
         return Ok(ExitCode::SUCCESS);
     }
-    store.save()?;
+    // Another vpai may have saved the vault while the editor was open: its changes are
+    // kept, and a secret changed on both sides is refused.
+    save_store(&mut store, printer)?;
     for (what, names) in [
         ("added", &changes.added),
         ("changed", &changes.changed),
@@ -390,7 +437,7 @@ fn ask_yes_no(question: &str) -> anyhow::Result<bool> {
 
 fn import_ansible(args: SecretsImportArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let project = Project::load(&args.stack)?;
-    let text = Zeroizing::new(fs_err::read_to_string(&args.ansible_file)?);
+    let text = read_ansible_file(&args.ansible_file)?;
     let shown = args.ansible_file.display().to_string();
     let password_file = args
         .password_file
@@ -406,8 +453,7 @@ fn import_ansible(args: SecretsImportArgs, printer: &Printer) -> anyhow::Result<
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| shown.clone());
     let outcome = store.import(&vars, &source, args.overwrite);
-    store.save()?;
-    printer.add_secrets(store.values());
+    save_store(&mut store, printer)?;
 
     let join = |v: &[String]| v.join(", ");
     if !outcome.added.is_empty() {

@@ -162,13 +162,13 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             if !failure.health_output.trim().is_empty() {
                 printer.info(&format!(
                     "last healthcheck output:\n{}",
-                    failure.health_output.trim_end()
+                    untrusted_lines(failure.health_output.trim_end())
                 ));
             }
             printer.info(&format!(
                 "last 50 log lines of {}:\n{}",
                 failure.container,
-                failure.logs.trim_end()
+                untrusted_lines(failure.logs.trim_end())
             ));
             // Known failure messages from the seeds: cause, fix and the rule that catches it.
             let text = format!("{}\n{}", failure.logs, failure.health_output);
@@ -265,4 +265,13 @@ pub fn print_plan(printer: &Printer, plan: &Plan, diff: bool) {
         };
         printer.info(&line);
     }
+}
+
+/// A container's output, shown line by line with its terminal escapes neutralised (a
+/// log can hold `ESC]0;...` or `ESC[2J` that would act on the operator's terminal).
+fn untrusted_lines(text: &str) -> String {
+    text.lines()
+        .map(|l| vpai_check::text::sanitize_for_terminal(l).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -1,0 +1,577 @@
+//! The grammar of every `stack.toml` value that ends up in a rendered file (compose
+//! YAML, Caddyfile, postgresql.conf, env files). The stack file arrives through pull
+//! requests: a value is accepted only when it cannot become a directive, a site, a key
+//! or a line in another file's syntax. `vpai init` uses the same checks before it
+//! writes anything.
+
+use std::fmt;
+
+/// Why a value is refused: what is wrong with it, and how to write it instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub message: String,
+    pub help: String,
+}
+
+impl Refusal {
+    fn new(message: impl Into<String>, help: impl Into<String>) -> Self {
+        Refusal {
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.help)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// Longest project name: it builds container, network and compose project names.
+pub const MAX_PROJECT_NAME: usize = 32;
+/// Longest domain name (RFC 1035, without the trailing dot).
+pub const MAX_DOMAIN: usize = 253;
+/// Longest DNS label.
+pub const MAX_LABEL: usize = 63;
+/// Docker refuses a memory limit below 6 MiB.
+pub const MIN_MEMORY: u64 = 6 << 20;
+/// No host this tool deploys to has more than 1 TiB for one container.
+pub const MAX_MEMORY: u64 = 1 << 40;
+/// Longest image reference we accept (Docker's own limit on the name is 255).
+pub const MAX_IMAGE: usize = 512;
+/// Longest environment variable name.
+pub const MAX_ENV_KEY: usize = 128;
+/// Longest environment value written by the operator.
+pub const MAX_ENV_VALUE: usize = 4096;
+
+/// A value as shown in an error message: at most 40 characters, control characters
+/// escaped, so that a hostile value can neither flood nor drive the terminal.
+pub fn shown(value: &str) -> String {
+    const MAX: usize = 40;
+    let mut out = String::new();
+    for (i, c) in value.chars().enumerate() {
+        if i == MAX {
+            out.push('…');
+            break;
+        }
+        if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The first control character of a value, if any.
+fn control_char(value: &str) -> Option<char> {
+    value.chars().find(|c| c.is_control())
+}
+
+fn no_control(value: &str, what: &str) -> Result<(), Refusal> {
+    match control_char(value) {
+        Some(c) => Err(Refusal::new(
+            format!(
+                "{what} `{}` contains a control character ({})",
+                shown(value),
+                c.escape_default()
+            ),
+            "remove line breaks, tabs and other control characters: the value is written into configuration files",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A TOML string literal of `value` (quotes included), escaped by the TOML serializer:
+/// what `vpai init` writes, so that no value can end the string and add a key.
+pub fn toml_str(value: &str) -> String {
+    toml::Value::String(value.to_string()).to_string()
+}
+
+/// `[project] name`: `[a-z][a-z0-9_-]*`, at most 32 characters.
+pub fn check_project_name(name: &str) -> Result<(), Refusal> {
+    let help = format!(
+        "use lowercase letters, digits, `_` or `-`, starting with a letter, at most {MAX_PROJECT_NAME} characters (it names containers and /opt/<name>)"
+    );
+    if name.chars().count() > MAX_PROJECT_NAME {
+        return Err(Refusal::new(
+            format!(
+                "the project name `{}` is longer than {MAX_PROJECT_NAME} characters",
+                shown(name)
+            ),
+            help,
+        ));
+    }
+    if name.is_empty()
+        || !name.starts_with(|c: char| c.is_ascii_lowercase())
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    {
+        return Err(Refusal::new(
+            format!("`{}` is not a valid project name", shown(name)),
+            help,
+        ));
+    }
+    Ok(())
+}
+
+/// One DNS label: 1..=63 letters, digits or `-`, not starting or ending with `-`.
+pub fn label_problem(label: &str) -> Option<&'static str> {
+    if label.is_empty() {
+        return Some("it has an empty label");
+    }
+    if label.len() > MAX_LABEL {
+        return Some("a label is longer than 63 characters");
+    }
+    if !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Some("only letters, digits, `-` and `.` are allowed");
+    }
+    if label.starts_with('-') || label.ends_with('-') {
+        return Some("a label starts or ends with `-`");
+    }
+    None
+}
+
+/// `[project] domain`: a DNS name of valid labels, at most 253 characters.
+pub fn check_domain(domain: &str) -> Result<(), Refusal> {
+    let bare = "write the bare domain, e.g. `example.com` (no scheme, no path, no port)";
+    no_control(domain, "the domain")?;
+    if domain.contains("://") || domain.contains('/') || domain.contains(':') {
+        return Err(Refusal::new(
+            format!("`{}` is not a domain name", shown(domain)),
+            bare,
+        ));
+    }
+    if domain.len() > MAX_DOMAIN {
+        return Err(Refusal::new(
+            format!(
+                "the domain `{}` is longer than {MAX_DOMAIN} characters",
+                shown(domain)
+            ),
+            "a DNS name has at most 253 characters",
+        ));
+    }
+    if let Some(problem) = domain.split('.').find_map(label_problem) {
+        return Err(Refusal::new(
+            format!("`{}` is not a domain name: {problem}", shown(domain)),
+            format!(
+                "{bare}; each label has 1 to {MAX_LABEL} letters, digits or `-`, not at its start or end"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `[services.X] subdomain`: one DNS label.
+pub fn check_subdomain(sub: &str) -> Result<(), Refusal> {
+    let help = "one label such as `n8n`: 1 to 63 letters, digits or `-`, not at its start or end (each service gets its own subdomain; sub-paths break n8n, LiteLLM and Qdrant)";
+    if sub.contains('.') || sub.contains('/') {
+        return Err(Refusal::new(
+            format!("`{}` is not a subdomain label", shown(sub)),
+            help,
+        ));
+    }
+    if let Some(problem) = label_problem(sub) {
+        return Err(Refusal::new(
+            format!("`{}` is not a subdomain label: {problem}", shown(sub)),
+            help,
+        ));
+    }
+    Ok(())
+}
+
+/// `<sub>.<domain>` fits in a DNS name.
+pub fn check_fqdn(sub: &str, domain: &str) -> Result<(), Refusal> {
+    if sub.len() + 1 + domain.len() > MAX_DOMAIN {
+        return Err(Refusal::new(
+            format!(
+                "`{}.{}` is longer than {MAX_DOMAIN} characters",
+                shown(sub),
+                shown(domain)
+            ),
+            "shorten the subdomain or the domain: a DNS name has at most 253 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// `[project] acme_email`: a conservative e-mail grammar. The local part holds letters,
+/// digits and `._%+-` (no leading, trailing or doubled dot); the domain is a valid DNS
+/// name. Nothing else: the address lands in the Caddyfile's global options, where a
+/// space, a brace, a quote or a `#` changes the meaning of the file.
+pub fn check_email(email: &str) -> Result<(), Refusal> {
+    let help = "an address such as `ops@example.com`: letters, digits and `._%+-` before the `@`, a domain name after it";
+    no_control(email, "the e-mail address")?;
+    let bad = |why: &str| {
+        Err(Refusal::new(
+            format!("`{}` is not an e-mail address: {why}", shown(email)),
+            help,
+        ))
+    };
+    if email.len() > 254 {
+        return bad("it is longer than 254 characters");
+    }
+    let Some((local, domain)) = email.split_once('@') else {
+        return bad("it has no `@`");
+    };
+    if local.is_empty() || local.len() > 64 {
+        return bad("the part before `@` must have 1 to 64 characters");
+    }
+    if !local
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._%+-".contains(c))
+    {
+        return bad("only letters, digits and `._%+-` are allowed before the `@`");
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return bad("a dot cannot start, end or repeat in the part before `@`");
+    }
+    if domain.contains('@') {
+        return bad("it has more than one `@`");
+    }
+    if domain.len() > MAX_DOMAIN || domain.split('.').any(|l| label_problem(l).is_some()) {
+        return bad("the part after `@` is not a domain name");
+    }
+    Ok(())
+}
+
+/// `[project] timezone`: a name of the IANA time zone database. The list is chrono-tz's
+/// (generated from the IANA data, kept up to date by its maintainers); the containers
+/// and PostgreSQL read the same database.
+pub fn check_timezone(tz: &str) -> Result<(), Refusal> {
+    if tz.parse::<chrono_tz::Tz>().is_ok() {
+        return Ok(());
+    }
+    let best = chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|z| (strsim::jaro_winkler(tz, z.name()), z.name()))
+        .filter(|(score, _)| *score > 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let help = match best {
+        Some((_, name)) => format!("did you mean `{name}`?"),
+        None => "use a name of the IANA time zone database, such as `UTC`, `Europe/Paris` or `America/New_York`".into(),
+    };
+    Err(Refusal::new(
+        format!("`{}` is not a known time zone", shown(tz)),
+        help,
+    ))
+}
+
+/// `[project] locale`: a BCP 47 tag for ICU (`fr-FR`, `en-US`, `de-CH-u-co-phonebk`):
+/// subtags of 1 to 8 letters or digits joined by `-`.
+pub fn check_locale(locale: &str) -> Result<(), Refusal> {
+    let ok = !locale.is_empty()
+        && locale.len() <= 64
+        && locale.split('-').all(|sub| {
+            (1..=8).contains(&sub.len()) && sub.chars().all(|c| c.is_ascii_alphanumeric())
+        })
+        && locale.starts_with(|c: char| c.is_ascii_alphabetic());
+    if ok {
+        return Ok(());
+    }
+    Err(Refusal::new(
+        format!("`{}` is not an ICU locale", shown(locale)),
+        "use a BCP 47 tag such as `fr-FR` or `en-US` (not `fr_FR.UTF-8`: the image has no system locales)",
+    ))
+}
+
+/// `[services.X] version`: a pinned image tag, `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+pub fn check_version(version: &str) -> Result<(), Refusal> {
+    if version == "latest" || version.is_empty() {
+        return Err(Refusal::new(
+            "the version is not pinned",
+            "pin an exact tag (e.g. `2.7.3`): `latest` changes under you",
+        ));
+    }
+    if !is_tag(version) {
+        return Err(Refusal::new(
+            format!("`{}` is not an image tag", shown(version)),
+            "a tag has 1 to 128 letters, digits, `_`, `.` or `-`, and does not start with `.` or `-` (e.g. `2.7.3` or `18.1-bookworm`)",
+        ));
+    }
+    Ok(())
+}
+
+fn is_tag(tag: &str) -> bool {
+    tag.len() <= 128
+        && tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
+}
+
+/// A domain component of an image reference's registry (`registry.example.com`).
+fn is_registry_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.split('.').all(|part| {
+            !part.is_empty()
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !part.starts_with('-')
+                && !part.ends_with('-')
+        })
+}
+
+/// A path component: lowercase letters and digits, separated by `.`, `_`, `__` or
+/// any run of `-`.
+fn is_path_component(part: &str) -> bool {
+    let bytes = part.as_bytes();
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
+        return false;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        if alnum(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        // A separator: `.`, `_`, `__`, or `-`+.
+        let start = i;
+        match bytes[i] {
+            b'.' => i += 1,
+            b'_' => {
+                i += 1;
+                if bytes.get(i) == Some(&b'_') {
+                    i += 1;
+                }
+            }
+            b'-' => {
+                while bytes.get(i) == Some(&b'-') {
+                    i += 1;
+                }
+            }
+            _ => return false,
+        }
+        if i == start || !bytes.get(i).copied().is_some_and(alnum) {
+            return false;
+        }
+    }
+    true
+}
+
+/// `[images] X`: a Docker/OCI image reference,
+/// `[registry[:port]/]path[:tag][@sha256:<64 hex>]`.
+pub fn check_image(image: &str) -> Result<(), Refusal> {
+    let help = "write it like `registry.example.com:5000/team/postgres:18.1-bookworm` or `mirror/redis:8` (lowercase path, optional tag, optional `@sha256:` digest)";
+    let bad = || {
+        Err(Refusal::new(
+            format!("`{}` is not an image reference", shown(image)),
+            help,
+        ))
+    };
+    if image.is_empty() || image.len() > MAX_IMAGE {
+        return bad();
+    }
+    let (rest, digest) = match image.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (image, None),
+    };
+    if let Some(d) = digest {
+        let Some(hex) = d.strip_prefix("sha256:") else {
+            return bad();
+        };
+        if hex.len() != 64 || !hex.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
+            return bad();
+        }
+    }
+    // The tag follows the last `:` that comes after the last `/` (a registry port
+    // also has a `:`, before the first `/`).
+    let last_slash = rest.rfind('/').map(|i| i + 1).unwrap_or(0);
+    let (name, tag) = match rest[last_slash..].find(':') {
+        Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
+        None => (rest, None),
+    };
+    if tag.is_some_and(|t| !is_tag(t)) {
+        return bad();
+    }
+    if name.len() > 255 {
+        return bad();
+    }
+    let mut parts: Vec<&str> = name.split('/').collect();
+    let first = parts[0];
+    let has_registry = parts.len() > 1
+        && (first.contains('.') || first.contains(':') || first == "localhost" || {
+            first.chars().any(|c| c.is_ascii_uppercase())
+        });
+    if has_registry {
+        let (host, port) = match first.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (first, None),
+        };
+        if !is_registry_host(host) {
+            return bad();
+        }
+        if let Some(p) = port
+            && (p.is_empty() || p.len() > 5 || !p.chars().all(|c| c.is_ascii_digit()))
+        {
+            return bad();
+        }
+        parts.remove(0);
+    }
+    if parts.is_empty() || !parts.iter().all(|p| is_path_component(p)) {
+        return bad();
+    }
+    Ok(())
+}
+
+/// `[services.X] memory`: `512M`, `2G`, `1536m`, `64MB`, `4096K`, between 6M and 1 TiB.
+pub fn check_memory(text: &str) -> Result<u64, Refusal> {
+    let help = "write it like `512M` or `2G` (K, M or G), between 6M and 1024G";
+    let Some(unit_at) = text.find(|c: char| !c.is_ascii_digit()) else {
+        return Err(Refusal::new(
+            format!("`{}` is not a memory size: it has no unit", shown(text)),
+            help,
+        ));
+    };
+    if unit_at == 0 || memory_unit(&text[unit_at..]).is_none() {
+        return Err(Refusal::new(
+            format!("`{}` is not a memory size", shown(text)),
+            help,
+        ));
+    }
+    match parse_memory(text) {
+        None => Err(Refusal::new(
+            format!("`{}` is more memory than 1 TiB", shown(text)),
+            help,
+        )),
+        Some(n) if n > MAX_MEMORY => Err(Refusal::new(
+            format!("`{}` is more memory than 1 TiB", shown(text)),
+            help,
+        )),
+        Some(n) if n < MIN_MEMORY => Err(Refusal::new(
+            format!(
+                "`{}` is below 6M, the least memory Docker gives a container",
+                shown(text)
+            ),
+            help,
+        )),
+        Some(n) => Ok(n),
+    }
+}
+
+fn memory_unit(unit: &str) -> Option<u64> {
+    Some(match unit.to_ascii_uppercase().as_str() {
+        "K" | "KB" => 1 << 10,
+        "M" | "MB" => 1 << 20,
+        "G" | "GB" => 1 << 30,
+        _ => return None,
+    })
+}
+
+/// `512M`, `1G`, `1536m` -> bytes; None when it is not a size or does not fit in a u64.
+pub fn parse_memory(text: &str) -> Option<u64> {
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = text.split_at(split);
+    if num.is_empty() {
+        return None;
+    }
+    let n: u64 = num.parse().ok()?;
+    n.checked_mul(memory_unit(unit)?)
+}
+
+/// `172.20.0.0/16` -> the first two octets (decimal, no sign, no more than 3 digits).
+pub fn parse_subnet16(text: &str) -> Option<(u8, u8)> {
+    let (addr, len) = text.split_once('/')?;
+    if len != "16" {
+        return None;
+    }
+    let octets: Vec<u8> = addr
+        .split('.')
+        .map(|o| {
+            if o.is_empty() || o.len() > 3 || !o.chars().all(|c| c.is_ascii_digit()) {
+                None
+            } else {
+                o.parse().ok()
+            }
+        })
+        .collect::<Option<_>>()?;
+    if octets.len() != 4 || octets[2] != 0 || octets[3] != 0 {
+        return None;
+    }
+    Some((octets[0], octets[1]))
+}
+
+/// `[project] subnet`: an IPv4 /16 that Docker can route: not loopback, "this
+/// network", link-local, multicast or reserved.
+pub fn check_subnet(text: &str) -> Result<(u8, u8), Refusal> {
+    let help =
+        "use a private /16 such as `172.20.0.0/16` or `10.20.0.0/16`; the networks take a /24 each";
+    let Some((a, b)) = parse_subnet16(text) else {
+        return Err(Refusal::new(
+            format!("`{}` is not an IPv4 /16", shown(text)),
+            "write it like `172.20.0.0/16`; the networks take 172.20.1.0/24 .. 172.20.4.0/24",
+        ));
+    };
+    let why = match (a, b) {
+        (0, _) => Some("0.0.0.0/8 means \"this network\""),
+        (127, _) => Some("127.0.0.0/8 is the loopback range"),
+        (169, 254) => Some("169.254.0.0/16 is link-local"),
+        (224..=239, _) => Some("224.0.0.0/4 is multicast"),
+        (240..=255, _) => Some("240.0.0.0/4 is reserved"),
+        _ => None,
+    };
+    match why {
+        Some(why) => Err(Refusal::new(
+            format!("`{}` cannot hold the stack's networks: {why}", shown(text)),
+            help,
+        )),
+        None => Ok((a, b)),
+    }
+}
+
+/// An environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn check_env_key(key: &str) -> Result<(), Refusal> {
+    let ok = !key.is_empty()
+        && key.len() <= MAX_ENV_KEY
+        && key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        return Ok(());
+    }
+    Err(Refusal::new(
+        format!("`{}` is not an environment variable name", shown(key)),
+        format!(
+            "letters, digits and `_`, not starting with a digit, at most {MAX_ENV_KEY} characters (e.g. `QDRANT__LOG_LEVEL`)"
+        ),
+    ))
+}
+
+/// An environment value as env files can carry it. The file single-quotes it, so `$`,
+/// `"`, `#`, spaces and backslashes stay literal; what no env-file reader keeps
+/// literal is refused: control characters (a line break would start a new variable),
+/// a single quote, and a backslash at the end (it would escape the closing quote).
+pub fn check_env_value(value: &str) -> Result<(), Refusal> {
+    if value.len() > MAX_ENV_VALUE {
+        return Err(Refusal::new(
+            format!("the value is longer than {MAX_ENV_VALUE} bytes"),
+            "long or multi-line settings belong in a configuration file, not in `env`",
+        ));
+    }
+    if let Some(c) = control_char(value) {
+        return Err(Refusal::new(
+            format!(
+                "the value `{}` contains a control character ({})",
+                shown(value),
+                c.escape_default()
+            ),
+            "an env file holds one line per variable: remove line breaks, tabs and other control characters",
+        ));
+    }
+    if value.contains('\'') {
+        return Err(Refusal::new(
+            format!("the value `{}` contains a single quote", shown(value)),
+            "env files quote values with `'`, and Compose versions disagree on how to escape one: leave it out",
+        ));
+    }
+    if value.ends_with('\\') {
+        return Err(Refusal::new(
+            format!("the value `{}` ends with a backslash", shown(value)),
+            "in an env file a final backslash escapes the closing quote: leave it out",
+        ));
+    }
+    Ok(())
+}
