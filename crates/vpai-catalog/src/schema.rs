@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use vpai_spec::ByteSize;
 
 /// Which compose file (and compose project) a service belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
@@ -28,6 +29,9 @@ impl Phase {
 pub struct ServiceDef {
     pub name: String,
     pub description: String,
+    /// `false` makes the file a facts-only entry ([`FactsOnlyDef`]).
+    #[serde(default = "deployable_default")]
+    pub deployable: bool,
     pub phase: Phase,
     /// Image repository without tag (`postgres`, `ghcr.io/berriai/litellm`).
     pub image: String,
@@ -49,9 +53,9 @@ pub struct ServiceDef {
     #[serde(default)]
     pub distroless: bool,
     /// Default memory limit (`512M`, `1G`).
-    pub memory: String,
+    pub memory: ByteSize,
     /// Below this the service is known to fail (LiteLLM 1024M, OpenClaw 1536M).
-    pub memory_floor: String,
+    pub memory_floor: ByteSize,
     pub networks: Vec<String>,
     /// Capabilities added back after `cap_drop: [ALL]`; the minimum that works.
     #[serde(default)]
@@ -91,6 +95,249 @@ pub struct ServiceDef {
     /// Services that must be healthy before this one starts (derived order for rotation).
     #[serde(default)]
     pub needs: Vec<String>,
+    /// This service is the reverse proxy: the one with published ports, in front of
+    /// every `[web]` service (Caddy).
+    #[serde(default)]
+    pub reverse_proxy: bool,
+    /// This service creates the databases and roles that the others declare in
+    /// `[database]` (PostgreSQL); a service with a `[database]` needs it.
+    #[serde(default)]
+    pub provides_databases: Option<DatabaseProviderDef>,
+    /// Values given to this service's templates as `data` (LiteLLM's model list).
+    #[serde(default)]
+    pub data: BTreeMap<String, toml::Value>,
+    /// What `vpai check` knows about the image beyond the fields above.
+    #[serde(default)]
+    pub lint: LintDef,
+    /// Failures the log doctor recognises in this service's logs.
+    #[serde(default)]
+    pub doctor: Vec<SignatureDef>,
+    /// The templates and files of the service folder, by path relative to it
+    /// (`postgresql.conf.j2`); filled by the loader, never written in service.toml.
+    #[serde(skip)]
+    pub files: BTreeMap<String, String>,
+}
+
+impl ServiceDef {
+    /// The template source of a config, from the service folder.
+    pub fn template_text(&self, config: &ConfigDef) -> Option<&str> {
+        self.files.get(&config.template).map(String::as_str)
+    }
+}
+
+/// A service folder with only facts: an image vpai cannot deploy yet (Loki, Grafana,
+/// OpenClaw, ...) whose traps `vpai check` and `vpai doctor` must still know.
+/// Marked `deployable = false`; profiles and rendering never see it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FactsOnlyDef {
+    pub name: String,
+    pub description: String,
+    /// Always `false` here (it is what makes a file facts-only).
+    pub deployable: bool,
+    /// Image repository without tag.
+    pub image: String,
+    #[serde(default)]
+    pub tag_hint: Option<String>,
+    pub uid: u32,
+    pub gid: u32,
+    #[serde(default)]
+    pub tools: Vec<String>,
+    #[serde(default)]
+    pub distroless: bool,
+    #[serde(default)]
+    pub memory_floor: Option<ByteSize>,
+    #[serde(default)]
+    pub cap_add: Vec<String>,
+    #[serde(default)]
+    pub init: bool,
+    #[serde(default)]
+    pub lint: LintDef,
+    #[serde(default)]
+    pub doctor: Vec<SignatureDef>,
+}
+
+/// How an image's tags are spelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TagStyle {
+    /// `v1.16.3`
+    V,
+    /// `2.7.3`, `2026.2.22`
+    Plain,
+}
+
+/// Facts for the linter that the deploy fields do not already say.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LintDef {
+    /// Other repositories of the same image (mirrors, editions): `ghcr.io/crazy-max/diun`.
+    #[serde(default)]
+    pub repositories: Vec<String>,
+    /// Tag spelling; derived from `version` when the entry is deployable.
+    #[serde(default)]
+    pub tag_style: Option<TagStyle>,
+    /// Calls external APIs (needs a non-internal network); derived from an `egress`
+    /// network when the entry is deployable.
+    #[serde(default)]
+    pub egress: Option<bool>,
+    /// Ports whose upstream speaks WebSocket (beyond `[web] websocket`).
+    #[serde(default)]
+    pub websocket_ports: Vec<u16>,
+    /// Its healthcheck must not be an HTTP request (Caddy: no site block answers the
+    /// container's own address and the admin API does not answer in Docker; VP301).
+    #[serde(default)]
+    pub healthcheck_without_http: bool,
+    /// A health path that is expensive, and its cheap sub-paths (LiteLLM's `/health`
+    /// calls every configured model, `/health/readiness` does not; VP612).
+    #[serde(default)]
+    pub costly_health_path: Option<CostlyHealthPath>,
+    /// Its password must never be a command-line argument (Redis `-a`; VP212).
+    #[serde(default)]
+    pub password_never_in_arguments: bool,
+    /// The only file names it reads as configuration in a directory (Qdrant reads
+    /// `/qdrant/config/production.yaml`, nothing else there; VP221).
+    #[serde(default)]
+    pub config_reads: Option<ConfigReads>,
+    /// One of these must be in its command (a single Loki: `-target=all`; VP501).
+    #[serde(default)]
+    pub command_requires_one_of: Vec<String>,
+    /// Env vars that put it on a sub-path, which it does not support (n8n `N8N_PATH`).
+    #[serde(default)]
+    pub sub_path_env: Vec<String>,
+    /// Env it needs behind the reverse proxy (n8n `N8N_PROXY_HOPS`).
+    #[serde(default)]
+    pub proxy_env: Vec<String>,
+    /// A data store: its ports are never published on every interface (VP802).
+    #[serde(default)]
+    pub datastore: bool,
+    /// How initdb lays out data and which locales the image has (PostgreSQL).
+    #[serde(default)]
+    pub initdb: Option<InitdbFacts>,
+    /// Its stock image has no plugins: `rate_limit` is not in it (Caddy; VP305).
+    #[serde(default)]
+    pub no_plugins: bool,
+    /// The port its upstream listens on, to recognise it in a proxy (deployable
+    /// entries: `[web] port`).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// It cannot be served under a sub-path (n8n; VP601).
+    #[serde(default)]
+    pub no_sub_path: bool,
+    /// Served under a sub-path, it must see the prefix: never strip it (Grafana's
+    /// `serve_from_sub_path`; VP307).
+    #[serde(default)]
+    pub keeps_sub_path_prefix: bool,
+    /// How `vpai check` recognises this service's configuration files on disk.
+    #[serde(default)]
+    pub files: Vec<FilePattern>,
+}
+
+/// The file formats `vpai check` has a parser and rules for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileFormat {
+    PostgresqlConf,
+    RedisConf,
+    QdrantConfig,
+    LokiConfig,
+    OpenclawConfig,
+}
+
+/// One way to recognise a configuration file: its name (a glob where `*` is any
+/// run of characters, lower-case), optionally the directory it is in, and for YAML
+/// documents the top-level keys it has (any of them).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilePattern {
+    pub name: String,
+    /// The file's directory path ends with this (`openclaw`).
+    #[serde(default)]
+    pub dir: Option<String>,
+    /// A YAML document, recognised after the YAML kinds known by their keys
+    /// (compose, LiteLLM, Grafana datasources).
+    #[serde(default)]
+    pub yaml: bool,
+    /// At least one of these top-level keys (YAML documents only).
+    #[serde(default)]
+    pub top_keys: Vec<String>,
+    pub format: FileFormat,
+}
+
+impl FilePattern {
+    /// Whether a file name (lower-case) matches `name`.
+    pub fn name_matches(&self, name: &str) -> bool {
+        glob(self.name.as_bytes(), name.as_bytes())
+    }
+}
+
+/// `*` matches any run of bytes; everything else matches itself.
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => text.is_empty(),
+        Some((b'*', rest)) => (0..=text.len()).any(|i| glob(rest, &text[i..])),
+        Some((c, rest)) => text.first() == Some(c) && glob(rest, &text[1..]),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CostlyHealthPath {
+    pub path: String,
+    pub cheap_suffixes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigReads {
+    /// The directory it reads (`/qdrant/config/`).
+    pub dir: String,
+    /// The file names it reads there (`production.yaml`).
+    pub files: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InitdbFacts {
+    /// From this major version the data lives in `data_path`, not `old_data_path`.
+    pub data_path_since_major: u32,
+    pub data_path: String,
+    pub old_data_path: String,
+    /// The env var that moves the data directory (`PGDATA`).
+    pub data_env: String,
+    /// Locales installed in the image, lower-case.
+    pub locales: Vec<String>,
+}
+
+/// What a database provider needs to provision the others' databases.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseProviderDef {
+    /// The rendered config (host path, one of this service's `configs`) that vpai
+    /// runs through the provider's client after phase A.
+    pub script: String,
+}
+
+/// A failure the log doctor recognises: every `all` needle on one log line
+/// (case-insensitive).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureDef {
+    /// Stable id of the symptom (`loki-empty-ring`).
+    pub id: String,
+    /// Lower-case substrings that must all be on one line.
+    pub all: Vec<String>,
+    pub cause: String,
+    pub fix: String,
+    /// The `vpai check` rule that catches it before deploy.
+    #[serde(default)]
+    pub rule: Option<String>,
+    /// Where the seeds tell the story (`seed 000 #24`).
+    pub seed: String,
+    /// Match only in the logs of this service (the message is too common elsewhere);
+    /// otherwise any service's logs may show it (a data dir shared, a renamed container).
+    #[serde(default)]
+    pub only_this_service: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -106,6 +353,10 @@ pub struct HealthcheckDef {
     pub retries: u32,
     #[serde(default = "default_start_period")]
     pub start_period: String,
+}
+
+fn deployable_default() -> bool {
+    true
 }
 
 fn default_interval() -> String {

@@ -1,8 +1,8 @@
-//! What the rules know about an image: from `vpai-catalog` first, then from
-//! `knowledge/images.toml` for images the catalog does not describe yet.
+//! What the rules know about an image, read from the catalog: its deployable
+//! services and its facts-only entries (images vpai does not deploy yet). One
+//! catalog for render, deploy, check and doctor.
 
-use serde::Deserialize;
-use vpai_catalog::Catalog;
+use vpai_catalog::{ByteSize, Catalog, FactsOnlyDef, LintDef, TagStyle};
 
 /// The facts a rule may ask about one image.
 #[derive(Debug, Clone, Default)]
@@ -16,7 +16,7 @@ pub struct ImageFacts {
     pub distroless: bool,
     pub uid: u32,
     pub gid: u32,
-    pub memory_floor: Option<(u64, String)>,
+    pub memory_floor: Option<ByteSize>,
     /// Capabilities the service needs after `cap_drop: ALL`.
     pub cap_add: Vec<String>,
     /// `Some(true)`: tags start with `v`; `Some(false)`: they never do.
@@ -32,6 +32,10 @@ pub struct ImageFacts {
     pub config_targets: Vec<String>,
     /// Host paths (relative to the project root) of configs that hold secrets.
     pub secret_configs: Vec<String>,
+    /// The port its upstream listens on (`[lint] port`, else `[web] port`).
+    pub port: Option<u16>,
+    /// The entry's `[lint]` facts, read by the rules about one kind of service.
+    pub lint: LintDef,
 }
 
 /// All image facts, looked up by image reference or by service name.
@@ -40,79 +44,17 @@ pub struct Knowledge {
     images: Vec<ImageFacts>,
 }
 
-#[derive(Deserialize)]
-struct ExtraFile {
-    image: Vec<ExtraImage>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ExtraImage {
-    service: String,
-    repositories: Vec<String>,
-    #[serde(default)]
-    tools: Vec<String>,
-    #[serde(default)]
-    distroless: bool,
-    uid: u32,
-    gid: u32,
-    #[serde(default)]
-    memory_floor: Option<String>,
-    #[serde(default)]
-    cap_add: Vec<String>,
-    #[serde(default)]
-    tag_style: Option<String>,
-    #[serde(default)]
-    tag_hint: Option<String>,
-    #[serde(default)]
-    init: bool,
-    #[serde(default)]
-    egress: bool,
-    #[serde(default)]
-    websocket_ports: Vec<u16>,
-}
-
-const EXTRA: &str = include_str!("../knowledge/images.toml");
-
 impl Knowledge {
-    /// The embedded catalog plus our stopgap table.
+    /// The facts of the catalog shipped with vpai.
     pub fn embedded() -> Self {
         Self::from_catalog(&Catalog::embedded())
     }
 
+    /// The facts of every entry of `catalog`, deployable or facts-only. A stack's own
+    /// catalog (shipped plus its `catalog/` folder) gives its entries precedence by name.
     pub fn from_catalog(catalog: &Catalog) -> Self {
         let mut images: Vec<ImageFacts> = catalog.services().map(from_service).collect();
-        let extra: ExtraFile = toml::from_str(EXTRA).expect("knowledge/images.toml is valid");
-        for e in extra.image {
-            if images.iter().any(|i| i.service == e.service) {
-                continue;
-            }
-            images.push(ImageFacts {
-                service: e.service,
-                repositories: e.repositories.iter().map(|r| normalize_repo(r)).collect(),
-                tools: (!e.tools.is_empty()).then_some(e.tools),
-                distroless: e.distroless,
-                uid: e.uid,
-                gid: e.gid,
-                memory_floor: e
-                    .memory_floor
-                    .as_deref()
-                    .and_then(|m| parse_memory(m).map(|b| (b, m.to_string()))),
-                cap_add: e.cap_add,
-                tag_v_prefix: match e.tag_style.as_deref() {
-                    Some("v") => Some(true),
-                    Some("plain") => Some(false),
-                    _ => None,
-                },
-                tag_hint: e.tag_hint,
-                pinned_version: None,
-                init: e.init,
-                egress: e.egress,
-                websocket_ports: e.websocket_ports,
-                config_targets: Vec::new(),
-                secret_configs: Vec::new(),
-            });
-        }
+        images.extend(catalog.facts_only().map(from_facts_only));
         Knowledge { images }
     }
 
@@ -140,34 +82,72 @@ impl Knowledge {
     }
 }
 
+fn repositories(image: &str, lint: &LintDef) -> Vec<String> {
+    std::iter::once(image)
+        .chain(lint.repositories.iter().map(String::as_str))
+        .map(normalize_repo)
+        .collect()
+}
+
+fn tag_v_prefix(style: Option<TagStyle>) -> Option<bool> {
+    style.map(|s| s == TagStyle::V)
+}
+
+fn from_facts_only(f: &FactsOnlyDef) -> ImageFacts {
+    ImageFacts {
+        service: f.name.clone(),
+        repositories: repositories(&f.image, &f.lint),
+        tools: (!f.tools.is_empty()).then(|| f.tools.clone()),
+        distroless: f.distroless,
+        uid: f.uid,
+        gid: f.gid,
+        memory_floor: f.memory_floor.clone(),
+        cap_add: f.cap_add.clone(),
+        tag_v_prefix: tag_v_prefix(f.lint.tag_style),
+        tag_hint: f.tag_hint.clone(),
+        pinned_version: None,
+        init: f.init,
+        egress: f.lint.egress.unwrap_or(false),
+        websocket_ports: f.lint.websocket_ports.clone(),
+        config_targets: Vec::new(),
+        secret_configs: Vec::new(),
+        port: f.lint.port,
+        lint: f.lint.clone(),
+    }
+}
+
 fn from_service(s: &vpai_catalog::ServiceDef) -> ImageFacts {
     let v = s.version.starts_with('v') && s.version[1..].starts_with(|c: char| c.is_ascii_digit());
     let plain = s.version.starts_with(|c: char| c.is_ascii_digit());
     ImageFacts {
         service: s.name.clone(),
-        repositories: vec![normalize_repo(&s.image)],
+        repositories: repositories(&s.image, &s.lint),
         tools: Some(s.tools.clone()),
         distroless: s.distroless,
         uid: s.uid,
         gid: s.gid,
-        memory_floor: parse_memory(&s.memory_floor).map(|b| (b, s.memory_floor.clone())),
+        memory_floor: Some(s.memory_floor.clone()),
         cap_add: s.cap_add.clone(),
-        tag_v_prefix: if v {
+        tag_v_prefix: tag_v_prefix(s.lint.tag_style).or(if v {
             Some(true)
         } else if plain {
             Some(false)
         } else {
             None
-        },
+        }),
         tag_hint: s.tag_hint.clone(),
         pinned_version: Some(s.version.clone()),
         init: s.init,
-        egress: s.networks.iter().any(|n| n == "egress"),
+        egress: s
+            .lint
+            .egress
+            .unwrap_or_else(|| s.networks.iter().any(|n| n == "egress")),
         websocket_ports: s
             .web
             .iter()
             .filter(|w| w.websocket)
             .map(|w| w.port)
+            .chain(s.lint.websocket_ports.iter().copied())
             .collect(),
         config_targets: s.configs.iter().filter_map(|c| c.target.clone()).collect(),
         secret_configs: s
@@ -176,6 +156,8 @@ fn from_service(s: &vpai_catalog::ServiceDef) -> ImageFacts {
             .filter(|c| c.secret)
             .map(|c| c.path.clone())
             .collect(),
+        port: s.lint.port.or(s.web.as_ref().map(|w| w.port)),
+        lint: s.lint.clone(),
     }
 }
 
@@ -219,28 +201,6 @@ fn strip_registry(repo: &str) -> &str {
     }
 }
 
-/// `1536M`, `1g`, `512MiB`, `1073741824` -> bytes.
-pub fn parse_memory(text: &str) -> Option<u64> {
-    let t = text.trim().to_ascii_lowercase();
-    let digits_end = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let number: f64 = t[..digits_end].parse().ok()?;
-    let unit = t[digits_end..]
-        .trim()
-        .trim_end_matches("ib")
-        .trim_end_matches('b');
-    let factor: f64 = match unit {
-        "" => 1.0,
-        "k" => 1024.0,
-        "m" => 1024.0 * 1024.0,
-        "g" => 1024.0 * 1024.0 * 1024.0,
-        "t" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        _ => return None,
-    };
-    Some((number * factor) as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,7 +221,26 @@ mod tests {
         assert!(k.by_image("alpine:3").is_none());
         assert_eq!(image_tag("ghcr.io/a/b:1.2@sha256:00"), Some("1.2"));
         assert_eq!(image_tag("localhost:5000/a"), None);
-        assert_eq!(parse_memory("1536M"), Some(1536 * 1024 * 1024));
-        assert_eq!(parse_memory("1g"), Some(1024 * 1024 * 1024));
+    }
+
+    /// The images vpai does not deploy yet keep their facts (from their folders).
+    #[test]
+    fn facts_only_entries_feed_the_rules() {
+        let k = Knowledge::embedded();
+        let openclaw = k.by_image("ghcr.io/openclaw/openclaw:2026.2.22").unwrap();
+        assert_eq!(openclaw.memory_floor.as_ref().unwrap().as_str(), "1536M");
+        assert!(openclaw.init && openclaw.egress);
+        assert_eq!(openclaw.websocket_ports, [18789]);
+        assert_eq!(openclaw.tag_v_prefix, Some(false));
+        let grafana = k.by_image("grafana/grafana-oss:12.0.0").unwrap();
+        assert_eq!((grafana.service.as_str(), grafana.uid), ("grafana", 472));
+        assert_eq!(
+            k.by_image("gcr.io/cadvisor/cadvisor:v0.49.1")
+                .unwrap()
+                .service,
+            "cadvisor"
+        );
+        let loki = k.by_service("loki").unwrap();
+        assert!(loki.distroless && loki.tools.as_deref() == Some(&["loki".to_string()][..]));
     }
 }

@@ -50,6 +50,50 @@ pub fn check_files(files: &[SourceFile], opts: &CheckOptions) -> Report {
     }
 }
 
+/// Check with the facts of `catalog`: a stack's own (the shipped catalog plus its
+/// `catalog/` folder), whose entries take precedence by name.
+pub fn check_files_with_catalog(
+    files: &[SourceFile],
+    opts: &CheckOptions,
+    catalog: &vpai_catalog::Catalog,
+) -> Report {
+    let knowledge = Knowledge::from_catalog(catalog);
+    if opts.inspect_images {
+        let inspector = DockerInspector::new();
+        check_files_with(files, opts, &knowledge, Some(&inspector))
+    } else {
+        check_files_with(files, opts, &knowledge, None)
+    }
+}
+
+/// The catalog for files checked on disk: the shipped one, plus the services of a
+/// `catalog/` folder next to the checked files (in a directory given, or next to a
+/// file given), which add or override entries by name.
+pub fn catalog_for_paths(
+    paths: &[std::path::PathBuf],
+) -> Result<vpai_catalog::Catalog, vpai_catalog::CatalogError> {
+    let mut catalog = vpai_catalog::Catalog::embedded();
+    let mut seen = Vec::new();
+    for path in paths {
+        let dir = if path.is_dir() {
+            path.as_path()
+        } else {
+            path.parent().unwrap_or(std::path::Path::new("."))
+        };
+        let dir = if dir.as_os_str().is_empty() {
+            std::path::Path::new(".")
+        } else {
+            dir
+        };
+        let candidate = dir.join("catalog");
+        if candidate.is_dir() && !seen.contains(&candidate) {
+            catalog.load_dir(&candidate)?;
+            seen.push(candidate);
+        }
+    }
+    Ok(catalog)
+}
+
 /// `check_files` with explicit knowledge and image inspector (tests, custom catalogs).
 pub fn check_files_with(
     files: &[SourceFile],

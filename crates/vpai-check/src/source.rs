@@ -8,6 +8,7 @@
 use crate::input::{Links, MAX_CHECKED_FILE, Purpose, describe, read_capped};
 use crate::text::sanitize_for_terminal;
 use std::path::{Path, PathBuf};
+use vpai_catalog::{Catalog, FileFormat, FilePattern};
 
 /// One file: its path (as shown in findings), bytes, and, when known, mode and owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,17 +92,11 @@ pub fn detect_kind(file: &SourceFile) -> FileKind {
     if is_yaml && name.contains("compose") {
         return FileKind::Compose;
     }
-    if name.starts_with("postgresql") && name.ends_with(".conf") {
-        return FileKind::PostgresConf;
-    }
-    if name.starts_with("redis") && name.ends_with(".conf") {
-        return FileKind::RedisConf;
+    if let Some(kind) = catalog_kind(&name, &dir, None) {
+        return kind;
     }
     if name.ends_with(".acl") {
         return FileKind::RedisAcl;
-    }
-    if name == "openclaw.json" || (name.ends_with(".json") && dir.ends_with("openclaw")) {
-        return FileKind::OpenclawConfig;
     }
     if name == ".env" || name.ends_with(".env") || name.starts_with(".env.") {
         return FileKind::Env;
@@ -142,13 +137,51 @@ fn yaml_kind(name: &str, dir: &str, text: &[u8]) -> FileKind {
     if has("datasources") || (name.contains("datasource") && has("apiVersion")) {
         return FileKind::GrafanaDatasources;
     }
-    if has("schema_config") || has("ingester") || (name.contains("loki") && has("server")) {
-        return FileKind::LokiConfig;
-    }
-    if name == "production.yaml" || dir.ends_with("qdrant") && (has("storage") || has("service")) {
-        return FileKind::QdrantConfig;
-    }
-    FileKind::Yaml
+    catalog_kind(name, dir, Some(&has)).unwrap_or(FileKind::Yaml)
+}
+
+/// The file patterns of the catalog's `[lint] files`, by service name.
+fn catalog_patterns() -> &'static [FilePattern] {
+    static PATTERNS: std::sync::OnceLock<Vec<FilePattern>> = std::sync::OnceLock::new();
+    PATTERNS.get_or_init(|| {
+        let catalog = Catalog::embedded();
+        let mut named: Vec<(&str, &FilePattern)> = catalog
+            .services()
+            .flat_map(|s| s.lint.files.iter().map(|p| (s.name.as_str(), p)))
+            .chain(
+                catalog
+                    .facts_only()
+                    .flat_map(|f| f.lint.files.iter().map(|p| (f.name.as_str(), p))),
+            )
+            .collect();
+        named.sort_by_key(|(name, _)| *name);
+        named.into_iter().map(|(_, p)| p.clone()).collect()
+    })
+}
+
+/// A service's configuration format, recognised by the catalog's patterns: by name
+/// (and directory) first; YAML documents (`top_keys` given) by their keys too.
+fn catalog_kind(
+    name: &str,
+    dir: &str,
+    yaml_keys: Option<&dyn Fn(&str) -> bool>,
+) -> Option<FileKind> {
+    catalog_patterns()
+        .iter()
+        .filter(|p| p.yaml == yaml_keys.is_some())
+        .find(|p| {
+            p.name_matches(name)
+                && p.dir.as_deref().is_none_or(|d| dir.ends_with(d))
+                && (p.top_keys.is_empty()
+                    || yaml_keys.is_some_and(|has| p.top_keys.iter().any(|k| has(k))))
+        })
+        .map(|p| match p.format {
+            FileFormat::PostgresqlConf => FileKind::PostgresConf,
+            FileFormat::RedisConf => FileKind::RedisConf,
+            FileFormat::QdrantConfig => FileKind::QdrantConfig,
+            FileFormat::LokiConfig => FileKind::LokiConfig,
+            FileFormat::OpenclawConfig => FileKind::OpenclawConfig,
+        })
 }
 
 /// Error reading files from disk. Paths in it are safe to print on a terminal.

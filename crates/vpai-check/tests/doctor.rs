@@ -136,7 +136,7 @@ fn each_seed_message_is_recognised() {
             .iter()
             .find(|d| d.symptom == *symptom)
             .unwrap_or_else(|| panic!("{symptom} not found in {line:?}: {found:?}"));
-        assert_eq!(d.rule, *rule, "{symptom}");
+        assert_eq!(d.rule.as_deref(), *rule, "{symptom}");
         assert_eq!(d.line, 2);
         assert!(!d.cause.is_empty() && !d.fix.is_empty());
     }

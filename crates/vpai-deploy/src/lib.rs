@@ -11,7 +11,9 @@
 
 mod docker;
 mod health;
+mod images;
 pub mod lock;
+pub mod ops;
 mod plan;
 pub mod preflight;
 pub mod release;
@@ -21,6 +23,8 @@ mod tar;
 
 pub use docker::{ContainerState, DockerEngine, EngineProblem};
 pub use health::{HealthFailure, Progress, ServiceStatus};
+pub use images::resolve as resolve_images;
+pub use ops::{LogOptions, OpsError, Selection};
 pub use plan::{FileAction, FileChange, Plan, ServiceAction, ServiceChange};
 pub use rollback::{RollbackReport, rollback_target, rollback_to};
 
@@ -58,6 +62,16 @@ pub enum DeployError {
     },
     #[error("provisioning the databases failed:\n{0}")]
     Provision(String),
+    #[error("{}", .0.join("\n"))]
+    Images(Vec<String>),
+    /// A step after the files were written failed (compose, provisioning, a network);
+    /// the previous release was put back when there was one.
+    #[error("{cause}")]
+    AfterWrite {
+        cause: Box<DeployError>,
+        rolled_back: Option<String>,
+        rollback_error: Option<String>,
+    },
     #[error(
         "no release to roll back to on `{host}`{detail}\n  help: `vpai rollback --list` shows the releases kept under <root>/releases"
     )]
@@ -237,6 +251,8 @@ pub fn apply(
         host: host.name().to_string(),
         problem,
     })?;
+    // Every image is there (or pulled) before the first byte lands on the host.
+    images::resolve(host, stack, progress)?;
     let mut report = write_files_only(host, stack, rendered, plan, progress)?;
 
     match run_phases(host, stack, rendered, plan, opts, progress, redact) {
@@ -244,15 +260,20 @@ pub fn apply(
             report.services = statuses;
             Ok(report)
         }
-        Err(DeployError::Unhealthy(mut failure)) => {
+        Err(err) => {
+            // Whatever failed after the files were written (a service not healthy, a
+            // compose error, a port taken, provisioning), the previous release goes back.
+            let mut rolled_back = None;
+            let mut rollback_error = None;
             if opts.rollback
                 && report.release.is_some()
                 && let Some(prev) = plan.current_release.clone()
             {
-                progress.step(&format!(
-                    "service `{}` is not healthy: rolling back to release {prev}",
-                    failure.service
-                ));
+                let why = match &err {
+                    DeployError::Unhealthy(f) => format!("service `{}` is not healthy", f.service),
+                    _ => "the deploy failed".to_string(),
+                };
+                progress.step(&format!("{why}: rolling back to release {prev}"));
                 let current = report.release.clone();
                 match rollback_to(
                     host,
@@ -264,13 +285,23 @@ pub fn apply(
                     progress,
                     redact,
                 ) {
-                    Ok(_) => failure.rolled_back = Some(prev),
-                    Err(e) => failure.rollback_error = Some(redact(&e.to_string())),
+                    Ok(_) => rolled_back = Some(prev),
+                    Err(e) => rollback_error = Some(redact(&e.to_string())),
                 }
             }
-            Err(DeployError::Unhealthy(failure))
+            Err(match err {
+                DeployError::Unhealthy(mut failure) => {
+                    failure.rolled_back = rolled_back;
+                    failure.rollback_error = rollback_error;
+                    DeployError::Unhealthy(failure)
+                }
+                other => DeployError::AfterWrite {
+                    cause: Box::new(other),
+                    rolled_back,
+                    rollback_error,
+                },
+            })
         }
-        Err(e) => Err(e),
     }
 }
 
@@ -323,14 +354,15 @@ fn run_phases(
         statuses_all.extend(statuses);
         if phase == Phase::Infra
             && !stack.databases().is_empty()
-            && let Some(pg) = stack.service("postgresql")
+            && let Some(provider) = stack.database_provider()
+            && let Some(script) = &provider.def.provides_databases
         {
             progress.step("provisioning databases and roles");
             let sql = rendered
-                .get("configs/postgresql/provision.sql")
-                .expect("postgresql renders its provisioning SQL");
+                .get(&script.script)
+                .expect("the catalog names a config of the provider as its script");
             engine
-                .psql_stdin(&pg.container_name, &sql.bytes)
+                .psql_stdin(&provider.container_name, &sql.bytes)
                 .map_err(|e| DeployError::Provision(redact(&e)))?;
         }
     }

@@ -212,6 +212,10 @@ impl Host for Guarded<'_> {
         self.inner.spawn(args)
     }
 
+    fn run_interactive(&self, args: &[&str], tty: bool) -> Result<i32, HostError> {
+        self.inner.run_interactive(args, tty)
+    }
+
     fn is_remote(&self) -> bool {
         self.inner.is_remote()
     }

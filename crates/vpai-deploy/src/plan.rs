@@ -28,7 +28,8 @@ pub enum FileAction {
 pub struct FileChange {
     pub path: String,
     pub action: FileAction,
-    /// Unified diff; secret files show only which lines changed, masked.
+    /// Unified diff; in secret files (env files) every line whose value is, or may be,
+    /// a secret is masked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
 }
@@ -105,13 +106,43 @@ pub fn compute(host: &dyn Host, stack: &Stack, rendered: &Rendered) -> Result<Pl
 }
 
 /// Plan from a snapshot of the host. With `diffs`, the old content of the updated
-/// files is fetched (one more round trip, only when some file changed).
+/// files is fetched (one more round trip, only when some file changed). Every value
+/// of a secret file is masked in the diffs; [`Plan::from_state`] shows settings.
 pub fn compute_from(
     host: &dyn Host,
     stack: &Stack,
     rendered: &Rendered,
     state: &HostState,
     diffs: bool,
+) -> Result<Plan, DeployError> {
+    compute_masked(host, stack, rendered, state, diffs, None)
+}
+
+impl Plan {
+    /// [`compute_from`] whose diffs of secret files show the lines that hold no
+    /// secret (`TZ=UTC`) as they are. `is_secret` says whether a text contains a
+    /// known secret value; a line is shown only when its key holds no secret in the
+    /// new file and its value holds none either (an old value of a rotated secret is
+    /// no longer known, but its key still holds a secret, so it stays masked).
+    pub fn from_state(
+        host: &dyn Host,
+        stack: &Stack,
+        rendered: &Rendered,
+        state: &HostState,
+        diffs: bool,
+        is_secret: &dyn Fn(&str) -> bool,
+    ) -> Result<Plan, DeployError> {
+        compute_masked(host, stack, rendered, state, diffs, Some(is_secret))
+    }
+}
+
+fn compute_masked(
+    host: &dyn Host,
+    stack: &Stack,
+    rendered: &Rendered,
+    state: &HostState,
+    diffs: bool,
+    is_secret: Option<&dyn Fn(&str) -> bool>,
 ) -> Result<Plan, DeployError> {
     let mut plan = Plan {
         current_release: state.current.clone(),
@@ -183,7 +214,12 @@ pub fn compute_from(
                 let art = rendered.get(path)?;
                 Some((
                     path.to_string(),
-                    unified_diff(path, &bytes?, &art.bytes, art.secret),
+                    unified_diff(
+                        path,
+                        &bytes?,
+                        &art.bytes,
+                        Masking::of(art.secret, is_secret),
+                    ),
                 ))
             })
             .collect();
@@ -272,8 +308,29 @@ pub fn compute_from(
     Ok(plan)
 }
 
-/// A unified diff; in secret files every changed line is masked.
-fn unified_diff(path: &str, old: &[u8], new: &[u8], secret: bool) -> String {
+/// What a diff hides.
+#[derive(Clone, Copy)]
+enum Masking<'a> {
+    /// Not a secret file: the diff as is.
+    Nothing,
+    /// A secret file, with no way to tell secrets: every line is masked.
+    Everything,
+    /// A secret file: lines whose key and value hold no known secret are shown.
+    Secrets(&'a dyn Fn(&str) -> bool),
+}
+
+impl<'a> Masking<'a> {
+    fn of(secret_file: bool, is_secret: Option<&'a dyn Fn(&str) -> bool>) -> Self {
+        match (secret_file, is_secret) {
+            (false, _) => Masking::Nothing,
+            (true, None) => Masking::Everything,
+            (true, Some(f)) => Masking::Secrets(f),
+        }
+    }
+}
+
+/// A unified diff, masked as `mask` says.
+fn unified_diff(path: &str, old: &[u8], new: &[u8], mask: Masking<'_>) -> String {
     let old = String::from_utf8_lossy(old);
     let new = String::from_utf8_lossy(new);
     let diff = similar::TextDiff::from_lines(old.as_ref(), new.as_ref());
@@ -282,9 +339,12 @@ fn unified_diff(path: &str, old: &[u8], new: &[u8], secret: bool) -> String {
         .context_radius(2)
         .header(&format!("a/{path}"), &format!("b/{path}"))
         .to_string();
-    if !secret {
-        return text;
-    }
+    let is_secret = match mask {
+        Masking::Nothing => return text,
+        Masking::Everything => None,
+        Masking::Secrets(f) => Some(f),
+    };
+    let settings = is_secret.map(|f| setting_keys(&new, f)).unwrap_or_default();
     text.lines()
         .map(|l| {
             if (l.starts_with('+') || l.starts_with('-') || l.starts_with(' '))
@@ -293,7 +353,12 @@ fn unified_diff(path: &str, old: &[u8], new: &[u8], secret: bool) -> String {
             {
                 let (sign, body) = l.split_at(1);
                 match body.split_once('=') {
-                    Some((key, _)) if !key.contains(' ') => format!("{sign}{key}=********"),
+                    Some((key, value))
+                        if settings.contains(key) && is_secret.is_some_and(|f| !f(value)) =>
+                    {
+                        l.to_string()
+                    }
+                    Some((key, _)) if env_key(key) => format!("{sign}{key}=********"),
                     _ => format!("{sign}********"),
                 }
             } else {
@@ -303,6 +368,31 @@ fn unified_diff(path: &str, old: &[u8], new: &[u8], secret: bool) -> String {
         .collect::<Vec<_>>()
         .join("\n")
         + "\n"
+}
+
+/// The keys of `KEY=value` lines of an env file whose every value holds no secret.
+fn setting_keys<'t>(
+    text: &'t str,
+    is_secret: &dyn Fn(&str) -> bool,
+) -> std::collections::BTreeSet<&'t str> {
+    let mut settings = std::collections::BTreeSet::new();
+    let mut secret = std::collections::BTreeSet::new();
+    for (key, value) in text.lines().filter_map(|l| l.split_once('=')) {
+        if !env_key(key) {
+            continue;
+        }
+        if is_secret(value) {
+            secret.insert(key);
+        } else {
+            settings.insert(key);
+        }
+    }
+    &settings - &secret
+}
+
+/// A variable name: what the left of an env line is (no space, no quote, no `#`).
+fn env_key(key: &str) -> bool {
+    !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 #[cfg(test)]
@@ -315,9 +405,34 @@ mod tests {
             "env/a.env",
             b"A='old-secret'\nB=1\n",
             b"A='new-secret'\nB=1\n",
-            true,
+            Masking::Everything,
         );
         assert!(!d.contains("old-secret") && !d.contains("new-secret"));
         assert!(d.contains("-A=********"));
+        assert!(d.contains(" B=********"), "{d}");
+    }
+
+    #[test]
+    fn env_diffs_show_settings_and_mask_secrets() {
+        // The vault knows the new password; the old one (rotated away) is not known
+        // any more, but its key holds a secret in the new file, so it stays masked.
+        let known = ["new-password-4f9a2c"];
+        let is_secret = |text: &str| known.iter().any(|k| text.contains(k));
+        let old = b"TZ='Europe/Paris'\nDB_PASSWORD='old-password-77d1e0'\nDB_URL='postgres://n8n:old-password-77d1e0@pg/n8n'\nDROPPED_TOKEN='gone-token-123456'\nLANG='fr-FR'\n";
+        let new = b"TZ='UTC'\nDB_PASSWORD='new-password-4f9a2c'\nDB_URL='postgres://n8n:new-password-4f9a2c@pg/n8n'\nLANG='fr-FR'\n";
+        let d = unified_diff("env/n8n.env", old, new, Masking::Secrets(&is_secret));
+        assert!(d.contains("-TZ='Europe/Paris'\n"), "{d}");
+        assert!(d.contains("+TZ='UTC'\n"), "{d}");
+        assert!(d.contains(" LANG='fr-FR'\n"), "{d}");
+        for hidden in ["old-password", "new-password", "gone-token"] {
+            assert!(!d.contains(hidden), "{hidden} in {d}");
+        }
+        assert!(d.contains("-DB_PASSWORD=********\n"), "{d}");
+        assert!(d.contains("+DB_PASSWORD=********\n"), "{d}");
+        assert!(d.contains("+DB_URL=********\n"), "{d}");
+        assert!(d.contains("-DROPPED_TOKEN=********\n"), "{d}");
+        // Not a secret file: shown whole.
+        let plain = unified_diff("configs/a.conf", b"a=1\n", b"a=2\n", Masking::Nothing);
+        assert!(plain.contains("-a=1") && plain.contains("+a=2"), "{plain}");
     }
 }

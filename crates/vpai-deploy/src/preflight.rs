@@ -37,8 +37,9 @@ impl Report {
     }
 }
 
-/// `$1` root, `$2` caddy container, then `--ports p...`, then fqdns. Prints `key value`.
-const FACTS: &str = r#"root=$1 caddy=$2; shift 2
+/// `$1` root, `$2` the reverse proxy's container, then `--ports p...`, then fqdns.
+/// Prints `key value`.
+const FACTS: &str = r#"root=$1 proxy=$2; shift 2
 ports=(); while [ $# -gt 0 ] && [ "$1" != -- ]; do ports+=("$1"); shift; done; shift || true
 if [ -r /etc/os-release ]; then . /etc/os-release; echo "os ${ID:-?} ${VERSION_ID:-?} ${PRETTY_NAME:-}"; fi
 awk '/^MemTotal:/ {print "mem_total_kb " $2} /^MemAvailable:/ {print "mem_avail_kb " $2}' /proc/meminfo
@@ -47,7 +48,7 @@ echo "disk_avail_kb $(df -Pk "$d" | awk 'NR==2 {print $4}') $d"
 if command -v docker >/dev/null 2>&1; then
   v=$(docker version --format '{{.Server.Version}}' 2>&1) && echo "docker ok $v" || echo "docker down $(printf '%s' "$v" | head -1)"
   c=$(docker compose version --short 2>/dev/null) && echo "compose ok $c" || echo "compose missing"
-  [ "$(docker inspect -f '{{.State.Running}}' "$caddy" 2>/dev/null)" = true ] && echo "caddy running"
+  [ "$(docker inspect -f '{{.State.Running}}' "$proxy" 2>/dev/null)" = true ] && echo "proxy running"
 else
   echo "docker missing"
 fi
@@ -69,8 +70,9 @@ echo "time $(date -u +%s)"
 /// Gather the facts and check them. Read-only.
 pub fn run(host: &dyn Host, stack: &Stack) -> Result<Report, HostError> {
     let root = stack.root.display().to_string();
-    let caddy = stack
-        .service("caddy")
+    // The catalog's reverse proxy holds 80/443 once deployed: busy ports are then ours.
+    let proxy = stack
+        .reverse_proxy()
         .map(|s| s.container_name.clone())
         .unwrap_or_default();
     let ports = [stack.http_port.to_string(), stack.https_port.to_string()];
@@ -79,7 +81,7 @@ pub fn run(host: &dyn Host, stack: &Stack) -> Result<Report, HostError> {
         fqdns.push(stack.domain.clone());
         fqdns.extend(stack.services.iter().filter_map(|s| s.fqdn.clone()));
     }
-    let mut args = vec!["bash", "-c", FACTS, "vpai-preflight", &root, &caddy];
+    let mut args = vec!["bash", "-c", FACTS, "vpai-preflight", &root, &proxy];
     args.extend(ports.iter().map(String::as_str));
     args.push("--");
     args.extend(fqdns.iter().map(String::as_str));
@@ -146,30 +148,47 @@ fn evaluate(stack: &Stack, facts: &BTreeMap<String, Vec<String>>, sent_at: u64) 
         ),
     }
 
-    // Memory against the sum of the stack's limits.
-    let need: u64 = stack
-        .services
-        .iter()
-        .filter_map(|s| vpai_spec::parse_memory(&s.memory))
-        .sum();
+    // Memory. The sum of the catalog's `memory_floor` is what the services need to run
+    // at all: below it, refuse. The sum of the limits is only a ceiling (a container
+    // rarely sits at its limit), so limits above the host's memory are a warning.
+    let sum = |f: &dyn Fn(&vpai_model::Service) -> &str| -> u64 {
+        stack
+            .services
+            .iter()
+            .filter_map(|s| vpai_spec::parse_memory(f(s)))
+            .sum()
+    };
+    let floor = sum(&|s| s.def.memory_floor.as_str());
+    let limits = sum(&|s| s.memory.as_str());
     let kb = |k: &str| {
         first(k)
             .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
             .map(|n| n * 1024)
     };
     if let Some(total) = kb("mem_total_kb") {
-        let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
-        if need > total {
+        if total < floor {
             add(
                 "memory",
                 Level::Error,
                 format!(
-                    "the services' limits add up to {:.1} GiB, the host has {:.1} GiB",
-                    gib(need),
+                    "the services need at least {} GiB (the sum of their memory floors), the host has {} GiB",
+                    gib(floor),
                     gib(total)
                 ),
+                Some("use a larger host, or turn some services off in stack.toml"),
+            );
+        } else if limits > total {
+            add(
+                "memory",
+                Level::Warning,
+                format!(
+                    "{} GiB: enough for the services' floors ({} GiB), but their limits add up to {} GiB; limits are ceilings, not use, so this runs until the services together grow past the host's memory",
+                    gib(total),
+                    gib(floor),
+                    gib(limits)
+                ),
                 Some(
-                    "lower `memory` of some services in stack.toml, disable some, or use a larger host",
+                    "watch `vpai status` for OOM-killed services; lower `memory` of some services in stack.toml (not below their floor) or use a larger host if it happens",
                 ),
             );
         } else {
@@ -177,9 +196,9 @@ fn evaluate(stack: &Stack, facts: &BTreeMap<String, Vec<String>>, sent_at: u64) 
                 "memory",
                 Level::Ok,
                 format!(
-                    "{:.1} GiB for limits adding up to {:.1} GiB",
+                    "{} GiB for limits adding up to {} GiB",
                     gib(total),
-                    gib(need)
+                    gib(limits)
                 ),
                 None,
             );
@@ -252,10 +271,10 @@ fn evaluate(stack: &Stack, facts: &BTreeMap<String, Vec<String>>, sent_at: u64) 
     }
 
     // Ports: free, or already ours (our Caddy runs).
-    let caddy_running = facts.contains_key("caddy");
+    let proxy_running = facts.contains_key("proxy");
     for line in facts.get("port").into_iter().flatten() {
         let (port, state) = line.split_once(' ').unwrap_or((line, ""));
-        if state == "busy" && !caddy_running {
+        if state == "busy" && !proxy_running {
             add(
                 "ports",
                 Level::Error,
@@ -357,6 +376,12 @@ fn evaluate(stack: &Stack, facts: &BTreeMap<String, Vec<String>>, sent_at: u64) 
     checks
 }
 
+/// Bytes as GiB with at most two decimals: `5.25`, `3.72`, `8`.
+fn gib(bytes: u64) -> String {
+    let text = format!("{:.2}", bytes as f64 / (1u64 << 30) as f64);
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// Installs Docker Engine and Compose v2 from the distribution's own repository. Run
 /// under bash, never dash (seed 001 §13.1); no `apt-key`, no `apt-transport-https`.
 pub const INSTALL_DOCKER: &str = r#"set -euo pipefail
@@ -389,6 +414,55 @@ pub fn install_docker(host: &dyn Host) -> Result<Result<String, String>, HostErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The embedded example: the `core` profile, limits 5.25 GiB, floors 2.125 GiB.
+    fn core_stack() -> Stack {
+        let file = vpai_spec::StackFile::parse(
+            std::path::Path::new("stack.toml"),
+            vpai_spec::EXAMPLE.to_string(),
+        )
+        .unwrap();
+        vpai_model::build(
+            &file,
+            &vpai_catalog::Catalog::embedded(),
+            &vpai_model::BuildOptions::default(),
+        )
+        .unwrap()
+    }
+
+    fn memory_check(stack: &Stack, mem_total_kb: u64) -> Check {
+        let facts = parse(&format!("mem_total_kb {mem_total_kb}\n"));
+        evaluate(stack, &facts, 0)
+            .into_iter()
+            .find(|c| c.name == "memory")
+            .expect("a memory check")
+    }
+
+    #[test]
+    fn memory_limits_are_ceilings_and_floors_are_the_minimum() {
+        let stack = core_stack();
+        let limits: u64 = stack
+            .services
+            .iter()
+            .map(|s| vpai_spec::parse_memory(&s.memory).unwrap())
+            .sum();
+        assert_eq!(limits, 5376 << 20, "core limits are 5.25 GiB");
+        // A "4 GB" VPS: the kernel reports a little less than 4 GiB.
+        let four_gb = memory_check(&stack, 3_900_000);
+        assert_eq!(four_gb.level, Level::Warning, "{four_gb:?}");
+        assert!(four_gb.message.contains("ceilings"), "{four_gb:?}");
+        assert!(
+            four_gb.message.contains("add up to 5.25 GiB"),
+            "{four_gb:?}"
+        );
+        // 1 GiB is below the floors (2.1 GiB): refused, with the floor named.
+        let small = memory_check(&stack, 1 << 20);
+        assert_eq!(small.level, Level::Error, "{small:?}");
+        assert!(small.message.contains("at least 2.12 GiB"), "{small:?}");
+        assert!(small.fix.is_some());
+        // 8 GiB holds every limit.
+        assert_eq!(memory_check(&stack, 8 << 20).level, Level::Ok);
+    }
 
     #[test]
     fn the_facts_script_is_valid_bash() {

@@ -201,8 +201,49 @@ pub trait Host {
         Err(HostError::Unsupported("spawn"))
     }
 
+    /// Run a program attached to vpai's own stdin, stdout and stderr (`vpai exec`),
+    /// with a pseudo-terminal on the host when `tty` (an interactive shell), and return
+    /// its exit code. Nothing is captured: what the program prints is not redacted, so
+    /// this is for commands the operator types, never for vpai's own secrets.
+    fn run_interactive(&self, _args: &[&str], _tty: bool) -> Result<i32, HostError> {
+        Err(HostError::Unsupported("run_interactive"))
+    }
+
     /// Reached over a network (each command costs a round trip).
     fn is_remote(&self) -> bool {
         false
     }
+}
+
+/// Start `cmd` with vpai's stdio and wait for it. Ctrl-C reaches the program (it is in
+/// the same process group) while vpai ignores it, so vpai lives on to report the exit
+/// code and close what it opened (the SSH master). A program killed by a signal gives
+/// 128 + the signal, as a shell reports it.
+pub(crate) fn run_attached(
+    mut cmd: std::process::Command,
+    program: &str,
+) -> Result<i32, HostError> {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    scrub_env(&mut cmd);
+    cmd.stdin(Stdio::inherit())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit());
+    let spawn_error = |source| HostError::Spawn {
+        program: program.to_string(),
+        source,
+    };
+    // Ignored only after the spawn: an ignored signal would be inherited by the child.
+    let mut child = cmd.spawn().map_err(spawn_error)?;
+    // SAFETY: signal() swaps a process-wide disposition; the previous one is restored
+    // below, and SIG_IGN needs no handler code.
+    let previous = unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+    let status = child.wait();
+    // SAFETY: as above, putting back what was there.
+    unsafe { libc::signal(libc::SIGINT, previous) };
+    let status = status.map_err(spawn_error)?;
+    Ok(status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1))
 }

@@ -56,6 +56,15 @@ impl Host for LocalHost {
             })
     }
 
+    fn run_interactive(&self, args: &[&str], _tty: bool) -> Result<i32, HostError> {
+        // The program (docker) gets vpai's own terminal and allocates its tty from it.
+        let (program, rest) = args.split_first().expect("a command has a program");
+        let mut cmd = Command::new(program);
+        crate::scrub_env(&mut cmd);
+        cmd.args(rest);
+        crate::run_attached(cmd, program)
+    }
+
     fn read_file(&self, path: &Path) -> Result<Option<FileState>, HostError> {
         // The file itself is never a link vpai follows (its target could be anything).
         let fd = match fs::open(
@@ -340,6 +349,28 @@ fn temp_name() -> String {
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+
+    #[test]
+    fn an_attached_command_reports_its_exit_code_and_signal() {
+        assert_eq!(
+            LocalHost
+                .run_interactive(&["sh", "-c", "exit 3"], false)
+                .unwrap(),
+            3
+        );
+        assert_eq!(LocalHost.run_interactive(&["true"], false).unwrap(), 0);
+        // Killed by SIGTERM: 128 + 15, as a shell says.
+        assert_eq!(
+            LocalHost
+                .run_interactive(&["sh", "-c", "kill -TERM $$"], false)
+                .unwrap(),
+            143
+        );
+        let err = LocalHost
+            .run_interactive(&["/nonexistent/vpai-test"], false)
+            .unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/vpai-test"), "{err}");
+    }
 
     fn rel(p: &str) -> &Path {
         Path::new(p)

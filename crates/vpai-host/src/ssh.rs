@@ -44,13 +44,16 @@ pub struct SshTarget {
 #[derive(Debug, thiserror::Error)]
 pub enum SshError {
     #[error(
-        "the host key of `{host}` ({address}) is not known: refusing to connect\n{fingerprints}  help: check that fingerprint against the server (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on its console), then add the key: `ssh-keyscan {keyscan_args} >> ~/.ssh/known_hosts`"
+        "the host key of `{host}` ({address}) is not known: refusing to connect\n{fingerprints}  help: check that fingerprint against the server (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on its console), then add the key: `ssh-keyscan {keyscan_args} >> {known_hosts}`"
     )]
     UnknownHostKey {
         host: String,
         address: String,
         fingerprints: String,
         keyscan_args: String,
+        /// The known_hosts file ssh reads (`known_hosts` of `[hosts]`, else the
+        /// user's), ready to paste into a shell.
+        known_hosts: String,
     },
     #[error(
         "the host key of `{host}` ({address}) CHANGED since it was recorded: refusing to connect (a reinstalled server, or someone in the middle)\n{fingerprints}  help: if the server was reinstalled, remove the old key with `ssh-keygen -R {known_name}` and add the new one after checking it"
@@ -303,6 +306,7 @@ impl SshHost {
                 address,
                 fingerprints: fingerprints(),
                 keyscan_args,
+                known_hosts: known_hosts_hint(self.target.known_hosts.as_deref()),
             };
         }
         let first = message
@@ -582,6 +586,15 @@ fn keyscan_args(address: &str, port: Option<u16>) -> String {
     }
 }
 
+/// The file the unknown-key hint appends to: the configured `known_hosts`, quoted (it
+/// comes from the stack file), or the user's own, left unquoted so `~` expands.
+fn known_hosts_hint(configured: Option<&Path>) -> String {
+    match configured {
+        Some(file) => shell_quote(&file.display().to_string()),
+        None => "~/.ssh/known_hosts".to_string(),
+    }
+}
+
 /// `(root, relative path)` as script arguments; a path that leaves the root is refused.
 fn managed(root: &Path, path: &Path) -> Result<(String, String), HostError> {
     let rel = path.display().to_string();
@@ -676,6 +689,25 @@ impl Host for SshHost {
                 program: "ssh".into(),
                 source,
             })
+    }
+
+    fn run_interactive(&self, args: &[&str], tty: bool) -> Result<i32, HostError> {
+        trace(args, std::time::Instant::now(), 0);
+        // A channel of the master connection like `channel`, with a pseudo-terminal on
+        // the host when asked (`-t`): keys, Ctrl-C and the window size reach the program.
+        let mut cmd = self.ssh_command();
+        cmd.args(["-o", "ControlMaster=no", if tty { "-t" } else { "-T" }])
+            .arg(self.destination())
+            .arg("--")
+            .arg(self.remote_command(args));
+        let status = crate::run_attached(cmd, "ssh")?;
+        if status == 255 && !self.master_alive() {
+            return Err(HostError::Transport {
+                host: self.target.name.clone(),
+                message: "the connection closed while the command ran".into(),
+            });
+        }
+        Ok(status)
     }
 
     fn is_remote(&self) -> bool {
@@ -785,6 +817,44 @@ mod tests {
         assert_eq!(
             String::from_utf8_lossy(&out.stdout),
             format!("-p\n804\n--\n{hostile}\n")
+        );
+    }
+
+    #[test]
+    fn the_keyscan_hint_names_the_configured_known_hosts_file() {
+        let err = |known_hosts: Option<&Path>| {
+            SshError::UnknownHostKey {
+                host: "prod".into(),
+                address: "203.0.113.10:804".into(),
+                fingerprints: String::new(),
+                keyscan_args: keyscan_args("203.0.113.10", Some(804)),
+                known_hosts: known_hosts_hint(known_hosts),
+            }
+            .to_string()
+        };
+        let default = err(None);
+        assert!(
+            default.contains("ssh-keyscan -p 804 -- 203.0.113.10 >> ~/.ssh/known_hosts`"),
+            "{default}"
+        );
+        let own = err(Some(Path::new("/srv/ops/known hosts;rm")));
+        assert!(
+            own.contains("ssh-keyscan -p 804 -- 203.0.113.10 >> '/srv/ops/known hosts;rm'`"),
+            "{own}"
+        );
+        assert!(!own.contains("~/.ssh/known_hosts"), "{own}");
+        // The quoted file is one word for a shell.
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "printf '%s\\n' {}",
+                known_hosts_hint(Some(Path::new("/srv/ops/known hosts;rm")))
+            ))
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "/srv/ops/known hosts;rm\n"
         );
     }
 

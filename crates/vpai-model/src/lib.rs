@@ -13,7 +13,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use vpai_catalog::{Catalog, Phase, SecretDef, ServiceDef};
 use vpai_spec::values::{check_fqdn, check_subdomain, shown};
-use vpai_spec::{SpecError, StackFile, TlsMode, parse_memory, parse_subnet16};
+use vpai_spec::{ByteSize, SpecError, StackFile, TlsMode, parse_subnet16};
 
 /// One Docker network of the stack.
 #[derive(Debug, Clone, Serialize)]
@@ -116,6 +116,19 @@ impl Stack {
     }
 
     /// Databases to provision: (service, db name, role, password secret).
+    /// The reverse proxy (the catalog's `reverse_proxy = true`), when the stack has one.
+    pub fn reverse_proxy(&self) -> Option<&Service> {
+        self.services.iter().find(|s| s.def.reverse_proxy)
+    }
+
+    /// The service that creates the others' databases and roles (the catalog's
+    /// `[provides_databases]`), when the stack has one.
+    pub fn database_provider(&self) -> Option<&Service> {
+        self.services
+            .iter()
+            .find(|s| s.def.provides_databases.is_some())
+    }
+
     pub fn databases(&self) -> Vec<(&str, &vpai_catalog::DatabaseDef)> {
         self.services
             .iter()
@@ -146,7 +159,7 @@ pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result
             .collect(),
         (Some(profile), None) => {
             let members = Catalog::profile(profile.get_ref()).ok_or_else(|| {
-                let known: Vec<&str> = vpai_catalog::PROFILES.iter().map(|(n, _)| *n).collect();
+                let known: Vec<&str> = Catalog::profile_names();
                 file.error_at(
                     profile.span(),
                     format!("unknown profile `{}`", shown(profile.get_ref())),
@@ -228,9 +241,9 @@ pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result
             .memory
             .as_ref()
             .map(|m| m.get_ref().clone())
-            .unwrap_or_else(|| def.memory.clone());
-        if let (Some(m), Some(floor)) = (&svc_spec.memory, parse_memory(&def.memory_floor))
-            && parse_memory(m.get_ref()).unwrap_or(0) < floor
+            .unwrap_or_else(|| def.memory.to_string());
+        if let Some(m) = &svc_spec.memory
+            && ByteSize::parse(m.get_ref()).is_none_or(|size| size < def.memory_floor)
         {
             return Err(file.error_at(
                 m.span(),
@@ -319,14 +332,29 @@ pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result
             def,
         });
     }
-    // A service whose database is on needs PostgreSQL; `needs` must be in the stack.
+    // A service whose database is on needs the service that provides databases (the
+    // catalog says which: PostgreSQL); `needs` must be in the stack. A provider named
+    // in `needs` is not needed when the service's optional database is off.
+    let providers: Vec<&str> = catalog
+        .services()
+        .filter(|d| d.provides_databases.is_some())
+        .map(|d| d.name.as_str())
+        .collect();
+    let provider = providers
+        .iter()
+        .find(|p| services.iter().any(|s| s.name == **p))
+        .or(providers.first())
+        .copied();
     for s in &services {
         let mut needs: Vec<&str> = s.def.needs.iter().map(String::as_str).collect();
-        if s.database {
-            needs.push("postgresql");
+        if s.database
+            && let Some(provider) = provider
+            && !needs.contains(&provider)
+        {
+            needs.push(provider);
         }
         for need in needs {
-            if need == "postgresql" && !s.database && s.def.database.is_some() {
+            if providers.contains(&need) && !s.database && s.def.database.is_some() {
                 continue;
             }
             if !services.iter().any(|o| o.name == need) {
@@ -373,6 +401,20 @@ fn unknown_service(
     name: &str,
     span: std::ops::Range<usize>,
 ) -> SpecError {
+    if let Some(facts) = catalog.facts_only().find(|f| f.name == name) {
+        return file.error_at(
+            span,
+            format!(
+                "`{}` ({}) is not deployable by vpai yet: its catalog folder holds only facts for `vpai check` and `vpai doctor`",
+                shown(name),
+                facts.description
+            ),
+            format!(
+                "remove it from the services, or describe how to run it in catalog/{}/service.toml",
+                shown(name)
+            ),
+        );
+    }
     let best = catalog
         .names()
         .map(|n| (strsim::jaro_winkler(name, n), n))
@@ -381,7 +423,7 @@ fn unknown_service(
     let help = match best {
         Some((_, n)) => format!("did you mean `{n}`?"),
         None => format!(
-            "known services: {} (or add catalog/{}.toml)",
+            "known services: {} (or add catalog/{}/service.toml)",
             catalog.names().collect::<Vec<_>>().join(", "),
             shown(name)
         ),

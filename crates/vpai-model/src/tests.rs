@@ -117,3 +117,29 @@ fn an_unknown_service_name_is_shown_escaped() {
     assert!(!text.contains('\u{1b}'), "{text}");
     assert_eq!(err.location(), Some("stack.toml:4:11"));
 }
+
+#[test]
+fn a_facts_only_service_is_refused_with_the_reason() {
+    let err = build_text(
+        "[project]\nname = \"x\"\ndomain = \"example.org\"\nservices = [\"caddy\", \"grafana\"]\n",
+    )
+    .unwrap_err();
+    let text = format!("{err:?}");
+    assert!(text.contains("not deployable by vpai yet"), "{text}");
+}
+
+#[test]
+fn a_database_needs_the_service_the_catalog_says_provides_them() {
+    let err = build_text(
+        "[project]\nname = \"x\"\ndomain = \"example.org\"\nservices = [\"caddy\", \"n8n\"]\n",
+    )
+    .unwrap_err();
+    let text = format!("{err:?}");
+    assert!(text.contains("needs `postgresql`"), "{text}");
+    let stack = build_text(
+        "[project]\nname = \"x\"\ndomain = \"example.org\"\nservices = [\"caddy\", \"postgresql\", \"n8n\"]\n",
+    )
+    .unwrap();
+    assert_eq!(stack.database_provider().unwrap().name, "postgresql");
+    assert_eq!(stack.reverse_proxy().unwrap().name, "caddy");
+}

@@ -103,7 +103,7 @@ fn service_ctx(s: &Service) -> ServiceCtx {
         fqdn: s.fqdn.clone(),
         url: s.url.clone(),
         memory: s.memory.clone(),
-        memory_mb: vpai_spec_memory_mb(&s.memory),
+        memory_mb: memory_mb(&s.memory),
         database: s.database,
     }
 }
@@ -111,8 +111,8 @@ fn service_ctx(s: &Service) -> ServiceCtx {
 /// Whole MiB of a memory size. The spec bounds an operator's size (6M ..= 1 TiB) and
 /// the catalog's defaults are tested, so this never saturates in practice; if it did,
 /// it would rather say 0 than wrap around.
-fn vpai_spec_memory_mb(text: &str) -> u64 {
-    vpai_spec::parse_memory(text).map_or(0, |bytes| bytes >> 20)
+fn memory_mb(text: &str) -> u64 {
+    vpai_spec::ByteSize::parse(text).map_or(0, |size| size.mebibytes())
 }
 
 #[derive(Serialize)]
@@ -129,13 +129,6 @@ struct DatabaseCtx {
     name: String,
     user: String,
     password_secret: String,
-}
-
-#[derive(Serialize)]
-struct ModelCtx {
-    name: &'static str,
-    model: &'static str,
-    key: &'static str,
 }
 
 /// Values shared by every template of the stack.
@@ -189,7 +182,7 @@ pub fn base_context(stack: &Stack, secrets: &Arc<SecretsView>) -> BTreeMap<Strin
     ctx
 }
 
-/// The base context plus `service` (the one being rendered) and `models` for LiteLLM.
+/// The base context plus `service` (the one being rendered) and `data`, its folder's `[data]`.
 pub fn service_context(
     base: &BTreeMap<String, Value>,
     _stack: &Stack,
@@ -197,33 +190,7 @@ pub fn service_context(
 ) -> BTreeMap<String, Value> {
     let mut ctx = base.clone();
     ctx.insert("service".into(), Value::from_serialize(service_ctx(svc)));
-    // Models are offered for each provider whose key the operator has set.
-    let secrets = &base["secrets"];
-    let has = |k: &str| secrets.get_attr(k).map(|v| v.is_true()).unwrap_or(false);
-    let mut models = Vec::new();
-    if svc.name == "litellm" {
-        if has("openrouter_api_key") {
-            models.push(ModelCtx {
-                name: "deepseek-v3",
-                model: "openrouter/deepseek/deepseek-chat",
-                key: "os.environ/OPENROUTER_API_KEY",
-            });
-        }
-        if has("anthropic_api_key") {
-            models.push(ModelCtx {
-                name: "claude-sonnet",
-                model: "anthropic/claude-sonnet-4-5",
-                key: "os.environ/ANTHROPIC_API_KEY",
-            });
-        }
-        if has("openai_api_key") {
-            models.push(ModelCtx {
-                name: "gpt-4o-mini",
-                model: "openai/gpt-4o-mini",
-                key: "os.environ/OPENAI_API_KEY",
-            });
-        }
-    }
-    ctx.insert("models".into(), Value::from_serialize(&models));
+    // The service folder's `[data]` (LiteLLM's models), as its templates see it.
+    ctx.insert("data".into(), Value::from_serialize(&svc.def.data));
     ctx
 }

@@ -63,7 +63,7 @@ pub fn render(
     secrets: &SecretStore,
     templates: &TemplateSource,
 ) -> Result<Rendered, RenderError> {
-    let env = templates.environment()?;
+    let env = templates.environment(stack)?;
     let view = context::SecretsView::new(stack, secrets);
     let base = context::base_context(stack, &view);
 
@@ -93,7 +93,8 @@ pub fn render(
         }
         for cfg in &def.configs {
             view.reset();
-            let text = templates::render_template(&env, &cfg.template, &ctx)?;
+            let name = templates::template_name(&svc.name, &cfg.template);
+            let text = templates::render_template(&env, &name, &ctx)?;
             let mode = parse_mode(&svc.name, &cfg.mode)?;
             let file_owner = match cfg.owner {
                 FileOwner::Root => (0, 0),

@@ -1,45 +1,17 @@
-//! Embedded minijinja templates, overridable file by file from the operator's
-//! `templates/` directory. Strict undefined: a typo in a template is an error, not an
-//! empty string in a config file.
+//! The minijinja environment: each service's templates come from its catalog folder
+//! (shipped, or the operator's `catalog/<name>/`), named `<service>/<file>`, and can
+//! still be overridden file by file from the operator's `templates/` directory.
+//! Strict undefined: a typo in a template is an error, not an empty string in a
+//! config file.
 
 use crate::RenderError;
 use minijinja::{Environment, UndefinedBehavior, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use vpai_model::Stack;
 
-const EMBEDDED: &[(&str, &str)] = &[
-    (
-        "postgresql/postgresql.conf.j2",
-        include_str!("../templates/postgresql/postgresql.conf.j2"),
-    ),
-    (
-        "postgresql/provision.sql.j2",
-        include_str!("../templates/postgresql/provision.sql.j2"),
-    ),
-    (
-        "redis/redis.conf.j2",
-        include_str!("../templates/redis/redis.conf.j2"),
-    ),
-    (
-        "redis/users.acl.j2",
-        include_str!("../templates/redis/users.acl.j2"),
-    ),
-    (
-        "qdrant/production.yaml.j2",
-        include_str!("../templates/qdrant/production.yaml.j2"),
-    ),
-    (
-        "caddy/Caddyfile.j2",
-        include_str!("../templates/caddy/Caddyfile.j2"),
-    ),
-    (
-        "litellm/config.yaml.j2",
-        include_str!("../templates/litellm/config.yaml.j2"),
-    ),
-];
-
-/// Where templates come from: the embedded set, plus an optional override directory.
+/// Where templates come from besides the catalog: an optional override directory.
 #[derive(Debug, Clone, Default)]
 pub struct TemplateSource {
     pub override_dir: Option<PathBuf>,
@@ -50,17 +22,28 @@ impl TemplateSource {
         Self::default()
     }
 
-    pub fn environment(&self) -> Result<Environment<'static>, RenderError> {
+    pub fn environment(&self, stack: &Stack) -> Result<Environment<'static>, RenderError> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_keep_trailing_newline(true);
-        let mut sources: BTreeMap<String, String> = EMBEDDED
-            .iter()
-            .map(|(n, t)| (n.to_string(), t.to_string()))
-            .collect();
+        let mut sources: BTreeMap<String, String> = BTreeMap::new();
+        for svc in &stack.services {
+            for config in &svc.def.configs {
+                let text = svc
+                    .def
+                    .template_text(config)
+                    .ok_or_else(|| RenderError::Template {
+                        template: template_name(&svc.name, &config.template),
+                        line: 0,
+                        message: "not in the service's catalog folder".into(),
+                    })?;
+                sources.insert(template_name(&svc.name, &config.template), text.into());
+            }
+        }
         if let Some(dir) = &self.override_dir {
-            for name in EMBEDDED.iter().map(|(n, _)| *n) {
-                let path = dir.join(name);
+            let names: Vec<String> = sources.keys().cloned().collect();
+            for name in names {
+                let path = dir.join(&name);
                 if path.exists() {
                     let text =
                         fs_err::read_to_string(&path).map_err(|e| RenderError::Override {
@@ -86,6 +69,12 @@ impl TemplateSource {
         });
         Ok(env)
     }
+}
+
+/// The name a service's template has in the environment (and in `templates/`):
+/// `postgresql/postgresql.conf.j2`.
+pub fn template_name(service: &str, template: &str) -> String {
+    format!("{service}/{template}")
 }
 
 pub fn render_template(

@@ -230,3 +230,150 @@ fn compose_writes_every_dollar_escaped() {
         assert!(!text.contains('$'), "{file}");
     }
 }
+
+#[test]
+fn litellm_offers_the_models_of_the_keys_that_are_set() {
+    let (stack, mut store) = example();
+    store.set(
+        "anthropic_api_key",
+        "sk-ant-TEST".into(),
+        vpai_vault::SecretOrigin::External,
+    );
+    let r = render(&stack, &store, &TemplateSource::embedded()).unwrap();
+    let config = r.get("configs/litellm/config.yaml").unwrap().text();
+    assert!(config.contains("model_name: \"claude-sonnet\""), "{config}");
+    assert!(config.contains("api_key: \"os.environ/ANTHROPIC_API_KEY\""));
+    assert!(
+        !config.contains("deepseek"),
+        "no OpenRouter key, no OpenRouter model"
+    );
+    assert!(
+        !config.contains("sk-ant-TEST"),
+        "a reference, never the value"
+    );
+    let example = render_example();
+    let without = example.get("configs/litellm/config.yaml").unwrap().text();
+    assert!(without.contains("model_list: []"), "{without}");
+}
+
+/// Adding a service is adding a folder: `catalog/web/service.toml` and its template
+/// next to stack.toml, and the service renders like a shipped one.
+#[test]
+fn a_service_from_an_operator_folder_renders_with_its_template() {
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("catalog/web");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("service.toml"),
+        r#"name = "web"
+description = "a static site"
+phase = "apps"
+image = "example/web"
+version = "1.2.3"
+uid = 101
+gid = 101
+tools = ["sh", "wget"]
+memory = "64M"
+memory_floor = "16M"
+networks = ["backend"]
+[healthcheck]
+test = ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]
+[web]
+subdomain = "www"
+port = 8080
+[[configs]]
+template = "site.conf.j2"
+path = "configs/web/site.conf"
+target = "/etc/web/site.conf"
+owner = "service"
+[data]
+greeting = "bonjour"
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("site.conf.j2"),
+        "server_name {{ service.fqdn }};\nsay {{ data.greeting }};\n",
+    )
+    .unwrap();
+    let mut catalog = Catalog::embedded();
+    catalog.load_dir(&tmp.path().join("catalog")).unwrap();
+    let file = StackFile::parse(
+        &tmp.path().join("stack.toml"),
+        "[project]\nname = \"site\"\ndomain = \"example.org\"\nservices = [\"caddy\", \"web\"]\n"
+            .into(),
+    )
+    .unwrap();
+    let stack = build(&file, &catalog, &BuildOptions::default()).unwrap();
+    let mut store = SecretStore::in_memory();
+    ensure_secrets(&stack, &mut store);
+    let r = render(&stack, &store, &TemplateSource::embedded()).unwrap();
+    let site = r.get("configs/web/site.conf").unwrap();
+    assert_eq!(site.text(), "server_name www.example.org;\nsay bonjour;\n");
+    assert_eq!(site.owner, (101, 101));
+    assert_eq!(site.services, ["web"]);
+    let compose = r.get("docker-compose.yml").unwrap().text();
+    assert!(compose.contains("example/web:1.2.3"), "{compose}");
+    assert!(compose.contains("/etc/web/site.conf"), "{compose}");
+    let caddy = r.get("configs/caddy/Caddyfile").unwrap().text();
+    assert!(caddy.contains("www.example.org"), "{caddy}");
+}
+
+/// `vpai check` of what was rendered reads the facts of the stack's own entry: the
+/// healthcheck calls `curl`, which the entry says its image lacks.
+#[test]
+fn the_lint_of_a_rendered_custom_service_uses_its_entry_facts_000_11() {
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("catalog/web");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("service.toml"),
+        r#"name = "web"
+description = "a static site"
+phase = "apps"
+image = "example/web"
+version = "1.2.3"
+uid = 101
+gid = 101
+tools = ["sh", "wget"]
+memory = "64M"
+memory_floor = "16M"
+networks = ["backend"]
+[healthcheck]
+test = ["CMD", "curl", "-f", "http://127.0.0.1:8080/"]
+"#,
+    )
+    .unwrap();
+    let mut catalog = Catalog::embedded();
+    catalog.load_dir(&tmp.path().join("catalog")).unwrap();
+    let file = StackFile::parse(
+        &tmp.path().join("stack.toml"),
+        "[project]\nname = \"site\"\ndomain = \"example.org\"\nservices = [\"web\"]\n".into(),
+    )
+    .unwrap();
+    let stack = build(&file, &catalog, &BuildOptions::default()).unwrap();
+    let r = render(
+        &stack,
+        &SecretStore::in_memory(),
+        &TemplateSource::embedded(),
+    )
+    .unwrap();
+    let files: Vec<vpai_check::SourceFile> = r
+        .artifacts
+        .iter()
+        .map(|a| vpai_check::SourceFile::new(a.path.clone(), a.bytes.clone()))
+        .collect();
+    let opts = vpai_check::CheckOptions::default();
+    let missing_tool = |report: &vpai_check::Report| {
+        report
+            .findings
+            .iter()
+            .any(|f| f.rule == "VP102" && f.path == "docker-compose.yml")
+    };
+    assert!(
+        !missing_tool(&vpai_check::check_files(&files, &opts)),
+        "the shipped catalog does not know example/web"
+    );
+    let report = vpai_check::check_files_with_catalog(&files, &opts, &catalog);
+    assert!(missing_tool(&report), "{:?}", report.findings);
+}

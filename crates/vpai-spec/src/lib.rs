@@ -16,7 +16,7 @@ pub use diagnostic::SpecError;
 pub use example::EXAMPLE;
 pub use schema::*;
 pub use ssh::{SSH_OPTIONS, check_ssh_option};
-pub use values::{parse_memory, parse_subnet16};
+pub use values::{ByteSize, parse_memory, parse_subnet16};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

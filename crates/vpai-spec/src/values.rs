@@ -433,7 +433,7 @@ pub fn check_memory(text: &str) -> Result<u64, Refusal> {
             help,
         ));
     }
-    match parse_memory(text) {
+    match ByteSize::parse(text).map(|size| size.bytes()) {
         None => Err(Refusal::new(
             format!("`{}` is more memory than 1 TiB", shown(text)),
             help,
@@ -462,15 +462,125 @@ fn memory_unit(unit: &str) -> Option<u64> {
     })
 }
 
-/// `512M`, `1G`, `1536m` -> bytes; None when it is not a size or does not fit in a u64.
-pub fn parse_memory(text: &str) -> Option<u64> {
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (num, unit) = text.split_at(split);
-    if num.is_empty() {
-        return None;
+/// A size in bytes, as Compose and the catalog write memory: `512M`, `1536m`, `1g`,
+/// `1.5G`, `64MB`, `512MiB`, `4096k`, or a plain number of bytes. The one parser of
+/// sizes in vpai: stack.toml, the catalog's memory and floors, and the compose files
+/// `vpai check` reads all go through it. Units are binary (`1K` is 1024 bytes, as in
+/// Docker). It keeps the text it was written as, so that a value is rendered and
+/// quoted back exactly as the operator or the catalog wrote it.
+#[derive(Debug, Clone, Eq)]
+pub struct ByteSize {
+    bytes: u64,
+    text: String,
+}
+
+impl ByteSize {
+    /// None when `text` is not a size or does not fit in a u64.
+    pub fn parse(text: &str) -> Option<Self> {
+        let t = text.trim();
+        let number_end = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
+        let (number, unit) = t.split_at(number_end);
+        let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+        if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        if number.contains('.') && (fraction.is_empty() || fraction.contains('.')) {
+            return None;
+        }
+        let unit = unit.trim_start().to_ascii_lowercase();
+        let unit = unit.strip_suffix('b').unwrap_or(&unit);
+        let unit = unit.strip_suffix('i').unwrap_or(unit);
+        let factor: u64 = match unit {
+            "" => 1,
+            "k" => 1 << 10,
+            "m" => 1 << 20,
+            "g" => 1 << 30,
+            "t" => 1 << 40,
+            _ => return None,
+        };
+        let mut bytes = whole.parse::<u64>().ok()?.checked_mul(factor)?;
+        if !fraction.is_empty() {
+            // Exact for the fractions people write (`1.5G`): digits * factor / 10^len.
+            let digits = &fraction[..fraction.len().min(9)];
+            let scale = 10u128.pow(digits.len() as u32);
+            let part = digits.parse::<u128>().ok()? * u128::from(factor) / scale;
+            bytes = bytes.checked_add(u64::try_from(part).ok()?)?;
+        }
+        Some(ByteSize {
+            bytes,
+            text: text.to_string(),
+        })
     }
-    let n: u64 = num.parse().ok()?;
-    n.checked_mul(memory_unit(unit)?)
+
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Whole MiB, rounded down.
+    pub fn mebibytes(&self) -> u64 {
+        self.bytes >> 20
+    }
+
+    /// As it was written (`1536M`).
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl PartialEq for ByteSize {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl PartialOrd for ByteSize {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ByteSize {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.bytes.cmp(&other.bytes)
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::str::FromStr for ByteSize {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        ByteSize::parse(text).ok_or_else(|| {
+            format!(
+                "`{}` is not a size: write it like `512M` or `2G`",
+                shown(text)
+            )
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl serde::Serialize for ByteSize {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+/// Bytes of a size (see [`ByteSize`]); None when it is not one or does not fit in a u64.
+pub fn parse_memory(text: &str) -> Option<u64> {
+    ByteSize::parse(text).map(|b| b.bytes())
 }
 
 /// `172.20.0.0/16` -> the first two octets (decimal, no sign, no more than 3 digits).
@@ -574,4 +684,43 @@ pub fn check_env_value(value: &str) -> Result<(), Refusal> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod byte_size_tests {
+    use super::ByteSize;
+
+    fn bytes(text: &str) -> Option<u64> {
+        ByteSize::parse(text).map(|b| b.bytes())
+    }
+
+    #[test]
+    fn the_spellings_compose_and_the_catalog_use() {
+        assert_eq!(bytes("1536M"), Some(1536 << 20));
+        assert_eq!(bytes("1536m"), Some(1536 << 20));
+        assert_eq!(bytes("1g"), Some(1 << 30));
+        assert_eq!(bytes("64MB"), Some(64 << 20));
+        assert_eq!(bytes("512MiB"), Some(512 << 20));
+        assert_eq!(bytes("1.5G"), Some(3 << 29));
+        assert_eq!(bytes("4096"), Some(4096));
+        assert_eq!(bytes("2 G"), Some(2 << 30));
+    }
+
+    #[test]
+    fn what_is_not_a_size() {
+        for text in ["", "M", "2X", "1..5G", "1.G", ".5G", "-1G", "1GG"] {
+            assert_eq!(bytes(text), None, "{text:?}");
+        }
+        assert_eq!(bytes("17179869185G"), None, "overflow");
+    }
+
+    #[test]
+    fn compares_by_bytes_and_keeps_its_text() {
+        let a = ByteSize::parse("1024M").unwrap();
+        let b = ByteSize::parse("1G").unwrap();
+        assert_eq!(a, b);
+        assert!(ByteSize::parse("512M").unwrap() < b);
+        assert_eq!(a.to_string(), "1024M");
+        assert_eq!(a.mebibytes(), 1024);
+    }
 }

@@ -1,6 +1,6 @@
 //! The clap types, kept apart from what the commands do.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// Deploy and operate a self-hosted AI and automation stack (PostgreSQL, Redis, Qdrant,
@@ -10,7 +10,13 @@ use std::path::PathBuf;
 /// Start with `vpai init` (writes stack.toml), or try everything on the embedded example:
 /// `vpai render --example --out /tmp/demo`, then `vpai up --example`.
 #[derive(Debug, Parser)]
-#[command(name = "vpai", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "vpai",
+    version,
+    propagate_version = true,
+    max_term_width = 100,
+    after_help = EXIT_CODES
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -18,11 +24,34 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// What `vpai --help` says about exit codes (and what main.rs returns).
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  the command ran and failed: check errors, failed preflight, unhealthy service
+  2  usage error or bad input: unknown flag, invalid stack.toml, missing file, a vault
+     that does not open, a host that cannot be reached
+
+Data goes to stdout, progress and errors to stderr: `vpai plan > plan.txt` keeps the plan.";
+
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Print only errors and data (no progress).
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Say what runs on which host (-v); with timings (-vv). Never a secret value.
+    #[arg(long, short, action = ArgAction::Count, global = true, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// When to color: `auto` on a terminal, unless NO_COLOR is set (CLICOLOR_FORCE forces).
+    #[arg(long, value_enum, global = true, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
 }
 
 /// Where the stack comes from; shared by every command that reads stack.toml.
@@ -71,6 +100,19 @@ pub enum Command {
     Secrets(SecretsCommand),
     /// Give secrets new values and recreate exactly the services that use them.
     Rotate(RotateArgs),
+    /// Show services' logs (phase A or B, here or over SSH); -f follows them live.
+    #[command(after_help = crate::commands::logs::EXAMPLES)]
+    Logs(crate::commands::logs::LogsArgs),
+    /// Run a command in a service's container (interactive on a terminal); its exit code.
+    #[command(after_help = crate::commands::exec::EXAMPLES)]
+    Exec(crate::commands::exec::ExecArgs),
+    /// Recreate services (so env files are read again), then wait until they are healthy.
+    #[command(after_help = crate::commands::restart::EXAMPLES)]
+    Restart(crate::commands::restart::RestartArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(crate::commands::completions::CompletionsArgs),
+    /// Print the man page (or write one page per command with --out DIR).
+    Man(crate::commands::man::ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +190,7 @@ pub struct PreflightArgs {
     pub stack: StackArgs,
     #[command(flatten)]
     pub target: TargetArgs,
+    /// Print the checks as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -164,6 +207,9 @@ pub struct RollbackArgs {
     /// List the releases kept on the host and stop.
     #[arg(long)]
     pub list: bool,
+    /// With --list, print the releases as JSON.
+    #[arg(long, requires = "list")]
+    pub json: bool,
     /// Longest wait for one phase to become healthy, in seconds.
     #[arg(long, default_value_t = 600, value_name = "SECS")]
     pub timeout: u64,
@@ -218,6 +264,7 @@ pub struct StatusArgs {
     pub stack: StackArgs,
     #[command(flatten)]
     pub target: TargetArgs,
+    /// Print the services as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -242,6 +289,7 @@ pub enum SecretsCommand {
 pub struct SecretsListArgs {
     #[command(flatten)]
     pub stack: StackArgs,
+    /// Print the list as JSON (never values).
     #[arg(long)]
     pub json: bool,
 }
@@ -294,6 +342,8 @@ pub struct SecretsImportArgs {
 pub struct RotateArgs {
     #[command(flatten)]
     pub stack: StackArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Secrets to rotate (`vpai secrets list` names them). An external one reads its new
     /// value from stdin.
     #[arg(value_name = "NAME")]

@@ -16,6 +16,9 @@ pub struct Project {
     pub file: StackFile,
     pub stack: Stack,
     pub templates: TemplateSource,
+    /// The shipped catalog plus the operator's `catalog/`: what render used, and the
+    /// facts `vpai check` and the doctor read for this stack.
+    pub catalog: Catalog,
 }
 
 impl Project {
@@ -48,6 +51,7 @@ impl Project {
             file,
             stack,
             templates,
+            catalog,
         })
     }
 
@@ -137,12 +141,13 @@ impl Project {
                     .with_owner(a.owner.0, a.owner.1)
             })
             .collect();
-        let report = vpai_check::check_files(
+        let report = vpai_check::check_files_with_catalog(
             &files,
             &vpai_check::CheckOptions {
                 allow: allow.to_vec(),
                 ..Default::default()
             },
+            &self.catalog,
         );
         if !report.findings.is_empty() {
             printer.info(&report.render_human(&files, printer.color()));

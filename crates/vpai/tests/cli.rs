@@ -454,3 +454,573 @@ fn a_stack_file_that_is_not_a_regular_file_is_refused_at_once() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not a regular file"), "{err}");
 }
+
+#[test]
+fn day_2_commands_have_help_with_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    for (command, example) in [
+        ("logs", "vpai logs -f postgresql n8n"),
+        ("exec", "vpai exec postgresql -- psql -U postgres"),
+        ("restart", "vpai restart n8n"),
+    ] {
+        let out = vpai(dir.path()).args([command, "--help"]).output().unwrap();
+        assert!(out.status.success(), "{command} --help");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("Examples:"), "{command}: {help}");
+        assert!(help.contains(example), "{command}: {help}");
+        assert!(help.contains("--host <NAME>"), "{command}: {help}");
+        assert!(help.contains("--example"), "{command}: {help}");
+    }
+    let logs = vpai(dir.path()).args(["logs", "--help"]).output().unwrap();
+    let logs = String::from_utf8_lossy(&logs.stdout);
+    assert!(logs.contains("-f, --follow"), "{logs}");
+    assert!(logs.contains("[default: 100]"), "{logs}");
+    let restart = vpai(dir.path())
+        .args(["restart", "--help"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&restart.stdout).contains("would not reload env files"));
+    for command in ["rotate", "doctor"] {
+        let out = vpai(dir.path()).args([command, "--help"]).output().unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("--host <NAME>"), "{command}: {help}");
+    }
+}
+
+#[test]
+fn day_2_commands_name_an_unknown_service_and_the_known_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["logs", "--example", "postgrsql"][..],
+        &["exec", "--example", "-T", "postgrsql", "--", "true"][..],
+        &["restart", "--example", "n8n", "postgrsql"][..],
+    ] {
+        let out = vpai(dir.path()).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("unknown service `postgrsql`"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("did you mean `postgresql`?"),
+            "{args:?}: {err}"
+        );
+        for known in ["redis", "caddy", "n8n"] {
+            assert!(err.contains(known), "{known} not listed: {err}");
+        }
+    }
+    // Far from every name: no guess, the list only.
+    let out = vpai(dir.path())
+        .args(["logs", "--example", "mysql-server"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the stack's services: "), "{err}");
+    assert!(!err.contains("did you mean"), "{err}");
+    // exec needs a command after `--`.
+    let out = vpai(dir.path())
+        .args(["exec", "--example", "redis"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("<CMD>"));
+    // --since takes a duration or a time, never an option for docker.
+    let out = vpai(dir.path())
+        .args(["logs", "--example", "--since=10m;id", "redis"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is neither a duration nor a time"), "{err}");
+}
+
+/// The subcommands `vpai --help` lists (so a new command is covered without editing this).
+fn subcommands(dir: &Path) -> Vec<String> {
+    let out = vpai(dir).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout).into_owned();
+    let list = help
+        .split("Commands:\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .expect("a Commands: section")
+        .to_string();
+    list.lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn bash_completion_knows_every_subcommand_and_is_valid_bash() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands = subcommands(dir.path());
+    assert!(commands.len() >= 14, "{commands:?}");
+    let out = vpai(dir.path())
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let script = String::from_utf8(out.stdout).unwrap();
+    for name in &commands {
+        assert!(
+            script.contains(name.as_str()),
+            "`{name}` not in the bash completion"
+        );
+    }
+    assert!(script.contains("--json") && script.contains("--color"));
+    let file = dir.path().join("vpai.bash");
+    std::fs::write(&file, &script).unwrap();
+    let check = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "bash -n: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let out = vpai(dir.path())
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            script.contains("rollback") && script.contains("secrets"),
+            "{shell}"
+        );
+    }
+    let bad = vpai(dir.path())
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn man_page_renders_and_one_page_per_command_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = vpai(dir.path()).arg("man").output().unwrap();
+    assert!(out.status.success());
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        page.lines().any(|l| l.starts_with(".TH VPAI 1 ")),
+        "{}",
+        &page[..200.min(page.len())]
+    );
+    assert!(
+        page.contains("Exit codes"),
+        "the exit codes are in the page"
+    );
+    let main = dir.path().join("vpai.1");
+    std::fs::write(&main, &page).unwrap();
+    // Rendered by man(1) when the machine has it.
+    if let Ok(rendered) = std::process::Command::new("man")
+        .arg("-l")
+        .arg(&main)
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "80")
+        .output()
+        && rendered.status.success()
+    {
+        let text = String::from_utf8_lossy(&rendered.stdout);
+        assert!(text.contains("rollback"), "{text}");
+    }
+    let pages = dir.path().join("man");
+    vpai(dir.path())
+        .args(["man", "--out"])
+        .arg(&pages)
+        .assert()
+        .success();
+    for name in ["vpai.1", "vpai-up.1", "vpai-check.1", "vpai-secrets-list.1"] {
+        let text =
+            std::fs::read_to_string(pages.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(text.lines().any(|l| l.starts_with(".TH VPAI")), "{name}");
+    }
+    assert!(
+        std::fs::read_to_string(pages.join("vpai-check.1"))
+            .unwrap()
+            .contains("json")
+    );
+}
+
+/// Whether `bytes` hold an ANSI escape sequence (a color).
+fn has_ansi(bytes: &[u8]) -> bool {
+    bytes.windows(2).any(|w| w == b"\x1b[")
+}
+
+#[test]
+fn color_follows_the_flag_no_color_and_clicolor_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let render = |color: &str, no_color: Option<&str>, force: Option<&str>| {
+        let mut cmd = vpai(dir.path());
+        cmd.env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE");
+        if let Some(v) = no_color {
+            cmd.env("NO_COLOR", v);
+        }
+        if let Some(v) = force {
+            cmd.env("CLICOLOR_FORCE", v);
+        }
+        let run = cmd
+            .args(["--color", color, "render", "--example", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        run
+    };
+    // Explicit `always` wins, even over NO_COLOR (the test helper's default).
+    assert!(has_ansi(&render("always", Some("1"), None).stderr));
+    // `auto` on a pipe: no color; NO_COLOR wins over CLICOLOR_FORCE.
+    assert!(!has_ansi(&render("auto", None, None).stderr));
+    assert!(!has_ansi(&render("auto", Some("1"), Some("1")).stderr));
+    // CLICOLOR_FORCE colors a pipe.
+    assert!(has_ansi(&render("auto", None, Some("1")).stderr));
+    assert!(!has_ansi(&render("never", None, Some("1")).stderr));
+    // Spec errors (drawn by miette) follow the same setting.
+    std::fs::write(dir.path().join("stack.toml"), "[project]\nname = 1\n").unwrap();
+    let err = |color: &str| {
+        vpai(dir.path())
+            .args(["--color", color, "render"])
+            .output()
+            .unwrap()
+    };
+    let colored = err("always");
+    assert_eq!(colored.status.code(), Some(2));
+    assert!(has_ansi(&colored.stderr));
+    assert!(!has_ansi(&err("never").stderr));
+}
+
+#[test]
+fn the_plan_is_data_on_stdout_and_progress_stays_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let out = vpai(dir.path())
+        .args(["plan", "--example", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.starts_with("plan: "), "{stdout}");
+    assert!(stdout.contains("  create docker-compose.yml"), "{stdout}");
+    assert!(stdout.contains("  + postgresql (create)"), "{stdout}");
+    assert!(
+        !stderr.contains("plan: "),
+        "the plan leaked to stderr: {stderr}"
+    );
+    let json = vpai(dir.path())
+        .args(["plan", "--example", "--json", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(plan["files"].as_array().is_some_and(|f| !f.is_empty()));
+    assert!(!root.exists(), "plan is read-only");
+}
+
+#[test]
+fn env_file_diffs_show_settings_and_mask_only_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    vpai(dir.path())
+        .args(["render", "--example", "--out"])
+        .arg(&root)
+        .assert()
+        .success();
+    let env = root.join("env/n8n.env");
+    let deployed = std::fs::read_to_string(&env).unwrap();
+    assert!(deployed.contains("TZ='Europe/Paris'"));
+    let old_password = deployed
+        .lines()
+        .find_map(|l| l.strip_prefix("DB_POSTGRESDB_PASSWORD='"))
+        .unwrap()
+        .trim_end_matches('\'')
+        .to_string();
+    // On the host: another time zone; in the vault: a rotated password.
+    std::fs::write(&env, deployed.replace("TZ='Europe/Paris'", "TZ='UTC'")).unwrap();
+    let new_password = "a-rotated-password-for-the-diff-test";
+    vpai(dir.path())
+        .args(["secrets", "set", "n8n_db_password", "--example"])
+        .write_stdin(format!("{new_password}\n"))
+        .assert()
+        .success();
+    let out = vpai(dir.path())
+        .args(["plan", "--example", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(plan.contains("  update env/n8n.env"), "{plan}");
+    assert!(plan.contains("\n-TZ='UTC'\n"), "{plan}");
+    assert!(plan.contains("\n+TZ='Europe/Paris'\n"), "{plan}");
+    assert!(
+        plan.contains("\n-DB_POSTGRESDB_PASSWORD=********\n"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("\n+DB_POSTGRESDB_PASSWORD=********\n"),
+        "{plan}"
+    );
+    for secret in [old_password.as_str(), new_password] {
+        assert!(!plan.contains(secret), "a password in the plan: {plan}");
+        assert!(!String::from_utf8_lossy(&out.stderr).contains(secret));
+    }
+}
+
+#[test]
+fn verbose_says_what_runs_where_and_vv_adds_timings() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let run = |flag: &str| {
+        let out = vpai(dir.path())
+            .args([flag, "plan", "--example", "--root"])
+            .arg(&root)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let v = run("-v");
+    assert!(v.contains("[local] run bash script vpai-"), "{v}");
+    assert!(!v.contains(" s\n"), "timings only with -vv: {v}");
+    let vv = run("-vv");
+    let timed = vv
+        .lines()
+        .find(|l| l.starts_with("[local] run bash script vpai-") && l.ends_with(" s"))
+        .unwrap_or_else(|| panic!("no timing: {vv}"));
+    let secs = timed
+        .rsplit(": ")
+        .next()
+        .and_then(|t| t.strip_suffix(" s"))
+        .and_then(|t| t.parse::<f64>().ok());
+    assert!(secs.is_some_and(|s| s >= 0.0), "{timed}");
+    // The vault's values never appear, whatever the verbosity.
+    let value = vpai(dir.path())
+        .args([
+            "secrets",
+            "show",
+            "n8n_db_password",
+            "--stdout",
+            "--example",
+        ])
+        .output()
+        .unwrap();
+    let value = String::from_utf8_lossy(&value.stdout).trim().to_string();
+    assert!(value.len() >= 16);
+    assert!(!v.contains(&value) && !vv.contains(&value));
+    // -q and -v contradict each other.
+    let both = vpai(dir.path())
+        .args(["-q", "-v", "plan", "--example"])
+        .output()
+        .unwrap();
+    assert_eq!(both.status.code(), Some(2));
+}
+
+#[test]
+fn check_takes_the_same_flag_names_as_the_other_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("stack.toml"),
+        "[project]\nname = \"flags\"\ndomain = \"example.org\"\n",
+    )
+    .unwrap();
+    let stdout = |args: &[&str]| {
+        let out = vpai(dir.path()).args(args).output().unwrap();
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let canonical = stdout(&["check", "-f", "stack.toml", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&canonical).unwrap();
+    assert!(report.is_object() || report.is_array());
+    assert_eq!(
+        stdout(&["check", "--file", "stack.toml", "--format", "json"]),
+        canonical
+    );
+    // The old spelling still works, and is not advertised.
+    assert_eq!(
+        stdout(&["check", "--stack", "stack.toml", "--format", "json"]),
+        canonical
+    );
+    let help = stdout(&["check", "--help"]);
+    assert!(
+        help.contains("-f, --file <PATH>") && help.contains("--json"),
+        "{help}"
+    );
+    assert!(!help.contains("--stack"), "{help}");
+    let clash = vpai(dir.path())
+        .args(["check", "-f", "stack.toml", "--json", "--format", "sarif"])
+        .output()
+        .unwrap();
+    assert_eq!(clash.status.code(), Some(2));
+}
+
+#[test]
+fn read_commands_take_json_and_print_data_on_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let root_s = root.display().to_string();
+    for cmd in ["status", "plan", "preflight", "check", "doctor", "render"] {
+        let out = vpai(dir.path()).args([cmd, "--help"]).output().unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("--json"),
+            "`vpai {cmd}` has no --json"
+        );
+    }
+    for args in [
+        vec!["secrets", "list", "--json", "--example"],
+        vec![
+            "rollback",
+            "--list",
+            "--json",
+            "--example",
+            "--root",
+            &root_s,
+        ],
+        vec!["preflight", "--json", "--example", "--root", &root_s],
+    ] {
+        let out = vpai(dir.path()).args(&args).output().unwrap();
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let value: Result<serde_json::Value, _> = serde_json::from_slice(&out.stdout);
+        assert!(
+            value.is_ok(),
+            "{args:?}: stdout is not JSON: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let releases = vpai(dir.path())
+        .args([
+            "rollback",
+            "--list",
+            "--json",
+            "--example",
+            "--root",
+            &root_s,
+        ])
+        .output()
+        .unwrap();
+    let releases: serde_json::Value = serde_json::from_slice(&releases.stdout).unwrap();
+    assert_eq!(releases["host"], "local");
+    assert_eq!(releases["releases"], serde_json::json!([]));
+    // Preflight's checks are data; its verdict is a message on stderr.
+    let preflight = vpai(dir.path())
+        .args(["preflight", "--example", "--root", &root_s])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&preflight.stdout);
+    assert!(stdout.contains("memory"), "{stdout}");
+    assert!(
+        !stdout.contains("can run") && !stdout.contains("not ready"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn help_documents_the_exit_codes_and_usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = vpai(dir.path()).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "Exit codes:",
+        "  0  success",
+        "  1  the command ran and failed",
+        "  2  usage error",
+    ] {
+        assert!(help.contains(line), "{line:?} missing: {help}");
+    }
+    let usage = vpai(dir.path()).arg("--no-such-flag").output().unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+    let bad = vpai(dir.path())
+        .args(["--color", "sometimes", "status"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn rotate_on_an_unknown_host_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let show = || {
+        let out = vpai(dir.path())
+            .args([
+                "secrets",
+                "show",
+                "--example",
+                "n8n_db_password",
+                "--stdout",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // `render` generates the values.
+    let out = vpai(dir.path())
+        .args(["render", "--example"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let before = show();
+    let out = vpai(dir.path())
+        .args(["rotate", "--example", "--host", "nope", "n8n_db_password"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no host `nope` in stack.toml"), "{err}");
+    assert_eq!(show(), before, "the value must not change");
+    let out = vpai(dir.path())
+        .args(["secrets", "list", "--example", "--json"])
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entry = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "n8n_db_password")
+        .unwrap();
+    assert_eq!(entry["rotation_in_flight"], false);
+    assert_eq!(entry["last_rotation"], serde_json::Value::Null);
+}

@@ -378,7 +378,44 @@ fn core_stack_up_noop_and_targeted_recreate() {
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("must never be rotated"));
     assert_eq!(stack.container_ids(), rotated_redis);
-    let after = rotated_redis;
+
+    // A failure after the files were written that is not a health gate (here the new
+    // HTTPS port is taken, so `docker compose up` fails) rolls back like one: exit 1,
+    // the previous release's files, Caddy back on its port and healthy.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_port = taken.local_addr().unwrap().port();
+    let text = std::fs::read_to_string(stack.dir.path().join("stack.toml")).unwrap();
+    let compose_before = std::fs::read(stack.root().join("docker-compose-infra.yml")).unwrap();
+    stack.write(&text.replace(
+        &format!("https_port = {}", stack.https_port),
+        &format!("https_port = {taken_port}"),
+    ));
+    let out = stack.vpai(&["up", "--timeout", "120"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the deploy failed"), "{err}");
+    assert!(err.contains("rolled back to release"), "{err}");
+    assert_eq!(
+        std::fs::read(stack.root().join("docker-compose-infra.yml")).unwrap(),
+        compose_before,
+        "the previous compose file is back"
+    );
+    let health = sh(&[
+        "curl",
+        "-sk",
+        "--max-time",
+        "10",
+        &format!("https://localhost:{}/health", stack.https_port),
+    ]);
+    assert!(
+        health.status.success(),
+        "caddy answers on its old port again"
+    );
+    drop(taken);
+    stack.write(&text);
+    let out = stack.vpai(&["up", "--timeout", "120"]);
+    assert!(out.status.success());
+    let after = stack.container_ids();
 
     // A service that never becomes healthy is named with its logs; the rest keeps running.
     // (A custom service from the operator's catalog/ dir, which this also exercises.)
@@ -392,7 +429,7 @@ image = "vpai-test/base"
 version = "trixie"
 uid = 0
 gid = 0
-tools = ["sh"]
+tools = ["sh", "true"]
 memory = "64M"
 memory_floor = "16M"
 networks = ["backend"]

@@ -220,12 +220,12 @@ image = "vpai-test/base"
 version = "trixie"
 uid = 0
 gid = 0
-tools = ["sh"]
+tools = ["sh", "true"]
 memory = "64M"
 memory_floor = "16M"
 networks = ["backend"]
 init = true
-command = ["sleep", "infinity"]
+command = ["sh", "-c", "echo store: up; exec sleep infinity"]
 [healthcheck]
 test = ["CMD", "true"]
 interval = "1s"
@@ -236,6 +236,7 @@ target = "/data"
 "#;
 
 /// Healthy unless its environment says MODE=broken; SLOW=n makes it take n seconds.
+/// Prints its secret `app_token` when it has one (see [`APP_TOKEN`]).
 const APP: &str = r#"name = "app"
 description = "an app"
 phase = "apps"
@@ -243,17 +244,29 @@ image = "vpai-test/base"
 version = "trixie"
 uid = 0
 gid = 0
-tools = ["sh"]
+tools = ["sh", "true"]
 memory = "64M"
 memory_floor = "16M"
 networks = ["backend"]
 init = true
-command = ["sh", "-c", "sleep $${SLOW:-0}; touch /tmp/ready; exec sleep infinity"]
+command = ["sh", "-c", "sleep $${SLOW:-0}; touch /tmp/ready; echo app: token $${APP_TOKEN}; echo app: ready MODE=$${MODE}; exec sleep infinity"]
 [healthcheck]
 test = ["CMD-SHELL", "test -f /tmp/ready && test \"$$MODE\" != broken"]
 interval = "1s"
 retries = 8
 start_period = "0s"
+"#;
+
+/// What the deploy test adds to `app`: a secret in its environment, which it prints.
+/// (Only there: opening a vault costs a second in a debug build, and the kill -9 test
+/// aims at moments of the deploy.)
+const APP_TOKEN: &str = r#"[env]
+APP_TOKEN = "{{ secrets.app_token }}"
+[[secrets]]
+name = "app_token"
+format = "hex"
+length = 32
+rotate = "quarterly"
 "#;
 
 impl Project {
@@ -297,11 +310,15 @@ impl Project {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_vpai"));
+        // `--root` before a `--` (what follows it is `vpai exec`'s command).
+        let split = args.iter().position(|a| *a == "--").unwrap_or(args.len());
         cmd.current_dir(self.dir.path())
-            .args(args)
+            .args(&args[..split])
             .arg("--root")
             .arg(self.root())
-            .env("NO_COLOR", "1");
+            .args(&args[split..])
+            .env("NO_COLOR", "1")
+            .env("VPAI_VAULT_PASSWORD", "e2e-ssh-test-passphrase");
         cmd
     }
 
@@ -352,6 +369,11 @@ impl Project {
                 continue;
             }
             let sum = sh(&["sha256sum", f.to_str().unwrap()]);
+            if !sum.status.success() && !f.exists() {
+                // Gone since the walk: a temporary file of a run still finishing on the
+                // host (after a kill -9), not a live file.
+                continue;
+            }
             out.insert(rel, String::from_utf8_lossy(&sum.stdout)[..64].to_string());
         }
         out
@@ -427,6 +449,198 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
 }
 
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// A secret's value, as the vault holds it.
+fn secret(project: &Project, name: &str) -> String {
+    let out = project.vpai(&["secrets", "show", name, "--stdout"]);
+    assert!(out.status.success(), "secrets show {name}");
+    stdout(&out).trim().to_string()
+}
+
+/// The day-2 commands over SSH on a deployed `store` + `app`: logs (both phases, and
+/// followed live), exec (exit code and output), restart (a recreate, health-gated, the
+/// other service untouched), doctor on the host.
+fn day_2_operations_over_ssh(sshd: &Sshd, project: &Project) {
+    // Logs of a phase B service: the line the app printed, without a prefix.
+    let out = project.vpai(&["logs", "--host", "box", "app"]);
+    assert!(out.status.success(), "logs failed");
+    assert!(
+        stdout(&out).lines().any(|l| l == "app: ready MODE=ok"),
+        "{}",
+        stdout(&out)
+    );
+    // Both phases in one command (two compose files, two projects), prefixed.
+    let out = project.vpai(&["logs", "--host", "box", "--tail", "5", "store", "app"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.lines()
+            .any(|l| l.contains(&format!("{}_store", project.name)) && l.ends_with("store: up")),
+        "{text}"
+    );
+    assert!(text.contains("app: ready MODE=ok"), "{text}");
+    // The secret the app printed is masked.
+    let token = secret(project, "app_token");
+    assert!(token.len() >= 32);
+    assert!(!text.contains(&token), "a secret in the logs: {text}");
+    assert!(text.contains("app: token ********"), "{text}");
+
+    // exec: the remote command's stdout and exit code, stdin not a terminal (no TTY).
+    let out = project.vpai(&[
+        "exec",
+        "--host",
+        "box",
+        "-T",
+        "app",
+        "--",
+        "sh",
+        "-c",
+        "echo hi; exit 3",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "exit code of the remote command"
+    );
+    assert_eq!(stdout(&out), "hi\n");
+    let out = project.vpai(&[
+        "exec",
+        "app",
+        "--",
+        "sh",
+        "-c",
+        "test ! -t 0 && echo no-tty",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), "no-tty\n");
+
+    // On a terminal (script(1) gives vpai one), the command gets a TTY on the host
+    // (`ssh -t`, compose exec with a TTY), and its exit code still comes back.
+    if Path::new("/usr/bin/script").exists() {
+        let line = format!(
+            "{} exec --root {} app -- sh -c 'test -t 0 && test -t 1 && echo tty-on-host; exit 4'",
+            env!("CARGO_BIN_EXE_vpai"),
+            project.root().display()
+        );
+        let out = Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .current_dir(project.dir.path())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(4), "{}", stdout(&out));
+        assert!(stdout(&out).contains("tty-on-host"), "{}", stdout(&out));
+    }
+
+    // logs -f: the last line, then a line printed after it started, live.
+    let mut follow = project
+        .command(&["logs", "-f", "--tail", "1", "app"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = BufReader::new(follow.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in reader.lines() {
+            if tx.send(line.unwrap_or_default()).is_err() {
+                return;
+            }
+        }
+    });
+    let next = |what: &str| {
+        rx.recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("logs -f: no {what} within 30s"))
+    };
+    assert_eq!(next("first line"), "app: ready MODE=ok");
+    let out = project.vpai(&[
+        "exec",
+        "-T",
+        "app",
+        "--",
+        "sh",
+        "-c",
+        "echo followed-live > /proc/1/fd/1",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(next("live line"), "followed-live");
+    assert!(
+        follow.try_wait().unwrap().is_none(),
+        "logs -f ended by itself"
+    );
+    let _ = sh(&["kill", &follow.id().to_string()]);
+    let _ = follow.wait();
+
+    // restart: a recreate through compose, health-gated; store is not touched.
+    let (store_before, app_before) = (project.container("store"), project.container("app"));
+    let out = project.vpai(&["restart", "--host", "box", "--json", "app"]);
+    assert!(out.status.success(), "restart failed");
+    let statuses: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(statuses[0]["service"], "app");
+    assert_eq!(statuses[0]["health"], "healthy");
+    assert_ne!(
+        project.container("app").0,
+        app_before.0,
+        "app must be recreated"
+    );
+    assert_eq!(project.container("app").1, app_before.1, "same inputs");
+    assert_eq!(project.health("app"), "healthy");
+    assert_eq!(project.container("store"), store_before, "store untouched");
+
+    // An unknown service names the known ones before any connection.
+    let before = sshd.exec_count();
+    let out = project.vpai(&["restart", "ap"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("did you mean `app`?"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(sshd.exec_count(), before);
+
+    // doctor on the host: reads the app's logs there (over sshd), nothing known wrong.
+    let before = sshd.exec_count();
+    let out = project.vpai(&["doctor", "--host", "box", "app", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report[0]["service"], "app");
+    assert_eq!(report[0]["diagnoses"].as_array().map(Vec::len), Some(0));
+    assert!(
+        sshd.exec_count() > before,
+        "doctor --host must read through ssh"
+    );
+}
+
+/// `vpai rotate` over SSH, under the host's deploy lock: a new value, exactly its user
+/// (app) recreated and healthy, store untouched; the new value is masked in the logs.
+fn rotate_over_ssh(project: &Project) {
+    let token = secret(project, "app_token");
+    let store_before = project.container("store");
+    let app_before = project.container("app");
+    let out = project.vpai(&["rotate", "--host", "box", "app_token", "--timeout", "60"]);
+    assert!(out.status.success(), "rotate over SSH failed");
+    let rotated = secret(project, "app_token");
+    assert_ne!(rotated, token);
+    assert_ne!(
+        project.container("app").0,
+        app_before.0,
+        "app must be recreated"
+    );
+    assert_eq!(project.health("app"), "healthy");
+    assert_eq!(project.container("store"), store_before, "store untouched");
+    let out = project.vpai(&["logs", "app"]);
+    assert!(!stdout(&out).contains(&rotated) && !stdout(&out).contains(&token));
+    assert!(
+        stdout(&out).contains("app: token ********"),
+        "{}",
+        stdout(&out)
+    );
+}
+
 #[test]
 fn unknown_host_key_is_refused_with_its_fingerprint() {
     if !require_sshd() {
@@ -478,8 +692,10 @@ fn plan_is_read_only_and_bootstrap_port_is_used_until_hardened() {
         err.contains(&format!("using bootstrap_port {}", sshd.port)),
         "{err}"
     );
-    assert!(err.contains("create docker-compose.yml"), "{err}");
-    assert!(err.contains("+ app (create)"), "{err}");
+    // The plan is data: stdout; progress (the bootstrap port) stays on stderr.
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(plan.contains("create docker-compose.yml"), "{plan}");
+    assert!(plan.contains("+ app (create)"), "{plan}");
     // One command read the whole host state; nothing was written.
     assert_eq!(sshd.exec_count() - before, 1, "remote commands of a plan");
     assert!(!project.root().exists());
@@ -518,6 +734,12 @@ fn deploy_noop_targeted_recreate_rollback_and_lock() {
     let sshd = Sshd::start();
     let subnet = "10.243.0.0/16";
     let project = Project::new(&sshd, "sshdeploy", subnet);
+    // app gets a secret, and prints it (what a careless service does): vpai must mask it.
+    std::fs::write(
+        project.dir.path().join("catalog/app.toml"),
+        format!("{APP}{APP_TOKEN}"),
+    )
+    .unwrap();
 
     // First deploy over SSH.
     let out = project.vpai(&["up", "--host", "box", "--timeout", "120"]);
@@ -532,6 +754,8 @@ fn deploy_noop_targeted_recreate_rollback_and_lock() {
         0o600
     );
     assert_eq!(project.releases().len(), 1);
+
+    day_2_operations_over_ssh(&sshd, &project);
 
     // No-op: one command (lock + state + containers), nothing written or recreated.
     let ids = (project.container("store"), project.container("app"));
@@ -554,16 +778,10 @@ fn deploy_noop_targeted_recreate_rollback_and_lock() {
     // One changed config: only that service is recreated; a new release is kept.
     project.set_app_env(subnet, "MODE = \"ok\", COLOR = \"blue\"");
     let out = project.vpai(&["plan"]);
-    assert!(
-        stderr(&out).contains("update env/app.env"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(
-        stderr(&out).contains("COLOR=********") || stderr(&out).contains("+COLOR"),
-        "{}",
-        stderr(&out)
-    );
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(plan.contains("update env/app.env"), "{plan}");
+    // A setting is shown in the env file's diff; secrets would be masked.
+    assert!(plan.contains("+COLOR='blue'"), "{plan}");
     let out = project.vpai(&["up", "--timeout", "120"]);
     assert!(out.status.success());
     assert_eq!(
@@ -631,8 +849,38 @@ fn deploy_noop_targeted_recreate_rollback_and_lock() {
     assert_eq!(project.health("app"), "healthy");
     assert_eq!(project.container("store"), ids.0);
 
+    // An image that is neither on the host nor pullable fails the deploy before anything
+    // is written: no file, no release, no container changes.
+    let releases_before = project.releases();
+    let files_before = project.files();
+    let app_before = project.container("app");
+    project.set_app_env(subnet, "MODE = \"ok\", COLOR = \"red\"");
+    let stack_file = project.dir.path().join("stack.toml");
+    let text = std::fs::read_to_string(&stack_file).unwrap();
+    std::fs::write(
+        &stack_file,
+        text.replace(
+            &format!("app = \"{IMAGE}\""),
+            "app = \"vpai-test/not-built-here:1\"",
+        ),
+    )
+    .unwrap();
+    let out = project.vpai(&["up", "--timeout", "60"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("`vpai-test/not-built-here:1` (service `app`) is not on `box`"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was written"), "{err}");
+    assert_eq!(project.releases(), releases_before);
+    assert_eq!(project.files(), files_before);
+    assert_eq!(project.container("app"), app_before);
+
     // A second deploy while one runs is refused, naming the holder.
-    project.set_app_env(subnet, "MODE = \"ok\", SLOW = \"4\"");
+    let token = secret(&project, "app_token");
+    // Slow enough for two refused commands (each opens the vault) while it runs.
+    project.set_app_env(subnet, "MODE = \"ok\", SLOW = \"8\"");
     let mut first = project
         .command(&["up", "--timeout", "60"])
         .stderr(Stdio::piped())
@@ -662,12 +910,27 @@ fn deploy_noop_targeted_recreate_rollback_and_lock() {
         "{}",
         stderr(&second)
     );
+    // A rotation waits for no one either: refused, and the value stays.
+    let rotate = project.vpai(&["rotate", "app_token"]);
+    assert_eq!(rotate.status.code(), Some(1));
+    assert!(
+        stderr(&rotate).contains("another deploy holds the lock"),
+        "{}",
+        stderr(&rotate)
+    );
     let mut first_err = String::new();
     for line in BufReader::new(first.stderr.take().unwrap()).lines() {
         first_err.push_str(&line.unwrap());
         first_err.push('\n');
     }
     assert!(first.wait().unwrap().success(), "{first_err}");
+    assert_eq!(
+        secret(&project, "app_token"),
+        token,
+        "a refused rotation keeps the value"
+    );
+
+    rotate_over_ssh(&project);
     assert!(
         std::fs::read_to_string(&lock)
             .unwrap_or_default()

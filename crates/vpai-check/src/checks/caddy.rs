@@ -315,7 +315,7 @@ pub fn check_file(ctx: &Ctx, f: &Parsed, out: &mut Vec<Finding>) {
                 websocket(ctx, f, d, out);
             }
             "rate_limit" => rate_limit(ctx, f, d, out),
-            "handle_path" | "handle" | "route" => sub_paths(f, d, out),
+            "handle_path" | "handle" | "route" => sub_paths(ctx, f, d, out),
             _ => {
                 if let Some(pos) = d
                     .tokens
@@ -492,11 +492,13 @@ fn websocket(ctx: &Ctx, f: &Parsed, proxy: &Directive, out: &mut Vec<Finding>) {
 fn rate_limit(ctx: &Ctx, f: &Parsed, d: &Directive, out: &mut Vec<Finding>) {
     // Which image runs this Caddyfile, if a compose file of the set mounts it.
     let image = super::compose::image_mounting(ctx, f);
+    // Only an image the catalog knows to have no plugins is surely without `rate_limit`.
     let stock = match &image {
-        Some(img) => {
-            let repo = normalize_repo(image_repository(img));
-            repo == "caddy"
-        }
+        Some(img) => ctx.knowledge.by_image(img).is_some_and(|a| {
+            a.lint.no_plugins
+                && a.repositories
+                    .contains(&normalize_repo(image_repository(img)))
+        }),
         None => true,
     };
     if !stock {
@@ -517,7 +519,7 @@ fn rate_limit(ctx: &Ctx, f: &Parsed, d: &Directive, out: &mut Vec<Finding>) {
     out.push(finding);
 }
 
-fn sub_paths(f: &Parsed, d: &Directive, out: &mut Vec<Finding>) {
+fn sub_paths(ctx: &Ctx, f: &Parsed, d: &Directive, out: &mut Vec<Finding>) {
     let Some(path) = d
         .args()
         .first()
@@ -525,37 +527,48 @@ fn sub_paths(f: &Parsed, d: &Directive, out: &mut Vec<Finding>) {
     else {
         return;
     };
-    let is = |svc: &'static str, port: u16| {
-        move |h: &str, p: Option<u16>| h.contains(svc) || p == Some(port)
-    };
-    if proxies_to(d, &is("n8n", 5678)) {
-        out.push(f.finding(
-            rules::N8N_SUB_PATH,
-            path.start,
-            path.end,
-            format!("n8n is served under the sub-path `{}`", path.text),
-        ));
-    }
-    if proxies_to(d, &is("grafana", 3000)) {
-        let mut strip = None;
-        if d.name() == "handle_path" {
-            strip = Some((d.start(), d.end()));
+    for app in ctx.knowledge.all() {
+        if !(app.lint.no_sub_path || app.lint.keeps_sub_path_prefix) {
+            continue;
         }
-        d.walk(&mut |c| {
-            if c.name() == "uri" && c.args().first().is_some_and(|t| t.text == "strip_prefix") {
-                strip = Some((c.start(), c.args()[0].end));
-            }
-        });
-        if let Some((s, e)) = strip {
+        let is_it = |h: &str, p: Option<u16>| {
+            h.contains(app.service.as_str()) || (p.is_some() && p == app.port)
+        };
+        if !proxies_to(d, &is_it) {
+            continue;
+        }
+        if app.lint.no_sub_path {
             out.push(f.finding(
-                rules::CADDY_GRAFANA_STRIP,
-                s,
-                e,
+                rules::N8N_SUB_PATH,
+                path.start,
+                path.end,
                 format!(
-                    "the `{}` prefix is stripped before Grafana sees it",
-                    path.text
+                    "{} is served under the sub-path `{}`",
+                    app.service, path.text
                 ),
             ));
+        }
+        if app.lint.keeps_sub_path_prefix {
+            let mut strip = None;
+            if d.name() == "handle_path" {
+                strip = Some((d.start(), d.end()));
+            }
+            d.walk(&mut |c| {
+                if c.name() == "uri" && c.args().first().is_some_and(|t| t.text == "strip_prefix") {
+                    strip = Some((c.start(), c.args()[0].end));
+                }
+            });
+            if let Some((s, e)) = strip {
+                out.push(f.finding(
+                    rules::CADDY_GRAFANA_STRIP,
+                    s,
+                    e,
+                    format!(
+                        "the `{}` prefix is stripped before Grafana sees it",
+                        path.text
+                    ),
+                ));
+            }
         }
     }
 }

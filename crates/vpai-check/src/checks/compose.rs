@@ -3,7 +3,7 @@
 //! files of one host together (#16, project names).
 
 use super::{Ctx, EnvEntry, Parsed, edit, is_secret_name, parse_env};
-use crate::knowledge::{ImageFacts, image_tag, normalize_repo, parse_memory};
+use crate::knowledge::{ImageFacts, image_tag, normalize_repo};
 use crate::report::Finding;
 use crate::rules::{self, Severity};
 use crate::source::FileKind;
@@ -335,7 +335,7 @@ impl<'a> Service<'a> {
             .or_else(|| self.node.path(&["deploy", "resources", "limits", "memory"]))?;
         let bytes = match &n.value {
             Value::Int(i) => u64::try_from(*i).ok()?,
-            _ => parse_memory(&n.scalar_text()?)?,
+            _ => vpai_catalog::ByteSize::parse(&n.scalar_text()?)?.bytes(),
         };
         Some((n, bytes))
     }
@@ -621,9 +621,11 @@ fn healthcheck_rules(ctx: &Ctx, svc: &Service, out: &mut Vec<Finding>) {
         }
     }
 
-    let app = svc.app(ctx).map(|a| a.service.as_str());
+    let lint = svc.app(ctx).map(|a| &a.lint);
     // VP301: Caddy healthcheck through a site or the admin API
-    if app == Some("caddy") && (joined.contains("http://") || joined.contains("https://")) {
+    if lint.is_some_and(|l| l.healthcheck_without_http)
+        && (joined.contains("http://") || joined.contains("https://"))
+    {
         out.push(
             f.at(
                 rules::CADDY_HEALTHCHECK,
@@ -637,25 +639,30 @@ fn healthcheck_rules(ctx: &Ctx, svc: &Service, out: &mut Vec<Finding>) {
             .with_help("use `test: [\"CMD\", \"caddy\", \"version\"]`"),
         );
     }
-    // VP612: LiteLLM /health
-    if app == Some("litellm")
-        && let Some(i) = joined.find("/health")
+    // VP612: a health path that calls every model (LiteLLM's `/health`)
+    if let Some(costly) = lint.and_then(|l| l.costly_health_path.as_ref())
+        && let path = costly.path.as_str()
+        && let Some(i) = joined.find(path)
     {
-        let after = &joined[i + "/health".len()..];
-        let ok = ["/readiness", "/liveliness", "/liveness"]
+        let after = &joined[i + path.len()..];
+        let ok = costly
+            .cheap_suffixes
             .iter()
-            .any(|s| after.starts_with(s));
+            .any(|s| after.starts_with(s.as_str()));
         if !ok {
             let mut finding = f.at(
                 rules::LITELLM_HEALTH_ENDPOINT,
                 test.node,
-                "LiteLLM healthcheck on `/health` calls every configured model",
+                format!("LiteLLM healthcheck on `{path}` calls every configured model"),
             );
-            if let Some(at) = f.find_in(test.node, "/health") {
-                let end = at + "/health".len();
+            if let Some(at) = f.find_in(test.node, path)
+                && let Some(cheap) = costly.cheap_suffixes.first()
+            {
+                let end = at + path.len();
+                let replacement = format!("{path}{cheap}");
                 finding = finding.with_fix(
-                    "healthcheck now uses `/health/readiness`",
-                    vec![edit(at, end, "/health/readiness")],
+                    format!("healthcheck now uses `{replacement}`"),
+                    vec![edit(at, end, &replacement)],
                 );
                 finding.start = at;
                 let (l, c) = f.lines.position(&f.text, at);
@@ -672,7 +679,7 @@ fn healthcheck_rules(ctx: &Ctx, svc: &Service, out: &mut Vec<Finding>) {
         }
     }
     // VP212: Redis password on the healthcheck's command line
-    if app == Some("redis") && redis_auth_argument(&joined) {
+    if lint.is_some_and(|l| l.password_never_in_arguments) && redis_auth_argument(&joined) {
         out.push(f.at(
             rules::REDIS_PASSWORD_EXPOSED,
             test.node,
@@ -923,14 +930,14 @@ fn app_rules<'a>(ctx: &'a Ctx<'a>, svc: &Service<'a>, out: &mut Vec<Finding>) {
 
     // VP107: memory floor
     if let (Some(a), Some((node, bytes))) = (app, svc.memory_limit())
-        && let Some((floor, text)) = &a.memory_floor
-        && bytes < *floor
+        && let Some(floor) = &a.memory_floor
+        && bytes < floor.bytes()
     {
         out.push(f.at(
             rules::MEMORY_BELOW_FLOOR,
             node,
             format!(
-                "`{}` is limited to {} but needs at least {text}",
+                "`{}` is limited to {} but needs at least {floor}",
                 svc.name,
                 node.scalar_text().unwrap_or_default()
             ),
@@ -945,74 +952,93 @@ fn app_rules<'a>(ctx: &'a Ctx<'a>, svc: &Service<'a>, out: &mut Vec<Finding>) {
         ));
     }
 
-    match service {
-        "postgresql" => postgres_rules(svc, &env, out),
-        "qdrant" => {
-            for m in svc.mounts() {
-                let t = m.target.trim_end_matches('/');
-                let in_config = t.starts_with("/qdrant/config/");
-                let file_name = t.rsplit('/').next().unwrap_or("");
-                let yaml = file_name.ends_with(".yaml") || file_name.ends_with(".yml");
-                if in_config && yaml && file_name != "production.yaml" {
-                    out.push(f.at(
-                        rules::QDRANT_CONFIG_PATH,
-                        m.node,
-                        format!("Qdrant does not read `{t}` as its configuration"),
-                    ));
-                }
-            }
-        }
-        "loki" => {
-            let cmd = svc.command().map(|(w, _)| w.join(" ")).unwrap_or_default();
-            let ok = cmd.contains("-target=all")
-                || cmd.contains("--target=all")
-                || cmd.contains("-target all");
-            if !ok {
-                let at = svc.command().map(|(_, n)| n).unwrap_or(svc.key);
+    let Some(lint) = app.map(|a| &a.lint) else {
+        return;
+    };
+    if let Some(initdb) = &lint.initdb {
+        postgres_rules(svc, initdb, &env, out);
+    }
+    // VP221: a config file the service never reads (Qdrant: only production.yaml)
+    if let Some(reads) = &lint.config_reads {
+        let dir = reads.dir.trim_end_matches('/');
+        for m in svc.mounts() {
+            let t = m.target.trim_end_matches('/');
+            let in_config = t
+                .strip_prefix(dir)
+                .is_some_and(|rest| rest.starts_with('/'));
+            let file_name = t.rsplit('/').next().unwrap_or("");
+            let yaml = file_name.ends_with(".yaml") || file_name.ends_with(".yml");
+            if in_config && yaml && !reads.files.iter().any(|r| r == file_name) {
                 out.push(f.at(
-                    rules::LOKI_TARGET_ALL,
-                    at,
-                    format!("`{}` runs Loki without `-target=all`", svc.name),
+                    rules::QDRANT_CONFIG_PATH,
+                    m.node,
+                    format!("Qdrant does not read `{t}` as its configuration"),
                 ));
             }
         }
-        "redis" => {
-            if let Some((words, node)) = svc.command()
-                && redis_auth_argument(&words.join(" "))
-            {
-                out.push(f.at(
-                    rules::REDIS_PASSWORD_EXPOSED,
-                    node,
-                    "the Redis password is on the command line",
-                ));
-            }
+    }
+    // VP501: a command that must name a mode (a single Loki: `-target=all`)
+    if !lint.command_requires_one_of.is_empty() {
+        let cmd = svc.command().map(|(w, _)| w.join(" ")).unwrap_or_default();
+        if !lint
+            .command_requires_one_of
+            .iter()
+            .any(|needle| cmd.contains(needle.as_str()))
+        {
+            let at = svc.command().map(|(_, n)| n).unwrap_or(svc.key);
+            out.push(f.at(
+                rules::LOKI_TARGET_ALL,
+                at,
+                format!("`{}` runs Loki without `-target=all`", svc.name),
+            ));
         }
-        "n8n" => {
-            if let Some(path) = env_get("N8N_PATH")
-                && path
-                    .value
-                    .as_deref()
-                    .is_some_and(|v| !v.trim_matches('/').is_empty())
-            {
-                out.push(env_finding(
-                    path,
-                    rules::N8N_SUB_PATH,
-                    "n8n is configured for a sub-path (`N8N_PATH`)",
-                ));
-            }
-            if env_complete && env_get("N8N_PROXY_HOPS").is_none() {
-                out.push(f.at(
-                    rules::N8N_PROXY_HOPS,
-                    svc.key,
-                    format!("`{}` has no `N8N_PROXY_HOPS` in its environment", svc.name),
-                ));
-            }
+    }
+    // VP212: a password as a command-line argument (Redis `-a`)
+    if lint.password_never_in_arguments
+        && let Some((words, node)) = svc.command()
+        && redis_auth_argument(&words.join(" "))
+    {
+        out.push(f.at(
+            rules::REDIS_PASSWORD_EXPOSED,
+            node,
+            "the Redis password is on the command line",
+        ));
+    }
+    // VP601: a sub-path the application does not support (n8n `N8N_PATH`)
+    for var in &lint.sub_path_env {
+        if let Some(path) = env_get(var)
+            && path
+                .value
+                .as_deref()
+                .is_some_and(|v| !v.trim_matches('/').is_empty())
+        {
+            out.push(env_finding(
+                path,
+                rules::N8N_SUB_PATH,
+                &format!("{service} is configured for a sub-path (`{var}`)"),
+            ));
         }
-        _ => {}
+    }
+    // VP602: what the application needs behind the proxy (n8n `N8N_PROXY_HOPS`)
+    for var in &lint.proxy_env {
+        if env_complete && env_get(var).is_none() {
+            out.push(f.at(
+                rules::N8N_PROXY_HOPS,
+                svc.key,
+                format!("`{}` has no `{var}` in its environment", svc.name),
+            ));
+        }
     }
 }
 
-fn postgres_rules(svc: &Service, env: &[EnvVar], out: &mut Vec<Finding>) {
+/// PostgreSQL's initdb traps: the data path of the major version, locales the image
+/// lacks (facts from the catalog's `[lint.initdb]`), the logging collector.
+fn postgres_rules(
+    svc: &Service,
+    initdb: &vpai_catalog::InitdbFacts,
+    env: &[EnvVar],
+    out: &mut Vec<Finding>,
+) {
     let f = svc.file;
     let major = svc
         .image()
@@ -1028,31 +1054,27 @@ fn postgres_rules(svc: &Service, env: &[EnvVar], out: &mut Vec<Finding>) {
     let pgdata = env
         .iter()
         .rev()
-        .find(|e| e.key == "PGDATA")
+        .find(|e| e.key == initdb.data_env)
         .and_then(|e| e.value.clone());
-    if major >= 18 {
+    if major >= initdb.data_path_since_major {
         for m in svc.mounts() {
             let t = m.target.trim_end_matches('/');
-            if t == "/var/lib/postgresql/data" && pgdata.as_deref() != Some(t) {
+            if t == initdb.old_data_path && pgdata.as_deref() != Some(t) {
                 out.push(
                     f.at(
                         rules::PG18_DATA_PATH,
                         m.node,
                         "PostgreSQL 18+ keeps its data under `/var/lib/postgresql`, not `/var/lib/postgresql/data`",
                     )
-                    .with_help("mount the volume at `/var/lib/postgresql`"),
+                    .with_help(format!("mount the volume at `{}`", initdb.data_path)),
                 );
             }
         }
     }
-    const AVAILABLE: &[&str] = &[
-        "c",
-        "posix",
-        "c.utf8",
-        "c.utf-8",
-        "en_us.utf8",
-        "en_us.utf-8",
-    ];
+    let available = |locale: &str| {
+        let locale = locale.to_ascii_lowercase();
+        initdb.locales.contains(&locale)
+    };
     for e in env {
         let Some(value) = &e.value else { continue };
         let bad: Option<String> = match e.key.as_str() {
@@ -1063,10 +1085,10 @@ fn postgres_rules(svc: &Service, env: &[EnvVar], out: &mut Vec<Finding>) {
                     "--locale" | "--lc-collate" | "--lc-ctype" | "--lc-messages"
                 )
                 .then(|| v.to_string())
-                .filter(|v| !AVAILABLE.contains(&v.to_ascii_lowercase().as_str()))
+                .filter(|v| !available(v))
             }),
             "LANG" | "LC_ALL" | "LC_COLLATE" | "LC_CTYPE" => {
-                (!AVAILABLE.contains(&value.to_ascii_lowercase().as_str())).then(|| value.clone())
+                (!available(value)).then(|| value.clone())
             }
             _ => None,
         };
@@ -1149,9 +1171,8 @@ fn secrets_and_ports<'a>(ctx: &'a Ctx<'a>, svc: &Service<'a>, out: &mut Vec<Find
         }
     }
     // VP802: database ports published
-    let app = svc.app(ctx).map(|a| a.service.clone()).unwrap_or_default();
     const DB_PORTS: &[u16] = &[5432, 6379, 6333, 6334, 3306, 27017, 11211];
-    let db_service = matches!(app.as_str(), "postgresql" | "redis" | "qdrant");
+    let db_service = svc.app(ctx).is_some_and(|a| a.lint.datastore);
     if let Some(ports) = svc.node.get("ports") {
         for p in ports.as_seq() {
             let (host_ip, container) = match &p.value {

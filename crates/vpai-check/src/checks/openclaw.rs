@@ -63,9 +63,25 @@ pub fn check(ctx: &Ctx, f: &Parsed, out: &mut Vec<Finding>) {
 
 /// `${VAR}` references against the service's env file, when we can see it.
 fn env_vars(ctx: &Ctx, f: &Parsed, root: &Node, out: &mut Vec<Finding>) {
+    // The env file of the service whose configuration this is (`env/openclaw.env`).
+    let owners: Vec<&str> = ctx
+        .knowledge
+        .all()
+        .iter()
+        .filter(|a| {
+            a.lint
+                .files
+                .iter()
+                .any(|p| p.format == vpai_catalog::FileFormat::OpenclawConfig)
+        })
+        .map(|a| a.service.as_str())
+        .collect();
     let env_files: Vec<&Parsed> = ctx
         .of_kind(FileKind::Env)
-        .filter(|e| e.file.file_name().to_ascii_lowercase().contains("openclaw"))
+        .filter(|e| {
+            let name = e.file.file_name().to_ascii_lowercase();
+            owners.iter().any(|o| name.contains(o))
+        })
         .collect();
     if env_files.is_empty() {
         return;

@@ -12,10 +12,19 @@ use crate::yaml::{Node, Value};
 
 /// Byte ranges of secret values in file `index`.
 pub fn spans(ctx: &Ctx) -> Vec<(usize, usize, usize)> {
+    // Services whose password is given to their tools as a bare argument (Redis: `-a
+    // PASSWORD`): a line that names one of them treats `-a` as a password flag.
+    let short_flag_services: Vec<&str> = ctx
+        .knowledge
+        .all()
+        .iter()
+        .filter(|a| a.lint.password_never_in_arguments)
+        .map(|a| a.service.as_str())
+        .collect();
     let mut out = Vec::new();
     for f in &ctx.files {
         let mut ranges = Vec::new();
-        of_file(f, &mut ranges);
+        of_file(f, &short_flag_services, &mut ranges);
         ranges.retain(|(s, e)| s < e && *e <= f.text.len());
         ranges.sort();
         ranges.dedup();
@@ -24,7 +33,11 @@ pub fn spans(ctx: &Ctx) -> Vec<(usize, usize, usize)> {
     out
 }
 
-fn of_file(f: &Parsed, out: &mut Vec<(usize, usize)>) {
+fn mentions(text: &str, services: &[&str]) -> bool {
+    services.iter().any(|s| text.contains(s))
+}
+
+fn of_file(f: &Parsed, short_flag_services: &[&str], out: &mut Vec<(usize, usize)>) {
     let text = f.text.as_str();
     url_credentials(text, out);
     match f.kind {
@@ -39,7 +52,7 @@ fn of_file(f: &Parsed, out: &mut Vec<(usize, usize)>) {
             }
             let mut offset = 0;
             for line in text.split_inclusive('\n') {
-                words(line, offset, line.contains("redis"), out);
+                words(line, offset, mentions(line, short_flag_services), out);
                 offset += line.len();
             }
             key_value_lines(text, out);
@@ -47,7 +60,7 @@ fn of_file(f: &Parsed, out: &mut Vec<(usize, usize)>) {
         _ => key_value_lines(text, out),
     }
     for doc in &f.docs {
-        structured(f, doc, out);
+        structured(f, doc, short_flag_services, out);
     }
 }
 
@@ -98,7 +111,7 @@ fn mask_node(f: &Parsed, node: &Node, out: &mut Vec<(usize, usize)>) {
 
 /// YAML and JSON: values under secret names, `KEY=VALUE` items, and passwords
 /// given to redis-cli or redis-server in commands and healthchecks.
-fn structured(f: &Parsed, doc: &Node, out: &mut Vec<(usize, usize)>) {
+fn structured(f: &Parsed, doc: &Node, short_flag_services: &[&str], out: &mut Vec<(usize, usize)>) {
     let mut path = Vec::new();
     doc.walk_entries(&mut path, &mut |_, k, v| {
         if k.as_str().is_some_and(secret_key) {
@@ -117,13 +130,13 @@ fn structured(f: &Parsed, doc: &Node, out: &mut Vec<(usize, usize)>) {
                 mask_in(&f.text, node.start, node.end, value, out);
             }
             if let Some(raw) = f.text.get(node.start..node.end) {
-                words(raw, node.start, raw.contains("redis"), out);
+                words(raw, node.start, mentions(raw, short_flag_services), out);
             }
         }
         Value::Seq(items) => {
             let redis = items
                 .iter()
-                .any(|i| i.as_str().is_some_and(|s| s.contains("redis")));
+                .any(|i| i.as_str().is_some_and(|s| mentions(s, short_flag_services)));
             for pair in items.windows(2) {
                 if pair[0].as_str().is_some_and(|w| auth_flag(w, redis)) {
                     mask_node(f, &pair[1], out);

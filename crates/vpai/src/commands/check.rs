@@ -1,5 +1,5 @@
 //! `vpai check`: the seeds' traps as lint rules over compose files, Caddyfiles and
-//! service configs, ours (`--example`, `--stack`) or anyone's (`PATH...`).
+//! service configs, ours (`--example`, `-f stack.toml`) or anyone's (`PATH...`).
 //!
 //! Exit code: 0 clean (warnings allowed), 1 at least one error-level finding,
 //! 2 usage or I/O error (a path that is missing, unreadable, not a regular file or
@@ -10,7 +10,6 @@ use crate::printer::Printer;
 use crate::project::Project;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use vpai_check::text::sanitize_for_terminal;
@@ -25,7 +24,13 @@ pub struct CheckArgs {
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Check what `vpai render` would write for this stack file, with its modes and owners.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["paths", "example"])]
+    #[arg(
+        long = "file",
+        short = 'f',
+        alias = "stack",
+        value_name = "PATH",
+        conflicts_with_all = ["paths", "example"]
+    )]
     pub stack: Option<PathBuf>,
     /// Check what `vpai render --example` writes.
     #[arg(long, conflicts_with = "paths")]
@@ -33,6 +38,9 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// Print the findings as JSON: `--format json`, named like the other commands' flag.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
     /// Print the long explanation of a rule (id like `VP101` or name) and exit.
     #[arg(long, value_name = "RULE")]
     pub explain: Option<String>,
@@ -101,6 +109,9 @@ pub fn run(args: CheckArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             "`--fix` edits files on disk; render them with `vpai render --out DIR` and check DIR"
         );
     }
+    // The facts the rules use: the shipped catalog plus the stack's own `catalog/`
+    // entries (next to stack.toml, or next to the checked files), which win by name.
+    let catalog;
     let mut files = if rendered {
         let stack = StackArgs {
             file: args.stack.clone().unwrap_or_else(|| "stack.toml".into()),
@@ -108,6 +119,7 @@ pub fn run(args: CheckArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             root: None,
         };
         let project = Project::load(&stack)?;
+        catalog = project.catalog.clone();
         // Throwaway secrets: the rules look at shapes, not values, and a check must
         // not need (or touch) the vault.
         let mut store = vpai_vault::SecretStore::in_memory();
@@ -129,6 +141,7 @@ pub fn run(args: CheckArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         } else {
             args.paths.clone()
         };
+        catalog = vpai_check::catalog_for_paths(&paths)?;
         let loaded = vpai_check::load(&paths)?;
         for s in loaded.skipped.iter().take(MAX_SKIP_NOTES) {
             printer.info(&format!(
@@ -149,7 +162,7 @@ pub fn run(args: CheckArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         allow: args.allow.clone(),
         inspect_images: args.inspect_images,
     };
-    let mut report = vpai_check::check_files(&files, &opts);
+    let mut report = vpai_check::check_files_with_catalog(&files, &opts, &catalog);
 
     if args.fix {
         let before: Vec<Vec<u8>> = files.iter().map(|f| f.text.clone()).collect();
@@ -174,11 +187,12 @@ pub fn run(args: CheckArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             ));
         }
         if !applied.is_empty() {
-            report = vpai_check::check_files(&files, &opts);
+            report = vpai_check::check_files_with_catalog(&files, &opts, &catalog);
         }
     }
 
-    print_report(&report, &files, args.format, printer);
+    let format = if args.json { Format::Json } else { args.format };
+    print_report(&report, &files, format, printer);
     Ok(if report.has_errors() {
         ExitCode::from(1)
     } else {
@@ -191,9 +205,7 @@ fn print_report(report: &Report, files: &[SourceFile], format: Format, printer: 
         Format::Json => printer.out(&report.to_json()),
         Format::Sarif => printer.out(&report.to_sarif()),
         Format::Human => {
-            let color = std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-            let text = report.render_human(files, color);
+            let text = report.render_human(files, printer.color_stdout());
             // Findings are the data of this command: stdout. The summary line too,
             // so that `vpai check | less` shows everything in order.
             printer.out(text.trim_end());

@@ -4,16 +4,29 @@
 //!
 //! Exit code: 0 nothing known found, 1 at least one known failure, 2 usage or I/O error.
 
+use crate::cli::{StackArgs, TargetArgs};
 use crate::printer::Printer;
 use anyhow::{Context, bail};
 use clap::Args;
 use std::path::PathBuf;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use vpai_check::doctor;
 use vpai_check::input::{self, LogText};
 use vpai_check::text::sanitize_for_terminal;
+use vpai_host::{Host, LocalHost};
 
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("host", |a| a.help(
+        "Read the containers of a `[hosts.NAME]` of stack.toml, over SSH [default: this machine; \
+         no stack.toml needed]"
+    )),
+    after_help = "Examples:
+  vpai doctor                     # every unhealthy, restarting or failed container here
+  vpai doctor n8n                 # one service's logs and healthcheck output
+  vpai doctor --host prod n8n     # the same on a host of stack.toml, over SSH
+  docker logs x 2>&1 | vpai doctor --logs - x   # logs from anywhere"
+)]
 pub struct DoctorArgs {
     /// Service (compose service name or container name); without it, every container
     /// that is unhealthy, restarting or exited with an error.
@@ -29,9 +42,32 @@ pub struct DoctorArgs {
     /// How many log lines to read from each container.
     #[arg(long, default_value_t = 200, value_name = "N")]
     pub tail: usize,
+    /// With `--host`: the stack that declares the host.
+    #[command(flatten)]
+    pub stack: StackArgs,
+    // `--host` (its help is set above: local unless asked).
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 pub fn run(args: DoctorArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    // Remote only when asked: doctor must work where stack.toml is missing or broken.
+    let mut project = None;
+    let mut remote = None;
+    if args.target.host.is_some() && args.logs.is_none() {
+        let mut loaded = crate::project::Project::load(&args.stack)?;
+        crate::commands::logs::mask_secrets(&loaded, printer)?;
+        remote = Some(crate::commands::target::connect(
+            &mut loaded,
+            &args.target,
+            printer,
+        )?);
+        project = Some(loaded);
+    }
+    let host: &dyn Host = match &remote {
+        Some(t) => t.host(),
+        None => &LocalHost,
+    };
     let targets: Vec<(String, String)> = match (&args.logs, &args.service) {
         (Some(path), service) => {
             let (shown, log) = if path.as_os_str() == "-" {
@@ -54,33 +90,50 @@ pub fn run(args: DoctorArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             vec![(service.clone().unwrap_or_else(|| "logs".into()), text)]
         }
         (None, Some(service)) => {
-            let container = container_of(service).with_context(|| {
+            // A service of the stack is its container; otherwise ask docker.
+            let known = project
+                .as_ref()
+                .and_then(|p| p.stack.service(service))
+                .map(|s| s.container_name.clone());
+            let container = match known {
+                Some(c) => Ok(c),
+                None => container_of(host, service),
+            }
+            .with_context(|| {
                 format!(
                     "no container found for `{}`",
                     sanitize_for_terminal(service)
                 )
             })?;
-            vec![(service.clone(), container_output(&container, args.tail)?)]
+            vec![(
+                service.clone(),
+                container_output(host, &container, args.tail)?,
+            )]
         }
         (None, None) => {
-            let failing = failing_containers()?;
+            let failing = failing_containers(host)?;
             if failing.is_empty() {
                 printer.success("no container is unhealthy, restarting or exited with an error");
                 return Ok(ExitCode::SUCCESS);
             }
             let mut out = Vec::new();
             for name in failing {
-                let logs = container_output(&name, args.tail)?;
+                let logs = container_output(host, &name, args.tail)?;
                 out.push((name, logs));
             }
             out
         }
     };
 
+    // The failures the catalog knows: the stack's own entries too when there is one.
+    let catalog = match &project {
+        Some(p) => p.catalog.clone(),
+        None => vpai_catalog::Catalog::embedded(),
+    };
     let mut found = false;
     let mut json = Vec::new();
     for (service, logs) in targets {
-        let diagnoses = doctor::diagnose(&service, &logs);
+        let diagnoses = doctor::diagnose_with(&catalog, &service, &logs);
         found |= !diagnoses.is_empty();
         if args.json {
             json.push((service, diagnoses));
@@ -99,23 +152,29 @@ pub fn run(args: DoctorArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn docker(args: &[&str]) -> anyhow::Result<std::process::Output> {
-    Command::new("docker")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .context("cannot run `docker` (is it installed and on PATH?)")
+fn docker(host: &dyn Host, args: &[&str]) -> anyhow::Result<vpai_host::CmdOutput> {
+    let mut full = vec!["docker"];
+    full.extend_from_slice(args);
+    host.run(&full, None).with_context(|| {
+        format!(
+            "cannot run `docker` on `{}` (is it installed and on PATH?)",
+            host.name()
+        )
+    })
 }
 
 /// The container for a service: the name itself, or the container whose compose
 /// service label matches.
-fn container_of(service: &str) -> anyhow::Result<String> {
-    let out = docker(&["inspect", "--format", "{{.Name}}", service])?;
-    if out.status.success() {
+fn container_of(host: &dyn Host, service: &str) -> anyhow::Result<String> {
+    let out = docker(host, &["inspect", "--format", "{{.Name}}", service])?;
+    if out.success() {
         return Ok(service.to_string());
     }
     let filter = format!("label=com.docker.compose.service={service}");
-    let out = docker(&["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"])?;
+    let out = docker(
+        host,
+        &["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"],
+    )?;
     let names = String::from_utf8_lossy(&out.stdout);
     match names.lines().next() {
         Some(name) if !name.is_empty() => Ok(name.to_string()),
@@ -128,31 +187,35 @@ fn container_of(service: &str) -> anyhow::Result<String> {
 
 /// `docker logs --tail N` (stdout and stderr) followed by the healthcheck's output,
 /// where "executable file not found" and refused connections show up.
-fn container_output(container: &str, tail: usize) -> anyhow::Result<String> {
+fn container_output(host: &dyn Host, container: &str, tail: usize) -> anyhow::Result<String> {
     let tail = tail.to_string();
-    let (stdout, stderr) = docker_logs(&["logs", "--tail", &tail, container])?;
+    let (stdout, stderr) = docker_logs(host, &["docker", "logs", "--tail", &tail, container])?;
     let mut text = String::from_utf8_lossy(&stdout.bytes).into_owned();
     text.push_str(&String::from_utf8_lossy(&stderr.bytes));
-    let health = docker(&[
-        "inspect",
-        "--format",
-        "{{if .State.Health}}{{range .State.Health.Log}}{{.Output}}\n{{end}}{{end}}",
-        container,
-    ])?;
+    let health = docker(
+        host,
+        &[
+            "inspect",
+            "--format",
+            "{{if .State.Health}}{{range .State.Health.Log}}{{.Output}}\n{{end}}{{end}}",
+            container,
+        ],
+    )?;
     text.push_str(&String::from_utf8_lossy(&health.stdout));
     Ok(text)
 }
 
 /// A docker command whose output can be large (lines of any length): the last
 /// `MAX_LOGS / 2` bytes of its stdout and of its stderr.
-fn docker_logs(args: &[&str]) -> anyhow::Result<(LogText, LogText)> {
-    let mut child = Command::new("docker")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("cannot run `docker` (is it installed and on PATH?)")?;
+fn docker_logs(host: &dyn Host, args: &[&str]) -> anyhow::Result<(LogText, LogText)> {
+    let mut child = host.spawn(args).with_context(|| {
+        format!(
+            "cannot run `docker` on `{}` (is it installed and on PATH?)",
+            host.name()
+        )
+    })?;
+    // Nothing to say to it.
+    drop(child.stdin.take());
     let keep = input::MAX_LOGS / 2;
     let stderr = child
         .stderr
@@ -173,12 +236,13 @@ fn docker_logs(args: &[&str]) -> anyhow::Result<(LogText, LogText)> {
     Ok((read(stdout)?, read(stderr)?))
 }
 
-fn failing_containers() -> anyhow::Result<Vec<String>> {
-    let out = docker(&["ps", "-a", "--format", "{{.Names}}\t{{.Status}}"])?;
-    if !out.status.success() {
+fn failing_containers(host: &dyn Host) -> anyhow::Result<Vec<String>> {
+    let out = docker(host, &["ps", "-a", "--format", "{{.Names}}\t{{.Status}}"])?;
+    if !out.success() {
         bail!(
-            "`docker ps` failed: {}",
-            sanitize_for_terminal(String::from_utf8_lossy(&out.stderr).trim())
+            "`docker ps` failed on `{}`: {}",
+            host.name(),
+            sanitize_for_terminal(out.stderr_text().trim())
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout)

@@ -14,7 +14,7 @@ pub fn run(args: DownArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     } else {
         "stopping apps (phase B); infra keeps running (use --all to stop it too)"
     });
-    vpai_deploy::down(target.host(), &project.stack, args.all)?;
+    vpai_deploy::down(&printer.traced(target.host()), &project.stack, args.all)?;
     printer.success("stopped; data is kept");
     Ok(ExitCode::SUCCESS)
 }

@@ -1,12 +1,17 @@
 //! One file per command; this file only dispatches.
 
 pub mod check;
+pub mod completions;
 pub mod doctor;
 mod down;
+pub mod exec;
 mod init;
+pub mod logs;
+pub mod man;
 mod plan;
 mod preflight;
 mod render;
+pub mod restart;
 mod rollback;
 mod rotate;
 mod secrets;
@@ -32,5 +37,10 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<ExitCode> {
         Command::Doctor(args) => doctor::run(args, printer),
         Command::Secrets(command) => secrets::run(command, printer),
         Command::Rotate(args) => rotate::run(args, printer),
+        Command::Logs(args) => logs::run(args, printer),
+        Command::Exec(args) => exec::run(args, printer),
+        Command::Restart(args) => restart::run(args, printer),
+        Command::Completions(args) => completions::run(args, printer),
+        Command::Man(args) => man::run(args, printer),
     }
 }

@@ -11,7 +11,7 @@ use vpai_deploy::preflight::{self, Level};
 pub fn run(args: PreflightArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let mut project = Project::load(&args.stack)?;
     let target = target::connect(&mut project, &args.target, printer)?;
-    let report = preflight::run(target.host(), &project.stack)?;
+    let report = preflight::run(&printer.traced(target.host()), &project.stack)?;
     if args.json {
         printer.out(&serde_json::to_string_pretty(&report)?);
     } else {

@@ -14,9 +14,28 @@ pub fn run(args: RollbackArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let mut project = Project::load(&args.stack)?;
     let target = target::connect(&mut project, &args.target, printer)?;
     let stack = &project.stack;
-    let host = target.host();
+    let traced = printer.traced(target.host());
+    let host: &dyn vpai_host::Host = &traced;
     if args.list {
         let snapshot = state::read(host, stack, &[], &[])?;
+        if args.json {
+            let releases: Vec<_> = snapshot
+                .releases
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "release": r,
+                        "current": snapshot.current.as_deref() == Some(r.as_str()),
+                        "failed": snapshot.failed.contains(r),
+                    })
+                })
+                .collect();
+            printer.out(&serde_json::to_string_pretty(&serde_json::json!({
+                "host": host.name(),
+                "releases": releases,
+            }))?);
+            return Ok(ExitCode::SUCCESS);
+        }
         for r in &snapshot.releases {
             let mark = if snapshot.current.as_deref() == Some(r.as_str()) {
                 "  (current)"

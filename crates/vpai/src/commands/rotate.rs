@@ -6,14 +6,15 @@
 //! If the deploy fails, the old values come back and are deployed again.
 
 use crate::cli::RotateArgs;
+use crate::commands::target;
 use crate::printer::Printer;
 use crate::project::Project;
 use anyhow::{Context, bail};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use vpai_catalog::SecretDef;
+use vpai_deploy::lock::Guarded;
 use vpai_deploy::{ApplyOptions, DeployError, ServiceAction};
-use vpai_host::LocalHost;
 use vpai_vault::NewValue;
 use vpai_vault::rotate;
 
@@ -21,10 +22,10 @@ pub fn run(args: RotateArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     if args.names.is_empty() && !args.all_due {
         bail!("name the secrets to rotate (see `vpai secrets list`), or pass --all-due");
     }
-    let project = Project::load(&args.stack)?;
+    let mut project = Project::load(&args.stack)?;
     let mut store = project.secrets(printer)?;
-    let stack = &project.stack;
-    let defs: Vec<SecretDef> = stack
+    let defs: Vec<SecretDef> = project
+        .stack
         .secret_defs()
         .into_iter()
         .map(|(_, d)| d.clone())
@@ -45,6 +46,12 @@ pub fn run(args: RotateArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let names: Vec<String> = selection.rotate.iter().map(|d| d.name.clone()).collect();
+    // Connected (and the stack narrowed to what runs there) before the vault changes:
+    // a host that cannot be reached leaves every value as it was.
+    let target = target::connect(&mut project, &args.target, printer)?;
+    let traced = printer.traced(target.host());
+    let host: &dyn vpai_host::Host = &traced;
+    let stack = &project.stack;
     for def in &selection.rotate {
         let new = if def.external {
             if selection.rotate.len() != 1 {
@@ -74,16 +81,31 @@ pub fn run(args: RotateArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let host = LocalHost;
     let rendered = project.render(&store)?;
-    let plan = vpai_deploy::plan(&host, stack, &rendered)?;
+    // One deploy at a time on the host, as `vpai up` (lock and host state in one trip).
+    let (paths, dirs) = vpai_deploy::managed_paths(&rendered);
+    let Some((deploy_lock, snapshot)) = target::lock(host, stack, &paths, &dirs, printer)? else {
+        for name in &names {
+            store.roll_back_rotation(name);
+        }
+        store.save()?;
+        printer.info("nothing was rotated: the old values stay");
+        return Ok(ExitCode::from(1));
+    };
+    let plan = vpai_deploy::plan_from_state(host, stack, &rendered, &snapshot, false)?;
     if let Some(problem) = &plan.engine_problem {
         for name in &names {
             store.roll_back_rotation(name);
         }
         store.save()?;
-        bail!("cannot rotate on this machine: {problem}");
+        bail!("cannot rotate on `{}`: {problem}", host.name());
     }
+    // Every command of the rotation holds the lock's shared half while it runs.
+    let guarded = Guarded {
+        inner: host,
+        active: deploy_lock.active_path(),
+    };
+    let host = &guarded;
     let recreate: Vec<&str> = plan
         .services
         .iter()
@@ -106,8 +128,9 @@ pub fn run(args: RotateArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         rollback: false,
     };
     let redact = |s: &str| printer.redact(s);
-    match vpai_deploy::apply(&host, stack, &rendered, &plan, &opts, printer, &redact) {
+    match vpai_deploy::apply(host, stack, &rendered, &plan, &opts, printer, &redact) {
         Ok(_) => {
+            deploy_lock.release();
             printer.clear_services();
             for name in &names {
                 store.finish_rotation(name);
@@ -138,9 +161,10 @@ pub fn run(args: RotateArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             }
             store.save()?;
             let rendered = project.render(&store)?;
-            let plan = vpai_deploy::plan(&host, stack, &rendered)?;
-            vpai_deploy::apply(&host, stack, &rendered, &plan, &opts, printer, &redact)
+            let plan = vpai_deploy::plan(host, stack, &rendered)?;
+            vpai_deploy::apply(host, stack, &rendered, &plan, &opts, printer, &redact)
                 .context("deploying the old values again")?;
+            deploy_lock.release();
             printer.clear_services();
             printer.info("old values restored and deployed");
             Ok(ExitCode::from(1))

@@ -9,7 +9,8 @@ use vpai_deploy::ServiceStatus;
 pub fn run(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let mut project = Project::load(&args.stack)?;
     let target = crate::commands::target::connect(&mut project, &args.target, printer)?;
-    let statuses = vpai_deploy::status(target.host(), &project.stack)?;
+    let host = printer.traced(target.host());
+    let statuses = vpai_deploy::status(&host, &project.stack)?;
     if args.json {
         printer.out(&serde_json::to_string_pretty(&statuses)?);
     } else {

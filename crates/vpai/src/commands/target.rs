@@ -100,3 +100,58 @@ pub fn connect(
         Err(e) => Err(e.into()),
     }
 }
+
+/// The services named, on the target: after [`connect`] narrowed the stack to what runs
+/// there. A service of the stack that another host runs is said so.
+pub fn select_on<'s>(
+    stack: &'s vpai_model::Stack,
+    names: &[String],
+    host: &dyn Host,
+) -> anyhow::Result<vpai_deploy::Selection<'s>> {
+    if let Some(name) = names.iter().find(|n| {
+        !stack
+            .services
+            .iter()
+            .any(|s| &&s.name == n || &&s.container_name == n)
+    }) {
+        bail!(
+            "service `{}` does not run on `{}` (its `services` in stack.toml leave it out)\n  help: pick the host that runs it with `--host NAME`",
+            name.escape_debug(),
+            host.name()
+        );
+    }
+    Ok(vpai_deploy::ops::select(stack, names)?)
+}
+
+/// Take the host's deploy lock (and read its state in the same round trip), as `vpai
+/// up` does; when another run holds it, say who and return None (exit 1).
+pub fn lock(
+    host: &dyn Host,
+    stack: &vpai_model::Stack,
+    paths: &[&str],
+    dirs: &[&str],
+    printer: &Printer,
+) -> anyhow::Result<Option<(vpai_deploy::lock::DeployLock, vpai_deploy::state::HostState)>> {
+    match vpai_deploy::lock::acquire(host, stack, paths, dirs)? {
+        Ok((held, snapshot)) => {
+            if let Some(info) = &held.stale {
+                printer.warn(&format!(
+                    "the previous deploy on `{}` did not finish ({}); this run converges from where it stopped",
+                    host.name(),
+                    info.iter()
+                        .filter(|l| !l.trim().is_empty())
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            Ok(Some((held, snapshot)))
+        }
+        Err(busy) => {
+            printer.error_text(&format!(
+                "{busy}\n  help: wait for it to finish and run the command again; if no deploy is running, the holder process on the host is stuck: stop it by its pid"
+            ));
+            Ok(None)
+        }
+    }
+}

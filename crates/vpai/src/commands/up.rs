@@ -2,6 +2,7 @@
 //! change it touches nothing and says so.
 
 use crate::cli::UpArgs;
+use crate::commands::plan::plan_text;
 use crate::commands::status::status_table;
 use crate::commands::target;
 use crate::printer::Printer;
@@ -9,7 +10,7 @@ use crate::project::Project;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use vpai_deploy::preflight::Level;
-use vpai_deploy::{ApplyOptions, DeployError, FileAction, Plan, ServiceAction, lock, state};
+use vpai_deploy::{ApplyOptions, DeployError, Plan, lock, state};
 
 pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -23,16 +24,19 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     let stack = &project.stack;
-    let host = target.host();
+    let traced = printer.traced(target.host());
+    let host: &dyn vpai_host::Host = &traced;
     let (paths, dirs) = vpai_deploy::managed_paths(&rendered);
 
     if args.check {
         let snapshot = state::read(host, stack, &paths, &dirs)?;
-        let plan = vpai_deploy::plan_from_state(host, stack, &rendered, &snapshot, args.diff)?;
+        // Env files' diffs show settings and mask what holds a secret.
+        let is_secret = |text: &str| printer.contains_secret(text);
+        let plan = Plan::from_state(host, stack, &rendered, &snapshot, args.diff, &is_secret)?;
         if args.json {
             printer.out(&serde_json::to_string_pretty(&plan)?);
         } else {
-            print_plan(printer, &plan, args.diff);
+            printer.out(&plan_text(&plan, args.diff));
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -71,7 +75,7 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     } else if let Some(problem) = &plan.engine_problem {
-        print_plan(printer, &plan, false);
+        print_plan(printer, &plan);
         printer.error_text(&format!(
             "cannot deploy `{}` on `{}`: {problem}",
             stack.project,
@@ -97,7 +101,7 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         }
         printer.info("files are up to date but some services are not healthy: applying");
     } else {
-        print_plan(printer, &plan, false);
+        print_plan(printer, &plan);
     }
 
     // Preflight of a remote host before anything changes on it (read-only, one round trip).
@@ -172,7 +176,8 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             ));
             // Known failure messages from the seeds: cause, fix and the rule that catches it.
             let text = format!("{}\n{}", failure.logs, failure.health_output);
-            let diagnoses = vpai_check::doctor::diagnose(&failure.service, &text);
+            let diagnoses =
+                vpai_check::doctor::diagnose_with(&project.catalog, &failure.service, &text);
             if !diagnoses.is_empty() {
                 printer.info(&vpai_check::doctor::render(&failure.service, &diagnoses));
             }
@@ -188,17 +193,40 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::from(1))
         }
-        Err(DeployError::Command { stderr, .. })
-            if stderr.contains("Pulling") || stderr.contains("pull access denied") =>
-        {
+        Err(DeployError::Images(problems)) => {
+            deploy_lock.release();
+            printer.clear_services();
+            for p in &problems {
+                printer.error_text(p);
+            }
+            printer.info("nothing was written on the host: images are resolved first");
+            Ok(ExitCode::from(1))
+        }
+        Err(DeployError::AfterWrite {
+            cause,
+            rolled_back,
+            rollback_error,
+        }) => {
+            deploy_lock.release();
+            printer.clear_services();
             printer.error_text(&format!(
-                "an image could not be pulled:\n{}",
-                stderr.trim_end()
+                "the deploy failed: {}",
+                printer.redact(&cause.to_string())
             ));
-            printer.info(
-                "help: without a reachable registry, point `[images]` in stack.toml at images \
-                 present on the host (they are never pulled: `pull_policy: never`), or mirror them",
-            );
+            match (rolled_back, rollback_error) {
+                (Some(release), _) => printer.info(&format!(
+                    "rolled back to release {release}: its files are back and the services whose inputs changed were recreated"
+                )),
+                (None, Some(e)) => {
+                    printer.error_text(&format!("the automatic rollback failed too: {e}"))
+                }
+                (None, None) if args.no_rollback => printer.info(
+                    "kept the failed state (--no-rollback); `vpai rollback` puts the previous release back",
+                ),
+                (None, None) => printer.info(
+                    "there was no previous release to go back to; fix the cause and run `vpai up` again",
+                ),
+            }
             Ok(ExitCode::from(1))
         }
         Err(e) => Err(e.into()),
@@ -218,53 +246,10 @@ fn finish(
     Ok(())
 }
 
-pub fn print_plan(printer: &Printer, plan: &Plan, diff: bool) {
-    let changed: Vec<_> = plan
-        .files
-        .iter()
-        .filter(|f| f.action != FileAction::Unchanged)
-        .collect();
-    printer.step(&format!(
-        "plan: {} of {} files change{}",
-        changed.len(),
-        plan.files.len(),
-        plan.current_release
-            .as_deref()
-            .map(|r| format!(" (host at release {r})"))
-            .unwrap_or_default()
-    ));
-    if !plan.dirs.is_empty() {
-        let dirs: Vec<&str> = plan
-            .dirs
-            .iter()
-            .map(|d| if d.is_empty() { "." } else { d.as_str() })
-            .collect();
-        printer.info(&format!("  mkdir  {}", dirs.join(", ")));
-    }
-    for f in &changed {
-        let verb = match f.action {
-            FileAction::Create => "create",
-            FileAction::Update => "update",
-            FileAction::Permissions => "chmod ",
-            FileAction::Unchanged => "keep  ",
-            FileAction::Remove => "remove",
-        };
-        printer.info(&format!("  {verb} {}", f.path));
-        if diff && let Some(d) = &f.diff {
-            printer.info(d.trim_end());
-        }
-    }
-    for s in &plan.services {
-        let line = match s.action {
-            ServiceAction::Create => format!("  + {} (create)", s.service),
-            ServiceAction::Recreate => {
-                format!("  ~ {} (recreate: {})", s.service, s.reasons.join(", "))
-            }
-            ServiceAction::Unchanged => format!("  = {} (unchanged)", s.service),
-            ServiceAction::Remove => format!("  - {} (remove: no longer in the stack)", s.service),
-        };
-        printer.info(&line);
-    }
+/// The plan of a deploy that goes ahead: progress, on stderr (`vpai plan` and
+/// `vpai up --check` print the same text as data, on stdout).
+fn print_plan(printer: &Printer, plan: &Plan) {
+    printer.info(plan_text(plan, false).trim_end());
 }
 
 /// A container's output, shown line by line with its terminal escapes neutralised (a
