@@ -122,6 +122,18 @@ pub fn check_files_with(
     for f in &mut findings {
         report::scrub_finding(f, &secrets);
     }
+    // `# vpai: allow RULE -- reason` on the finding's line or the line above.
+    let mut suppressed = Vec::new();
+    findings.retain(|f| match inline_allow_for(files, f) {
+        Some(reason) => {
+            suppressed.push(report::Suppressed {
+                finding: f.clone(),
+                reason: reason.map(|r| report::scrub(&r, &secrets)),
+            });
+            false
+        }
+        None => true,
+    });
     let allowed: Vec<&'static Rule> = opts.allow.iter().filter_map(|a| rules::find(a)).collect();
     let before = findings.len();
     findings.retain(|f| !allowed.iter().any(|r| r.id == f.rule));
@@ -139,9 +151,23 @@ pub fn check_files_with(
         findings,
         files_checked: files.len(),
         allowed: dropped,
+        suppressed,
         masks,
         secrets,
     }
+}
+
+/// The reason of an inline `# vpai: allow` comment that silences `f`, if one does.
+fn inline_allow_for(files: &[SourceFile], f: &Finding) -> Option<Option<String>> {
+    let rule = rules::find(f.rule)?;
+    let file = files.iter().find(|s| s.path == f.path)?;
+    let text = String::from_utf8_lossy(&file.text);
+    let line = f.line.checked_sub(1)?;
+    let mut lines = text.lines().skip(line.saturating_sub(1));
+    let above = if line > 0 { lines.next() } else { None };
+    let own = lines.next();
+    own.and_then(|l| report::inline_allow(l, rule))
+        .or_else(|| above.and_then(|l| report::inline_allow(l, rule)))
 }
 
 /// Rules named in `--allow` that do not exist (for a usage error).

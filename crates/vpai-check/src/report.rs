@@ -57,12 +57,46 @@ pub struct Report {
     pub files_checked: usize,
     /// Findings dropped by `--allow`.
     pub allowed: usize,
+    /// Findings silenced by a `# vpai: allow RULE -- reason` comment on their line or
+    /// the line above: not counted, but listed in JSON and SARIF.
+    pub suppressed: Vec<Suppressed>,
     /// Where the files hold secret values: never printed.
     #[serde(skip)]
     pub(crate) masks: Vec<Mask>,
     /// Those values (the longer ones), scrubbed from any text that quotes them.
     #[serde(skip)]
     pub(crate) secrets: Vec<String>,
+}
+
+/// A finding silenced in the file itself.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Suppressed {
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// The text after `--` in the comment, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The `# vpai: allow RULE[, RULE] [-- reason]` comment of `line` that names `rule`
+/// (by id or name): `Some(reason)`.
+pub(crate) fn inline_allow(line: &str, rule: &rules::Rule) -> Option<Option<String>> {
+    let hash = line.find('#')?;
+    let comment = line[hash + 1..].trim_start();
+    let rest = comment.strip_prefix("vpai:")?.trim_start();
+    let rest = rest.strip_prefix("allow")?;
+    if !rest.starts_with(char::is_whitespace) {
+        return None;
+    }
+    let (names, reason) = match rest.split_once(" -- ") {
+        Some((n, r)) => (n, Some(r.trim().to_string()).filter(|r| !r.is_empty())),
+        None => (rest, None),
+    };
+    names
+        .split([',', ' ', '\t'])
+        .filter(|n| !n.is_empty())
+        .any(|n| n.eq_ignore_ascii_case(rule.id) || n.eq_ignore_ascii_case(rule.name))
+        .then_some(reason)
 }
 
 /// What a secret value is printed as.
@@ -77,8 +111,30 @@ pub(crate) struct Mask {
 }
 
 /// Shorter values are masked where they stand but not searched for in other text
-/// (a two-letter password would mask every word holding those letters).
-const MIN_SCRUBBED_LEN: usize = 4;
+/// (a short password would mask every word holding those letters).
+const MIN_SCRUBBED_LEN: usize = 8;
+
+/// Whether a secret value is also searched for and masked outside its own span
+/// (in messages, help, other lines): long enough, and not a plain word such as
+/// `postgres` or `password`, which would garble paths, image names and rule text
+/// and tell which common word is someone's password. Shorter or plainer values
+/// are masked only where they stand; no rule quotes a secret value in its text.
+fn scrubbed_everywhere(value: &str) -> bool {
+    let len = value.chars().count();
+    if len < MIN_SCRUBBED_LEN {
+        return false;
+    }
+    let classes = [
+        value.chars().any(|c| c.is_ascii_lowercase()),
+        value.chars().any(|c| c.is_ascii_uppercase()),
+        value.chars().any(|c| c.is_ascii_digit()),
+        value.chars().any(|c| !c.is_ascii_alphanumeric()),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    len >= 16 || classes >= 2
+}
 
 /// The secret values under `masks`, longest first.
 pub(crate) fn secret_values(files: &[SourceFile], masks: &[Mask]) -> Vec<String> {
@@ -88,7 +144,7 @@ pub(crate) fn secret_values(files: &[SourceFile], masks: &[Mask]) -> Vec<String>
             let file = files.iter().find(|f| f.path == m.path)?;
             let bytes = file.text.get(m.start..m.end)?;
             let value = String::from_utf8_lossy(bytes).trim().to_string();
-            (value.chars().count() >= MIN_SCRUBBED_LEN).then_some(value)
+            scrubbed_everywhere(&value).then_some(value)
         })
         .collect();
     out.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
@@ -170,6 +226,13 @@ impl Report {
                 plural(self.allowed, "finding", "findings")
             );
         }
+        if !self.suppressed.is_empty() {
+            let _ = writeln!(
+                out,
+                "note: {} suppressed by `# vpai: allow` comments",
+                plural(self.suppressed.len(), "finding", "findings")
+            );
+        }
         out
     }
 
@@ -181,6 +244,7 @@ impl Report {
             "errors": self.count(Severity::Error),
             "warnings": self.count(Severity::Warning),
             "findings": self.findings,
+            "suppressed": self.suppressed,
         });
         escape_json_for_terminal(serde_json::to_string_pretty(&value).unwrap_or_default())
     }
@@ -200,17 +264,23 @@ impl Report {
                 })
             })
             .collect();
+        let suppressed = self
+            .suppressed
+            .iter()
+            .map(|s| (&s.finding, Some(&s.reason)));
         let results: Vec<_> = self
             .findings
             .iter()
-            .map(|f| {
+            .map(|f| (f, None))
+            .chain(suppressed)
+            .map(|(f, suppression): (&Finding, Option<&Option<String>>)| {
                 let index = rules::ALL.iter().position(|r| r.id == f.rule).unwrap_or(0);
                 let mut message = f.message.clone();
                 if let Some(help) = &f.help {
                     message.push_str(". Help: ");
                     message.push_str(help);
                 }
-                serde_json::json!({
+                let mut result = serde_json::json!({
                     "ruleId": f.rule,
                     "ruleIndex": index,
                     "level": sarif_level(f.severity),
@@ -226,7 +296,15 @@ impl Report {
                             }
                         }
                     }],
-                })
+                });
+                if let Some(reason) = suppression {
+                    let mut entry = serde_json::json!({ "kind": "inSource" });
+                    if let Some(reason) = reason {
+                        entry["justification"] = serde_json::Value::from(reason.as_str());
+                    }
+                    result["suppressions"] = serde_json::json!([entry]);
+                }
+                result
             })
             .collect();
         let value = serde_json::json!({

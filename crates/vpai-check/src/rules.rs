@@ -3,6 +3,12 @@
 //! A rule's id (`VP101`) and name (`healthcheck-localhost`) are stable: operators
 //! write them in `--allow` and CI configurations. The text here is what
 //! `vpai check --explain RULE` prints; the checks in `checks/` only decide where.
+//!
+//! Severity policy: `error` only when the file is certainly broken or insecure as
+//! written; what depends on the host, the image build or the intent is a warning
+//! (a check may lower one finding of an error rule to a warning), and what vpai
+//! knows to be fine is not reported. Every `--explain` says when the rule is a
+//! false alarm and how to silence it (`--allow RULE`).
 
 use serde::Serialize;
 
@@ -58,9 +64,9 @@ macro_rules! rules {
 
 rules! {
     HEALTHCHECK_LOCALHOST = "VP101" "healthcheck-localhost" Error true
-        summary: "healthcheck targets `localhost`"
+        summary: "healthcheck targets `localhost` with a client that may not fall back to IPv4"
         seed: "seed 000 #22, seed 001 §2.1"
-        explanation: "Alpine and BusyBox resolve `localhost` to the IPv6 address `[::1]` first, while most services listen on IPv4 only. The healthcheck then fails with `connection refused [::1]:PORT` although the service is up, the container stays `unhealthy`, and everything that depends on it waits forever."
+        explanation: "`localhost` resolves to `::1` and `127.0.0.1`. BusyBox `wget` and `nc` (Alpine and BusyBox images) and Node before 20 try `[::1]` only; when the service listens on IPv4 only, the healthcheck fails with `connection refused [::1]:PORT` although the service is up, the container stays `unhealthy`, and everything that depends on it waits forever. Clients that try every address are not reported: `pg_isready`/libpq, `redis-cli`, `curl`, GNU `wget` (Debian/Ubuntu images), Python, `mc`, bash's `/dev/tcp`. An error only for an image of vpai's catalog whose client is BusyBox's (VictoriaMetrics: the seeds' incident); a warning elsewhere, since vpai cannot see which addresses the service listens on. False alarm when the service also listens on `::1` (dual-stack, `listen_addresses='*'`)."
         fix: "use `127.0.0.1` instead of `localhost` in every healthcheck";
     HEALTHCHECK_MISSING_BINARY = "VP102" "healthcheck-missing-binary" Error false
         summary: "healthcheck runs a program the image does not contain"
@@ -153,9 +159,9 @@ rules! {
         explanation: "`rate_limit` comes from a plugin that the official `caddy` images do not include: Caddy refuses the Caddyfile with `unrecognized directive: rate_limit`."
         fix: "remove the directive, or build a custom image with `xcaddy build --with github.com/mholt/caddy-ratelimit`";
     CADDY_WEBSOCKET_H1 = "VP306" "caddy-websocket-without-http1" Warning false
-        summary: "WebSocket upstream proxied without an HTTP/1.1 transport"
+        summary: "WebSocket upstream proxied over a transport that may use HTTP/2"
         seed: "seed 001 §11.2b"
-        explanation: "Over HTTP/2 the `Upgrade: websocket` header is ignored: Caddy answers 200 instead of 101 and the client (OpenClaw's Control UI, n8n's editor push) stays offline."
+        explanation: "Over HTTP/2 the `Upgrade: websocket` header is ignored: Caddy answers 200 instead of 101 and the client (OpenClaw's Control UI, n8n's editor push) stays offline. Caddy speaks HTTP/1.1 to a cleartext upstream by default and passes the upgrade through, so a bare `reverse_proxy n8n:5678` is not reported; it is when the transport forces HTTP/2 (`versions 2`, `h2c://`), uses TLS to the upstream, or the upstream is one the catalog lists as seen offline behind a bare proxy (OpenClaw)."
         fix: "add `transport http { versions 1.1 }` inside that `reverse_proxy`";
     CADDY_GRAFANA_STRIP = "VP307" "caddy-grafana-strip-prefix" Error false
         summary: "Grafana on a sub-path with the prefix stripped"
@@ -200,7 +206,7 @@ rules! {
     SECRET_WORLD_READABLE = "VP412" "secret-world-readable" Error false
         summary: "file holding secrets is readable by every user on the host"
         seed: "seed 000 #20 (its 0644 fix), seed 003 §3"
-        explanation: "Env files and configs with passwords must not be world-readable: any local user or compromised process can read every credential of the stack. The seeds' quick fix for #20, mode 0644, is exactly that."
+        explanation: "Env files and configs with passwords must not be world-readable: any local user or compromised process can read every credential of the stack. The seeds' quick fix for #20, mode 0644, is exactly that. vpai judges the mode it can see: an error for files it renders and files outside a git work tree; a warning in a git checkout (git records only 644 and 755, the deployed copy may differ) and for files whose secrets are all placeholders (`change-me`, `your-key`); nothing for templates (`.env.example`, `*.sample`, `*.dist`, `*.template`). False alarm when the file on the host is written with mode 0600 by another tool (Ansible `mode:`)."
         fix: "mode 0600 for env files (read by the Docker daemon as root), 0640 owned by the container's UID:GID for mounted configs";
     LOKI_TARGET_ALL = "VP501" "loki-missing-target-all" Error false
         summary: "Loki monolithic without `-target=all`"
@@ -220,8 +226,8 @@ rules! {
     N8N_SUB_PATH = "VP601" "n8n-sub-path" Error false
         summary: "n8n served on a sub-path"
         seed: "seed 001 §9.1 §6.3"
-        explanation: "n8n does not support being served under a path prefix (n8n issue #19635): the editor loads without its assets and webhooks get wrong URLs."
-        fix: "give n8n its own subdomain and leave `N8N_PATH` unset";
+        explanation: "n8n serves its editor and API at the root unless `N8N_PATH` tells it its prefix (n8n issue #19635): a proxy route that strips a prefix n8n was not told about, a prefix that `N8N_PATH` does not match, or a route that forwards `/prefix/...` unchanged leaves the editor without its assets and webhooks with wrong URLs. A `handle` on n8n's own routes (`/webhook/*`, `/form/*`, `/rest/*`, `/api/*`, `/mcp/*`) forwards n8n's own paths and is not reported. `N8N_PATH` alone is a warning: n8n's sub-folder setup works when the proxy strips exactly that prefix, which vpai checks when the Caddyfile is in the set."
+        fix: "give n8n its own subdomain and leave `N8N_PATH` unset, or set `N8N_PATH` to the prefix the proxy strips";
     N8N_PROXY_HOPS = "VP602" "n8n-missing-proxy-hops" Warning false
         summary: "n8n behind a proxy without `N8N_PROXY_HOPS`"
         seed: "seed 001 §10.6"
@@ -230,7 +236,7 @@ rules! {
     LITELLM_HEALTH_CHECKS = "VP611" "litellm-background-health-checks" Error true
         summary: "LiteLLM background model health checks are on"
         seed: "seed 001 §10.4, seeds README (later facts)"
-        explanation: "LiteLLM calls every configured model in the background (every ~38 s by default). `health_check_interval: 0` does not disable it: it is read as an interval of 0 s. One paid model cost $11.64 in 16 h, ~2,500 calls per model per day."
+        explanation: "With `general_settings.background_health_checks: true`, LiteLLM calls every configured model in the background (every ~38 s by default), and `health_check_interval: 0` does not disable it: it is read as an interval of 0 s. One paid model cost $11.64 in 16 h, ~2,500 calls per model per day. LiteLLM reads a missing key as `false`: the loop is opt-in, so a config without the key is not reported, and one that sets `health_check_interval` without the key is a warning (ambiguous intent)."
         fix: "remove `health_check_interval` and set `general_settings: { background_health_checks: false }`";
     LITELLM_HEALTH_ENDPOINT = "VP612" "litellm-healthcheck-calls-models" Error true
         summary: "LiteLLM container healthcheck on `/health`"
@@ -250,7 +256,7 @@ rules! {
     LITELLM_CLEAR_SECRET = "VP615" "litellm-secret-in-clear" Error false
         summary: "secret written in clear in the LiteLLM configuration"
         seed: "seed 001 §10.1"
-        explanation: "Keys in `config.yaml` end up in backups, diffs and support bundles. LiteLLM reads `os.environ/NAME` references from its environment instead."
+        explanation: "Keys in `config.yaml` end up in backups, diffs and support bundles. LiteLLM reads `os.environ/NAME` references from its environment instead. Obvious stand-ins (`not-needed`, `sk-no-auth`, `dummy`, `<key>`) for a server without authentication are not reported: OpenAI-compatible clients need some key."
         fix: "write `os.environ/NAME` and put the value in the service's env file";
     OPENCLAW_UNKNOWN_KEY = "VP621" "openclaw-unknown-key" Error false
         summary: "OpenClaw configuration key that this version refuses"
@@ -300,7 +306,7 @@ rules! {
     COMPOSE_CLEAR_SECRET = "VP801" "compose-secret-in-clear" Error false
         summary: "secret written in clear in a compose file"
         seed: "seed 003 §3, seed 001 §10.1"
-        explanation: "Compose files are read by everyone who operates the host and are often committed. Secrets belong in an env file with mode 0600 (`env_file:`) or in Docker secrets."
+        explanation: "Compose files are read by everyone who operates the host and are often committed. Secrets belong in an env file with mode 0600 (`env_file:`) or in Docker secrets. The value decides, not only the name: flags and small numbers (`SECRETS: \"0\"`, `..._REQUIRED: 'False'`), empty values and references (`${VAR}`, `/run/secrets/...`) are not secrets; obvious placeholders (`change-me`, `your-password`) are a warning. A literal default of a secret-named variable (`${DB_PASSWORD:-postgres}`) and a password in URL user info (`postgres://app:pw@db`) are secrets in clear too: the default is used silently when the variable is unset."
         fix: "move the value to the service's env file and reference it with `env_file:`";
     DB_PORT_PUBLISHED = "VP802" "database-port-published" Error false
         summary: "internal database port published on the host"
@@ -326,11 +332,50 @@ pub fn find(rule: &str) -> Option<&'static Rule> {
         .find(|r| r.id.eq_ignore_ascii_case(rule) || r.name.eq_ignore_ascii_case(rule))
 }
 
+/// When a finding of `rule` is a false alarm, in one or two sentences.
+fn false_alarm(id: &str) -> &'static str {
+    match id {
+        "VP101" => {
+            "the service also listens on `::1`, or the image's client falls back to 127.0.0.1"
+        }
+        "VP102" => {
+            "the image was rebuilt with the program (check with `--inspect-images`, which asks the local Docker engine)"
+        }
+        "VP103" => "the service runs as root and writes only volumes it owns",
+        "VP105" => "the compose files are alternatives that are never deployed together",
+        "VP212" => {
+            "the password is a `$$VAR` expanded by the container's shell and the host has no other users"
+        }
+        "VP301" => "the Caddyfile keeps the admin API on its default `localhost:2019`",
+        "VP412" => {
+            "the deployed copy has another mode than the file checked (a checkout, or a tool that writes it 0600)"
+        }
+        "VP601" => "the proxy strips exactly the prefix that `N8N_PATH` names",
+        "VP611" => "the config is for a LiteLLM version that reads the settings differently",
+        "VP615" | "VP801" => "the value is a public placeholder that is replaced at deploy time",
+        "VP704" => "the registry tags this image in another format than the one vpai knows",
+        "VP802" => "the host is a workstation and the port is meant to be reached from it",
+        _ => {
+            "the file is right for a reason vpai cannot see from the files (the host, a tool that rewrites it)"
+        }
+    }
+}
+
 /// The long text printed by `vpai check --explain RULE`.
 pub fn explain(rule: &str) -> Option<String> {
     let r = find(rule)?;
+    let policy = match r.severity {
+        Severity::Error => {
+            "An error: broken or insecure as written (some findings of this rule are warnings, where it depends on the host or the intent)."
+        }
+        Severity::Warning => {
+            "A warning: it depends on the host or the intent, which the files do not show."
+        }
+    };
     Some(format!(
-        "{id} {name} ({severity})\n\n{summary}.\n\n{explanation}\n\nFix: {fix}.{auto}\nFrom: {seed}.\n",
+        "{id} {name} ({severity})\n\n{summary}.\n\n{explanation}\n\nFix: {fix}.{auto}\n\n{policy}\nFalse alarm when {false_alarm}: silence it with `vpai check --allow {id}`, or on one line with a `# vpai: allow {id} -- reason` comment on it or above it.\nFrom: {seed}.\n",
+        policy = policy,
+        false_alarm = false_alarm(r.id),
         id = r.id,
         name = r.name,
         severity = r.severity.as_str(),

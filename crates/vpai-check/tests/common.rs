@@ -10,7 +10,7 @@ pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// Every file under `dir` (except `MODES`), path relative to `dir`.
+/// Every file under `dir` (except `MODES` and `EXPECT`), path relative to `dir`.
 pub fn load_dir(dir: &Path) -> Vec<SourceFile> {
     let mut files = Vec::new();
     walk(dir, dir, &mut files);
@@ -37,7 +37,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) {
         let path = entry.unwrap().path();
         if path.is_dir() {
             walk(root, &path, out);
-        } else if path.file_name().unwrap() != "MODES" {
+        } else if path.file_name().unwrap() != "MODES" && path.file_name().unwrap() != "EXPECT" {
             let rel = path
                 .strip_prefix(root)
                 .unwrap()

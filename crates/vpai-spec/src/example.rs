@@ -18,3 +18,19 @@ subdomain = "n8n"
 subdomain = "llm"
 memory = "1536M"
 "#;
+
+/// What `--local-images` lays over the example: images built locally from
+/// distribution packages, and what those images cannot do.
+pub const EXAMPLE_LOCAL_IMAGES: &str = include_str!("example-local-images.toml");
+
+/// `overlay`'s tables merged into `base` (tables recursively, other values replaced).
+pub(crate) fn overlay(base: &mut toml::Table, overlay: toml::Table) {
+    for (key, value) in overlay {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => self::overlay(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}

@@ -13,7 +13,7 @@ mod ssh;
 pub mod values;
 
 pub use diagnostic::SpecError;
-pub use example::EXAMPLE;
+pub use example::{EXAMPLE, EXAMPLE_LOCAL_IMAGES};
 pub use schema::*;
 pub use ssh::{SSH_OPTIONS, check_ssh_option};
 pub use values::{ByteSize, parse_memory, parse_subnet16};
@@ -74,6 +74,21 @@ impl StackFile {
     pub fn example() -> Self {
         Self::parse(Path::new("<embedded example>"), EXAMPLE.to_string())
             .expect("the embedded example is valid")
+    }
+
+    /// The example on the images `scripts/test-env.sh` builds locally (no registry
+    /// needed): [`EXAMPLE_LOCAL_IMAGES`] laid over [`EXAMPLE`].
+    pub fn example_local_images() -> Self {
+        let mut table: toml::Table = toml::from_str(EXAMPLE).expect("the example is TOML");
+        let extra: toml::Table =
+            toml::from_str(example::EXAMPLE_LOCAL_IMAGES).expect("the overlay is TOML");
+        example::overlay(&mut table, extra);
+        let text = format!(
+            "# vpai example stack on locally built images\n{}",
+            toml::to_string(&table).expect("a table serializes")
+        );
+        Self::parse(Path::new("<embedded example, local images>"), text)
+            .expect("the example on local images is valid")
     }
 
     pub fn parse(path: &Path, source: String) -> Result<Self, SpecError> {

@@ -66,8 +66,14 @@ pub struct StackArgs {
     )]
     pub file: PathBuf,
     /// Use the embedded example stack (core services on *.localhost) instead of a file.
+    /// Its vault lives in your state directory ($XDG_STATE_HOME/vpai/example, or
+    /// ~/.local/state/vpai/example), not in the current directory.
     #[arg(long, conflicts_with = "file")]
     pub example: bool,
+    /// With --example: run it on the images `scripts/test-env.sh` builds from distribution
+    /// packages, npm and PyPI (for machines that reach no container registry).
+    #[arg(long, requires = "example")]
+    pub local_images: bool,
     /// Project root on the host [default: /opt/<project>].
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,

@@ -6,6 +6,7 @@
 use crate::cli::StackArgs;
 use crate::printer::Printer;
 use anyhow::Context;
+use std::path::PathBuf;
 use vpai_catalog::Catalog;
 use vpai_model::{BuildOptions, Stack};
 use vpai_render::{Rendered, TemplateSource};
@@ -13,7 +14,9 @@ use vpai_spec::StackFile;
 use vpai_vault::{PassphraseSource, SecretStore};
 
 pub struct Project {
-    pub file: StackFile,
+    /// Where the vault (and its lock and backup) live: next to stack.toml, or for the
+    /// embedded example the user's state directory (never the current directory).
+    pub state_dir: PathBuf,
     pub stack: Stack,
     pub templates: TemplateSource,
     /// The shipped catalog plus the operator's `catalog/`: what render used, and the
@@ -23,12 +26,17 @@ pub struct Project {
 
 impl Project {
     pub fn load(args: &StackArgs) -> anyhow::Result<Self> {
-        let file = if args.example {
-            StackFile::example()
-        } else {
-            StackFile::load(&args.file)?
+        let file = match (args.example, args.local_images) {
+            (true, true) => StackFile::example_local_images(),
+            (true, false) => StackFile::example(),
+            (false, _) => StackFile::load(&args.file)?,
         };
         let dir = file.dir();
+        let state_dir = if args.example {
+            example_state_dir()?
+        } else {
+            dir.clone()
+        };
         let mut catalog = Catalog::embedded();
         let custom = dir.join("catalog");
         if !args.example && custom.is_dir() {
@@ -48,7 +56,7 @@ impl Project {
             },
         )?;
         Ok(Project {
-            file,
+            state_dir,
             stack,
             templates,
             catalog,
@@ -65,7 +73,7 @@ impl Project {
     /// the value it saved first, and this store holds that one.
     pub fn secrets(&self, printer: &Printer) -> anyhow::Result<SecretStore> {
         let mut store = SecretStore::open_vault(
-            &self.file.dir(),
+            &self.state_dir,
             &self.stack.project,
             &PassphraseSource::Environment,
         )?;
@@ -157,4 +165,31 @@ impl Project {
         }
         Ok(report.has_errors())
     }
+}
+
+/// The embedded example's own state directory: `$XDG_STATE_HOME/vpai/example`, else
+/// `~/.local/state/vpai/example` (the XDG base directory default), made private.
+fn example_state_dir() -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let base = match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let home = std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .context("neither XDG_STATE_HOME nor HOME is set: vpai has nowhere to keep the example's vault\n  help: set XDG_STATE_HOME to a private directory")?;
+            PathBuf::from(home).join(".local/state")
+        }
+    };
+    let dir = base.join("vpai").join("example");
+    fs_err::create_dir_all(&dir)?;
+    let meta = fs_err::symlink_metadata(&dir)?;
+    anyhow::ensure!(
+        meta.is_dir(),
+        "`{}` is not a directory (a symbolic link?): vpai keeps the example's vault there\n  help: remove it, then run vpai again",
+        dir.display()
+    );
+    if meta.permissions().mode() & 0o077 != 0 {
+        fs_err::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(dir)
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 fn vpai(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("vpai").unwrap();
     cmd.current_dir(dir)
+        .env("XDG_STATE_HOME", dir.join(".state"))
         .env("NO_COLOR", "1")
         .env("COLUMNS", "100");
     cmd
@@ -288,5 +289,44 @@ fn check_and_doctor_print_no_terminal_escapes() {
                 "{stream:?}"
             );
         }
+    }
+}
+
+/// Files vpai did not write: what is fine as written stays silent (a `localhost`
+/// healthcheck with a client that falls back, a flag under a secret-looking name,
+/// a committed `.env.example`), and a secret hidden in a default or a URL is an
+/// error whose value appears in no output format.
+#[test]
+fn check_trusts_what_is_fine_and_masks_what_it_flags() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("docker-compose.yml"),
+        "services:\n  db:\n    image: postgres:18.1-bookworm\n    healthcheck:\n      test: [\"CMD-SHELL\", \"pg_isready -h localhost -U app\"]\n  proxy:\n    image: tecnativa/docker-socket-proxy:0.3.0\n    environment:\n      SECRETS: \"0\"\n",
+    )
+    .unwrap();
+    let example = dir.path().join(".env.example");
+    std::fs::write(&example, "POSTGRES_PASSWORD=change-me\n").unwrap();
+    std::fs::set_permissions(&example, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = vpai(dir.path()).args(["check"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("ok: no findings"), "{stdout}");
+
+    std::fs::write(
+        dir.path().join("docker-compose.yml"),
+        "services:\n  web:\n    image: example/web:1.0.0\n    environment:\n      NEXTAUTH_SECRET: ${NEXTAUTH_SECRET:-Wq5-default-Secret}\n      DATABASE_URL: postgresql://web:Wq5-url-Secret@postgres:5432/web\n",
+    )
+    .unwrap();
+    for format in ["human", "json", "sarif"] {
+        let out = vpai(dir.path())
+            .args(["check", "--format", format])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("VP801"), "{stdout}");
+        assert!(!stdout.contains("Wq5"), "{format}: {stdout}");
+        assert!(stdout.contains("docker-compose.yml"), "{stdout}");
     }
 }

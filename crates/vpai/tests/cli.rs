@@ -7,6 +7,7 @@ use std::path::Path;
 fn vpai(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("vpai").unwrap();
     cmd.current_dir(dir)
+        .env("XDG_STATE_HOME", dir.join(".state"))
         .env("NO_COLOR", "1")
         .env("COLUMNS", "100")
         .env("VPAI_VAULT_PASSWORD", "cli-test-passphrase")
@@ -92,8 +93,13 @@ fn render_example_writes_deterministic_files_with_modes() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
     // Secrets live only in the encrypted vault, never in clear next to stack.toml.
-    let vault = std::fs::read_to_string(dir.path().join("secrets.vault")).unwrap();
+    // The example's vault lives in the user's state directory, not where vpai ran.
+    assert!(!dir.path().join("secrets.vault").exists());
+    let state = dir.path().join(".state/vpai/example");
+    let vault = std::fs::read_to_string(state.join("secrets.vault")).unwrap();
     assert!(vault.contains("BEGIN AGE ENCRYPTED FILE"));
+    let mode = std::fs::metadata(&state).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
     assert!(!dir.path().join(".vpai/secrets.toml").exists());
 }
 
@@ -1023,4 +1029,113 @@ fn rotate_on_an_unknown_host_changes_nothing() {
         .unwrap();
     assert_eq!(entry["rotation_in_flight"], false);
     assert_eq!(entry["last_rotation"], serde_json::Value::Null);
+}
+
+#[test]
+fn the_example_on_local_images_points_every_service_at_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = vpai(dir.path())
+        .args(["render", "--example", "--local-images", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = vpai(dir.path())
+        .args(["render", "--example", "--local-images", "--out"])
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let infra = std::fs::read_to_string(dir.path().join("out/docker-compose-infra.yml")).unwrap();
+    let apps = std::fs::read_to_string(dir.path().join("out/docker-compose.yml")).unwrap();
+    let images: Vec<&str> = infra
+        .lines()
+        .chain(apps.lines())
+        .filter_map(|l| l.trim().strip_prefix("image: "))
+        .collect();
+    assert_eq!(images.len(), 6, "{images:?}");
+    assert!(
+        images.iter().all(|i| i.starts_with("vpai-test/")),
+        "{images:?}"
+    );
+    assert!(apps.contains("pull_policy: never"));
+    // `--local-images` means the example's images; alone it is a usage error.
+    let out = vpai(dir.path())
+        .args(["render", "--local-images"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// The README cannot drift from the CLI: every `vpai ...` line of its command blocks
+/// parses (clap checks each subcommand, flag and value before it honours `--help`),
+/// and the scripts its first lines name exist and are executable.
+#[test]
+fn readme_command_blocks_parse() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    // (inside a fence, is it a shell block)
+    let mut fence: Option<bool> = None;
+    let mut checked = 0;
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            fence = match fence {
+                Some(_) => None,
+                None => Some(line == "```" || line == "```sh"),
+            };
+            continue;
+        }
+        if fence != Some(true) {
+            continue;
+        }
+        let command = line.split("  #").next().unwrap().trim();
+        if let Some(script) = command
+            .split_whitespace()
+            .next()
+            .filter(|w| w.starts_with("scripts/"))
+        {
+            let mode = std::fs::metadata(root.join(script))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert!(mode & 0o111 != 0, "{script} is not executable");
+            continue;
+        }
+        let Some(args) = command.strip_prefix("vpai ") else {
+            continue;
+        };
+        // `[--all]` in the README means an optional flag: check it too.
+        let args = args.replace(['[', ']'], "");
+        // The shell splits the line as a reader's shell would.
+        let split = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!("printf '%s\\0' {args}"))
+            .output()
+            .unwrap();
+        let mut words: Vec<String> = String::from_utf8(split.stdout)
+            .unwrap()
+            .split('\0')
+            .filter(|w| !w.is_empty())
+            .map(String::from)
+            .collect();
+        let at = words.iter().position(|w| w == "--").unwrap_or(words.len());
+        words.insert(at, "--help".into());
+        let dir = tempfile::tempdir().unwrap();
+        let out = vpai(dir.path()).args(&words).output().unwrap();
+        assert!(
+            out.status.success(),
+            "README line `{line}` does not parse:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} README commands found");
 }

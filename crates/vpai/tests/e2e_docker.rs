@@ -100,6 +100,7 @@ impl Stack {
     fn vpai(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_vpai"));
         cmd.current_dir(self.dir.path())
+            .env("XDG_STATE_HOME", self.dir.path().join(".state"))
             .args(args)
             .arg("--root")
             .arg(self.root())
@@ -119,6 +120,7 @@ impl Stack {
     fn secret(&self, name: &str) -> String {
         let out = Command::new(env!("CARGO_BIN_EXE_vpai"))
             .current_dir(self.dir.path())
+            .env("XDG_STATE_HOME", self.dir.path().join(".state"))
             .args(["secrets", "show", name, "--stdout"])
             .env("VPAI_VAULT_PASSWORD", "e2e-test-passphrase")
             .output()
@@ -482,6 +484,7 @@ fn rendered_example_is_valid_for_docker_compose_config() {
     let out = dir.path().join("out");
     let status = Command::new(env!("CARGO_BIN_EXE_vpai"))
         .current_dir(dir.path())
+        .env("XDG_STATE_HOME", dir.path().join(".state"))
         .env("VPAI_VAULT_PASSWORD", "e2e-test-passphrase")
         .args(["render", "--example", "--out"])
         .arg(&out)

@@ -313,6 +313,7 @@ impl Project {
         // `--root` before a `--` (what follows it is `vpai exec`'s command).
         let split = args.iter().position(|a| *a == "--").unwrap_or(args.len());
         cmd.current_dir(self.dir.path())
+            .env("XDG_STATE_HOME", self.dir.path().join(".state"))
             .args(&args[..split])
             .arg("--root")
             .arg(self.root())
@@ -528,6 +529,7 @@ fn day_2_operations_over_ssh(sshd: &Sshd, project: &Project) {
         let out = Command::new("script")
             .args(["-qec", &line, "/dev/null"])
             .current_dir(project.dir.path())
+            .env("XDG_STATE_HOME", project.dir.path().join(".state"))
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .output()

@@ -8,6 +8,7 @@ use std::path::Path;
 fn vpai(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("vpai").unwrap();
     cmd.current_dir(dir)
+        .env("XDG_STATE_HOME", dir.join(".state"))
         .env("NO_COLOR", "1")
         .env("COLUMNS", "100")
         .env("VPAI_VAULT_PASSWORD", "hostile-test-passphrase")

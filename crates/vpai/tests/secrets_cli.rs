@@ -18,6 +18,8 @@ impl Stack {
         let dir = tempfile::tempdir().unwrap();
         let password_file = dir.path().join("vault-pass");
         private(&password_file, &format!("{PASSPHRASE}\n"));
+        // The example as a stack file: its vault then lives next to it, here.
+        std::fs::write(dir.path().join("stack.toml"), vpai_spec::EXAMPLE).unwrap();
         Stack { dir, password_file }
     }
 
@@ -28,13 +30,13 @@ impl Stack {
     fn vpai(&self, args: &[&str]) -> Command {
         let mut cmd = Command::cargo_bin("vpai").unwrap();
         cmd.current_dir(self.path())
+            .env("XDG_STATE_HOME", self.path().join(".state"))
             .env("NO_COLOR", "1")
             .env("COLUMNS", "100")
             .env("VPAI_VAULT_PASSWORD_FILE", &self.password_file)
             .env_remove("VPAI_VAULT_PASSWORD")
             .env_remove("VPAI_VAULT_IDENTITY_FILE")
-            .args(args)
-            .arg("--example");
+            .args(args);
         cmd
     }
 
@@ -291,12 +293,12 @@ fn import_ansible_vault_made_by_ansible() {
 fn vpai_process(stack: &Stack, args: &[&str]) -> std::process::Command {
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("vpai"));
     cmd.current_dir(stack.path())
+        .env("XDG_STATE_HOME", stack.path().join(".state"))
         .env("NO_COLOR", "1")
         .env("VPAI_VAULT_PASSWORD_FILE", &stack.password_file)
         .env_remove("VPAI_VAULT_PASSWORD")
         .env_remove("VPAI_VAULT_IDENTITY_FILE")
-        .args(args)
-        .arg("--example");
+        .args(args);
     cmd
 }
 
@@ -617,6 +619,7 @@ fn a_vault_from_another_project_is_refused() {
     let out = Command::cargo_bin("vpai")
         .unwrap()
         .current_dir(other.path())
+        .env("XDG_STATE_HOME", other.path().join(".state"))
         .env("NO_COLOR", "1")
         .env("VPAI_VAULT_PASSWORD_FILE", &stack.password_file)
         .env_remove("VPAI_VAULT_PASSWORD")

@@ -5,6 +5,7 @@ use super::{Ctx, Parsed, edit};
 use crate::knowledge::{image_repository, normalize_repo};
 use crate::report::Finding;
 use crate::rules::{self, Severity};
+use crate::source::FileKind;
 
 /// One token with its byte span.
 #[derive(Debug, Clone)]
@@ -463,19 +464,40 @@ fn websocket(ctx: &Ctx, f: &Parsed, proxy: &Directive, out: &mut Vec<Finding>) {
         })
     });
     let Some((host, port)) = ws else { return };
+    // Caddy speaks HTTP/1.1 to a cleartext upstream unless told otherwise, and passes
+    // the upgrade through: a bare `reverse_proxy` carries WebSockets. They break when
+    // the transport forces HTTP/2 (`versions 2`, `h2c`) or negotiates it over TLS.
     let mut http1 = false;
+    let mut http2_only = false;
+    let mut tls = proxy.args().iter().any(|t| t.text.starts_with("https://"));
+    if proxy.args().iter().any(|t| t.text.starts_with("h2c://")) {
+        http2_only = true;
+    }
     for d in proxy.children() {
         if d.name() == "transport" && d.args().first().is_some_and(|t| t.text == "http") {
             for c in d.children() {
-                if c.name() == "versions"
-                    && c.args().iter().any(|t| t.text == "1.1" || t.text == "h1")
-                {
-                    http1 = true;
+                if c.name() == "versions" {
+                    if c.args().iter().any(|t| t.text == "1.1" || t.text == "h1") {
+                        http1 = true;
+                    } else {
+                        http2_only = true;
+                    }
+                }
+                if c.name() == "tls" || c.name().starts_with("tls_") {
+                    tls = true;
                 }
             }
         }
     }
-    if !http1 {
+    // The catalog's `[lint] websocket_ports` name upstreams seen offline behind a
+    // bare proxy (OpenClaw's Control UI): those still want the explicit transport.
+    let declared = port.is_some_and(|p| {
+        ctx.knowledge
+            .all()
+            .iter()
+            .any(|img| img.lint.websocket_ports.contains(&p))
+    });
+    if !http1 && (http2_only || tls || declared) {
         let upstream = match port {
             Some(p) => format!("{host}:{p}"),
             None => host,
@@ -538,15 +560,7 @@ fn sub_paths(ctx: &Ctx, f: &Parsed, d: &Directive, out: &mut Vec<Finding>) {
             continue;
         }
         if app.lint.no_sub_path {
-            out.push(f.finding(
-                rules::N8N_SUB_PATH,
-                path.start,
-                path.end,
-                format!(
-                    "{} is served under the sub-path `{}`",
-                    app.service, path.text
-                ),
-            ));
+            sub_path_route(ctx, f, d, app, path, out);
         }
         if app.lint.keeps_sub_path_prefix {
             let mut strip = None;
@@ -571,6 +585,130 @@ fn sub_paths(ctx: &Ctx, f: &Parsed, d: &Directive, out: &mut Vec<Finding>) {
             }
         }
     }
+}
+
+/// Routes of n8n's own at the root: a `handle` on them forwards n8n's own paths.
+const N8N_OWN_ROOTS: &[&str] = &[
+    "webhook",
+    "webhook-test",
+    "webhook-waiting",
+    "form",
+    "form-test",
+    "form-waiting",
+    "rest",
+    "api",
+    "mcp",
+    "mcp-test",
+    "healthz",
+    "metrics",
+    "signin",
+    "assets",
+    "static",
+    "icons",
+    "types",
+];
+
+/// VP601 on a Caddy route to an application without sub-path support: only when
+/// the application sees a path it does not serve. A `handle /webhook/*` forwards
+/// n8n's own path unchanged; a stripped prefix with a matching `N8N_PATH` is n8n's
+/// documented sub-folder setup.
+fn sub_path_route(
+    ctx: &Ctx,
+    f: &Parsed,
+    d: &Directive,
+    app: &crate::knowledge::ImageFacts,
+    path: &Token,
+    out: &mut Vec<Finding>,
+) {
+    let prefix = path.text.trim_end_matches('*').trim_end_matches('/');
+    let first = prefix
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let mut stripped = d.name() == "handle_path";
+    d.walk(&mut |c| {
+        if c.name() == "uri" && c.args().first().is_some_and(|t| t.text == "strip_prefix") {
+            stripped = true;
+        }
+    });
+    // n8n's route roots can be renamed (`N8N_ENDPOINT_WEBHOOK=hooks`): those too.
+    let mut renamed: Vec<String> = Vec::new();
+    for file in &ctx.files {
+        if !matches!(file.kind, FileKind::Env | FileKind::Compose) {
+            continue;
+        }
+        for line in file.text.lines() {
+            let line = line.trim().trim_start_matches("- ");
+            if let Some(rest) = line.strip_prefix("N8N_ENDPOINT_")
+                && let Some((_, value)) = rest.split_once(['=', ':'])
+            {
+                let value = value.trim().trim_matches(['"', '\'']).trim_matches('/');
+                renamed.push(value.split('/').next().unwrap_or("").to_string());
+            }
+        }
+    }
+    let own_route = N8N_OWN_ROOTS
+        .iter()
+        .copied()
+        .chain(renamed.iter().map(String::as_str))
+        .any(|r| {
+            !r.is_empty()
+                && (first == r
+                    || (path.text.ends_with('*') && r.starts_with(first) && first.len() >= 4))
+        });
+    if !stripped && own_route {
+        return;
+    }
+    // The sub-path the application is told about, anywhere in the set.
+    let mut configured: Vec<String> = Vec::new();
+    for var in &app.lint.sub_path_env {
+        for file in &ctx.files {
+            if !matches!(file.kind, FileKind::Env | FileKind::Compose) {
+                continue;
+            }
+            for line in file.text.lines() {
+                let line = line
+                    .trim()
+                    .trim_start_matches("- ")
+                    .trim_start_matches("export ");
+                let Some(rest) = line.strip_prefix(var.as_str()) else {
+                    continue;
+                };
+                let Some(value) = rest.trim_start().strip_prefix(['=', ':']) else {
+                    continue;
+                };
+                let value = value.trim().trim_matches(['"', '\'']).trim_matches('/');
+                if !value.is_empty() && !value.contains('$') {
+                    configured.push(value.to_string());
+                }
+            }
+        }
+    }
+    let wanted = prefix.trim_matches('/');
+    let message = if configured.iter().any(|c| c == wanted) {
+        return;
+    } else if let Some(other) = configured.first() {
+        format!(
+            "{} is served under `{}` but its sub-path setting says `/{other}`",
+            app.service, path.text
+        )
+    } else if stripped {
+        format!(
+            "{} is served under the sub-path `{}` with the prefix stripped, and no {} tells it so: its pages link to the root",
+            app.service,
+            path.text,
+            app.lint.sub_path_env.join("/")
+        )
+    } else {
+        format!(
+            "{} receives `{}` paths, which it does not serve without {}",
+            app.service,
+            path.text,
+            app.lint.sub_path_env.join("/")
+        )
+    };
+    out.push(f.finding(rules::N8N_SUB_PATH, path.start, path.end, message));
 }
 
 fn vpn_acl(f: &Parsed, tokens: &[Token], out: &mut Vec<Finding>) {

@@ -412,6 +412,7 @@ pub fn check<'a>(ctx: &'a Ctx<'a>, out: &mut Vec<Finding>) {
     }
     for f in ctx.of_kind(FileKind::Compose) {
         undefined_variables(ctx, f, out);
+        inline_secrets(f, &all, out);
     }
     cross_file(ctx, &all, out);
 }
@@ -480,6 +481,89 @@ pub fn shell_programs(script: &str) -> Vec<String> {
     out
 }
 
+/// Clients that try every address `localhost` resolves to (`::1`, then `127.0.0.1`):
+/// libpq, hiredis, curl, GNU wget, Python's `create_connection`, Go's dialer, bash's
+/// `/dev/tcp`. Programs that open no connection are listed too.
+const FALLS_BACK: &[&str] = &[
+    "pg_isready",
+    "psql",
+    "redis-cli",
+    "valkey-cli",
+    "curl",
+    "python",
+    "python3",
+    "mc",
+    "bash",
+    "grep",
+    "cat",
+    "head",
+    "tail",
+    "awk",
+    "sed",
+    "test",
+    "sh",
+    "ash",
+    "dash",
+    "true",
+    "false",
+    "tr",
+    "cut",
+    "wc",
+    "timeout",
+    "mongosh",
+    "clickhouse-client",
+    "grpc_health_probe",
+];
+
+/// Whether the image's `wget`/`nc` is GNU (a Debian or Ubuntu base): `Some(true)`,
+/// BusyBox (Alpine or BusyBox base): `Some(false)`, or unknown.
+fn gnu_userland(image: Option<&str>) -> Option<bool> {
+    let image = image?.to_ascii_lowercase();
+    let last = image.rsplit('/').next().unwrap_or(&image);
+    if last.contains("alpine") || last.starts_with("busybox") {
+        return Some(false);
+    }
+    const DEBIAN: &[&str] = &[
+        "bookworm", "bullseye", "trixie", "buster", "slim", "debian", "ubuntu", "jammy", "noble",
+    ];
+    DEBIAN.iter().any(|d| last.contains(d)).then_some(true)
+}
+
+/// The client of a `localhost` healthcheck that may stop at `::1` (BusyBox `wget`
+/// and `nc`, Node before 20, an unknown program), named for the message; `None`
+/// when every program of the check falls back to `127.0.0.1`.
+fn localhost_without_fallback(
+    svc: &Service,
+    ctx: &Ctx,
+    test: &HealthTest,
+) -> Option<(String, bool)> {
+    let (programs, _) = needed_programs(test);
+    let image = svc.image().map(|(i, _)| i);
+    // The catalog's minimal images with wget and no bash are BusyBox ones, where the
+    // seeds saw this healthcheck fail (VictoriaMetrics): certain, so an error.
+    let from_catalog = svc
+        .facts(ctx)
+        .and_then(|fa| fa.tools.as_ref())
+        .and_then(|t| {
+            (t.iter().any(|p| p == "wget") && !t.iter().any(|p| p == "bash")).then_some(false)
+        });
+    let userland = gnu_userland(image).or(from_catalog);
+    let certain = from_catalog.is_some();
+    for p in programs {
+        if FALLS_BACK.contains(&p.as_str()) {
+            continue;
+        }
+        return Some(match (p.as_str(), userland) {
+            ("wget" | "nc", Some(true)) => continue,
+            ("wget" | "nc", Some(false)) => (format!("BusyBox `{p}`"), certain),
+            ("wget" | "nc", None) => (format!("`{p}` (BusyBox on Alpine images)"), false),
+            ("node", _) => ("`node` (before Node 20, no fallback)".to_string(), false),
+            _ => (format!("`{p}`"), false),
+        });
+    }
+    None
+}
+
 /// Programs a healthcheck needs, and whether it needs `/bin/sh`.
 fn needed_programs(test: &HealthTest) -> (Vec<String>, bool) {
     match (&test.argv, &test.shell) {
@@ -509,8 +593,13 @@ fn healthcheck_rules(ctx: &Ctx, svc: &Service, out: &mut Vec<Finding>) {
     let f = svc.file;
     let joined = test.joined();
 
-    // VP101: localhost
-    if joined.contains("localhost") {
+    // VP101: localhost, only with a client that does not fall back from ::1 to 127.0.0.1
+    let localhost_client = if joined.contains("localhost") {
+        localhost_without_fallback(svc, ctx, &test)
+    } else {
+        None
+    };
+    if let Some((client, certain)) = localhost_client {
         let mut edits = Vec::new();
         let raw_end = test.node_end(f);
         let raw = &f.text[test.node.start..raw_end];
@@ -522,12 +611,27 @@ fn healthcheck_rules(ctx: &Ctx, svc: &Service, out: &mut Vec<Finding>) {
         }
         let first = edits.first().map(|e| (e.start, e.end));
         let (s, e) = first.unwrap_or((test.node.start, test.node.end));
-        let mut finding = f.finding(
-            rules::HEALTHCHECK_LOCALHOST,
-            s,
-            e,
-            format!("healthcheck of `{}` targets `localhost`", svc.name),
-        );
+        let mut finding = if certain {
+            // The catalog's image and client: the seeds' incident, as it was told.
+            f.finding(
+                rules::HEALTHCHECK_LOCALHOST,
+                s,
+                e,
+                format!("healthcheck of `{}` targets `localhost`", svc.name),
+            )
+        } else {
+            f.finding(
+                rules::HEALTHCHECK_LOCALHOST,
+                s,
+                e,
+                format!(
+                    "healthcheck of `{}` targets `localhost` with {client}, which may not fall back from `::1` to `127.0.0.1`",
+                    svc.name
+                ),
+            )
+            .with_severity(Severity::Warning)
+            .with_help("`127.0.0.1` works whatever the client; if the service listens on `::1` too, this is a false alarm: `--allow VP101`")
+        };
         if !edits.is_empty() {
             finding = finding.with_fix(
                 "replaced `localhost` with `127.0.0.1` in the healthcheck",
@@ -569,7 +673,18 @@ fn healthcheck_rules(ctx: &Ctx, svc: &Service, out: &mut Vec<Finding>) {
                 missing.push(p);
             }
         }
-        if needs_shell && joined.contains("/dev/tcp/") && !missing.contains(&"sh".to_string()) {
+        // `/dev/tcp` inside `bash -c '...'`: `/bin/sh` only starts bash, which has it.
+        let in_bash = joined.find("/dev/tcp/").is_some_and(|tcp| {
+            joined[..tcp].match_indices("bash").any(|(i, _)| {
+                joined[i + 4..tcp].trim_start().starts_with("-c")
+                    || joined[i + 4..tcp].trim_start().starts_with("-lc")
+            })
+        });
+        if needs_shell
+            && joined.contains("/dev/tcp/")
+            && !in_bash
+            && !missing.contains(&"sh".to_string())
+        {
             out.push(
                 f.at(
                     rules::HEALTHCHECK_MISSING_BINARY,
@@ -1012,11 +1127,17 @@ fn app_rules<'a>(ctx: &'a Ctx<'a>, svc: &Service<'a>, out: &mut Vec<Finding>) {
                 .as_deref()
                 .is_some_and(|v| !v.trim_matches('/').is_empty())
         {
-            out.push(env_finding(
-                path,
-                rules::N8N_SUB_PATH,
-                &format!("{service} is configured for a sub-path (`{var}`)"),
-            ));
+            // n8n documents this setup (with a proxy that strips the prefix); the
+            // Caddyfile side of VP601 checks the route when it is in the set.
+            out.push(
+                env_finding(
+                    path,
+                    rules::N8N_SUB_PATH,
+                    &format!("{service} is configured for a sub-path (`{var}`)"),
+                )
+                .with_severity(Severity::Warning)
+                .with_help("the proxy must strip that prefix and nothing else; if it does, `--allow VP601`"),
+            );
         }
     }
     // VP602: what the application needs behind the proxy (n8n `N8N_PROXY_HOPS`)
@@ -1154,19 +1275,31 @@ fn secrets_and_ports<'a>(ctx: &'a Ctx<'a>, svc: &Service<'a>, out: &mut Vec<Find
         };
         for (key, value, node) in items {
             let Some(value) = value else { continue };
-            if is_secret_name(&key)
-                && !value.is_empty()
-                && !value.contains('$')
-                && !value.starts_with("/run/secrets")
-            {
-                out.push(f.at(
+            if !is_secret_name(&key) {
+                continue;
+            }
+            match super::secret_value_kind(&value) {
+                super::ValueKind::NotSecret => {}
+                super::ValueKind::Placeholder => out.push(
+                    f.at(
+                        rules::COMPOSE_CLEAR_SECRET,
+                        node,
+                        format!(
+                            "`{key}` of `{}` is a placeholder written in the compose file",
+                            svc.name
+                        ),
+                    )
+                    .with_severity(Severity::Warning)
+                    .with_help("set the real value in an env file (`env_file:`) rather than here"),
+                ),
+                super::ValueKind::Secret => out.push(f.at(
                     rules::COMPOSE_CLEAR_SECRET,
                     node,
                     format!(
                         "`{key}` of `{}` is written in clear in the compose file",
                         svc.name
                     ),
-                ));
+                )),
             }
         }
     }
@@ -1452,6 +1585,110 @@ fn cross_file(ctx: &Ctx, all: &[Service], out: &mut Vec<Finding>) {
 
 fn is_override(p: &Parsed) -> bool {
     p.file.file_name().contains(".override.")
+}
+
+// ---------------------------------------------------------------- secrets inline
+
+/// VP801 beyond `environment:` values: a literal secret in a healthcheck or a
+/// command (`REDISCLI_AUTH='...'`, `PGPASSWORD=...`, `--password ...`), a password
+/// in URL user info (`postgres://app:pw@db`), and a literal default of a secret
+/// variable (`${DB_PASSWORD:-postgres}`), anywhere in the compose file.
+fn inline_secrets(f: &Parsed, all: &[Service], out: &mut Vec<Finding>) {
+    let text = f.text.as_str();
+    let mut found: Vec<(usize, usize, String, Severity)> = Vec::new();
+    let push = |found: &mut Vec<_>, s: usize, e: usize, what: String, value: &str| {
+        match super::secret_value_kind(value) {
+            super::ValueKind::Secret => found.push((s, e, what, Severity::Error)),
+            super::ValueKind::Placeholder => found.push((s, e, what, Severity::Warning)),
+            super::ValueKind::NotSecret => {}
+        }
+    };
+    // Healthchecks and commands: `NAME=value` and password options.
+    for svc in all.iter().filter(|s| std::ptr::eq(s.file, f)) {
+        let mut ranges = Vec::new();
+        if let Some(test) = svc.healthcheck() {
+            ranges.push((test.node.start, test.node_end(f), "healthcheck"));
+        }
+        for key in ["command", "entrypoint"] {
+            if let Some(n) = svc.node.get(key) {
+                let mut end = n.end;
+                n.walk(&mut |c| end = end.max(c.end));
+                ranges.push((n.start, end.min(text.len()), key));
+            }
+        }
+        for (start, end, place) in ranges {
+            for (s, e, name) in super::secrets::command_values(&text[start..end]) {
+                let value = &text[start + s..start + e];
+                push(
+                    &mut found,
+                    start + s,
+                    start + e,
+                    format!(
+                        "{name} of `{}` is written in clear in its {place}",
+                        svc.name
+                    ),
+                    value,
+                );
+            }
+        }
+    }
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if !line.trim_start().starts_with('#') {
+            for (s, e) in super::secrets::url_passwords(line) {
+                push(
+                    &mut found,
+                    offset + s,
+                    offset + e,
+                    "a password is written in clear in a URL".to_string(),
+                    &line[s..e],
+                );
+            }
+            for (s, e, name) in super::secrets::secret_defaults(line) {
+                push(
+                    &mut found,
+                    offset + s,
+                    offset + e,
+                    format!(
+                        "`{name}` has a literal default: it is used silently when `{name}` is unset"
+                    ),
+                    &line[s..e],
+                );
+            }
+        }
+        offset += line.len();
+    }
+    found.sort_by_key(|x| (x.0, x.1));
+    found.dedup_by_key(|x| x.0);
+    for (s, e, message, severity) in found {
+        let covered = out.iter().any(|o| {
+            o.path == f.file.path
+                && (o.rule == rules::COMPOSE_CLEAR_SECRET.id
+                    || o.rule == rules::REDIS_PASSWORD_EXPOSED.id)
+                && o.start <= s
+                && e <= o.end
+        });
+        if covered {
+            continue;
+        }
+        let mut finding = f.finding(rules::COMPOSE_CLEAR_SECRET, s, e, message);
+        if severity == Severity::Warning {
+            finding = finding
+                .with_severity(Severity::Warning)
+                .with_help("the value looks like a placeholder; set the real one in an env file");
+        } else if text[..s].ends_with('-') && text[..s].rfind("${") > text[..s].rfind('}') {
+            finding = finding.with_help("make the variable required: `${NAME:?set NAME}`");
+        } else if text[..s].ends_with(':') && text[..s].contains("://") {
+            finding = finding.with_help(
+                "interpolate the password from `.env`: `scheme://user:${DB_PASSWORD:?}@host`",
+            );
+        } else {
+            finding = finding.with_help(
+                "pass the secret in the service's environment (env file) and use `$$NAME` in the command",
+            );
+        }
+        out.push(finding);
+    }
 }
 
 #[cfg(test)]

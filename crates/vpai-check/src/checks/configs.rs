@@ -4,7 +4,7 @@
 use super::{Ctx, Parsed, edit, is_secret_name};
 use crate::knowledge::image_tag;
 use crate::report::Finding;
-use crate::rules;
+use crate::rules::{self, Severity};
 use crate::yaml::{Node, Value};
 
 /// `key = value` lines of a PostgreSQL/Redis-style file: (key, value, line start, value start, value end).
@@ -140,7 +140,17 @@ pub fn litellm(f: &Parsed, out: &mut Vec<Finding>) {
             });
         let secret =
             (is_secret_name(key) || key == "password") && !path.iter().any(|p| p == "model_info");
-        if secret || url_with_password {
+        let kind = if url_with_password {
+            super::ValueKind::Secret
+        } else {
+            super::secret_value_kind(value)
+        };
+        if secret && kind == super::ValueKind::Placeholder {
+            // `api_key: not-needed` for an unauthenticated local server: clients need
+            // some key, and this one opens nothing.
+            return;
+        }
+        if (secret || url_with_password) && kind != super::ValueKind::NotSecret {
             out.push(
                 f.at(
                     rules::LITELLM_CLEAR_SECRET,
@@ -171,6 +181,14 @@ fn background_health_checks(f: &Parsed, root: &Node, out: &mut Vec<Finding>) {
             intervals.push(k);
         }
     });
+    // LiteLLM reads a missing key as `false`: the loop is opt-in.
+    let enabled = root
+        .path(&["general_settings", "background_health_checks"])
+        .and_then(Node::as_bool)
+        == Some(true);
+    if !enabled && intervals.is_empty() {
+        return;
+    }
     let mut edits = Vec::new();
     for k in &intervals {
         let line = f.line_of(k.start);
@@ -214,18 +232,32 @@ fn background_health_checks(f: &Parsed, root: &Node, out: &mut Vec<Finding>) {
             ));
         }
     }
-    let (s, e, message) = match intervals.first() {
-        Some(k) => (
+    let enabled_at = root
+        .path(&["general_settings", "background_health_checks"])
+        .filter(|_| enabled);
+    let (s, e, message) = match (enabled_at, intervals.first()) {
+        (Some(v), _) => (
+            v.start,
+            v.end,
+            "`background_health_checks: true` calls every model of `model_list` on a timer, with paid requests".to_string(),
+        ),
+        (None, Some(k)) => (
             k.start,
             k.end,
-            "`health_check_interval` does not stop background model health checks (0 means every 0 s)".to_string(),
+            "`health_check_interval` is set without `background_health_checks`: it does not stop them (0 means every 0 s) if they are turned on".to_string(),
         ),
-        None => match root.entry("general_settings") {
+        (None, None) => match root.entry("general_settings") {
             Some((k, _)) => (k.start, k.end, "`general_settings` does not set `background_health_checks: false`".to_string()),
             None => (0, 0, "background model health checks are on (no `general_settings.background_health_checks: false`)".to_string()),
         },
     };
     let mut finding = f.finding(rules::LITELLM_HEALTH_CHECKS, s, e, message);
+    if !enabled {
+        // Off by default; the interval only says someone meant to tune them.
+        finding = finding.with_severity(Severity::Warning).with_help(
+            "LiteLLM runs background health checks only with `background_health_checks: true`; say `false` to make it explicit, or `--allow VP611`",
+        );
+    }
     let overlapping = edits
         .windows(2)
         .any(|w| w[0].start < w[1].end && w[1].start < w[0].end);

@@ -4,7 +4,7 @@
 use super::compose::services;
 use super::{Ctx, Parsed};
 use crate::report::Finding;
-use crate::rules;
+use crate::rules::{self, Severity};
 use crate::source::FileKind;
 
 pub fn check<'a>(ctx: &'a Ctx<'a>, out: &mut Vec<Finding>) {
@@ -35,8 +35,25 @@ pub fn check<'a>(ctx: &'a Ctx<'a>, out: &mut Vec<Finding>) {
         let f = &ctx.files[idx];
         if let Some(mode) = f.file.mode
             && mode & 0o004 != 0
+            && !is_template(f.path())
         {
-            out.push(world_readable(f, mode));
+            let holds = holds_real_secret(f);
+            if holds == Holds::Nothing {
+                continue;
+            }
+            let mut finding = world_readable(f, mode);
+            if holds == Holds::Placeholders {
+                finding = finding
+                    .with_severity(Severity::Warning)
+                    .with_help("its secret values are placeholders; make sure the copy with the real values is `chmod 0600` on the host");
+            } else if in_git_checkout(f.path()) {
+                // git records 644 or 755 only: the mode of a checkout says nothing
+                // about the deployed copy.
+                finding = finding
+                    .with_severity(Severity::Warning)
+                    .with_help("this copy is in a git work tree, whose modes are 644 or 755; make sure the deployed copy is `chmod 0600`");
+            }
+            out.push(finding);
         }
     }
 
@@ -106,4 +123,62 @@ fn world_readable(f: &Parsed, mode: u32) -> Finding {
     } else {
         "`chmod 0640` and give it to the container's UID:GID".to_string()
     })
+}
+
+/// A template meant to be copied (`.env.example`, `env.sample`, `config.yml.dist`):
+/// it holds no deployed secret whatever its mode.
+pub(crate) fn is_template(path: &str) -> bool {
+    let name = path
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(path)
+        .to_ascii_lowercase();
+    const MARKS: &[&str] = &["example", "sample", "dist", "template", "tmpl", "tpl"];
+    name.split(['.', '-', '_'])
+        .skip(usize::from(!name.starts_with('.')))
+        .any(|part| MARKS.contains(&part))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Holds {
+    Nothing,
+    Placeholders,
+    Secrets,
+}
+
+/// What the secret-named values of an env file are: nothing, placeholders or empty
+/// and references only, or at least one value that may be real. Other kinds of
+/// secret files (ACL, catalog secret configs) count as holding secrets.
+fn holds_real_secret(f: &Parsed) -> Holds {
+    if f.kind != FileKind::Env {
+        return Holds::Secrets;
+    }
+    let mut holds = Holds::Nothing;
+    for e in super::parse_env(&f.text) {
+        if !super::is_secret_name(&e.key) {
+            continue;
+        }
+        match super::secret_value_kind(&e.value) {
+            super::ValueKind::Secret => return Holds::Secrets,
+            super::ValueKind::Placeholder => holds = Holds::Placeholders,
+            super::ValueKind::NotSecret => {}
+        }
+    }
+    holds
+}
+
+/// Whether the file lies in a git work tree (a `.git` in one of its directories).
+fn in_git_checkout(path: &str) -> bool {
+    let path = std::path::Path::new(path);
+    if std::fs::symlink_metadata(path).is_err() {
+        // not on disk (a render): its mode is the one vpai writes
+        return false;
+    }
+    let Ok(cwd) = std::env::current_dir() else {
+        return false;
+    };
+    let full = cwd.join(path);
+    full.ancestors()
+        .skip(1)
+        .any(|dir| std::fs::symlink_metadata(dir.join(".git")).is_ok())
 }

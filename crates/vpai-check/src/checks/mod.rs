@@ -323,6 +323,7 @@ pub fn is_secret_name(name: &str) -> bool {
         "SALT_KEY",
         "ACCESS_KEY",
         "AUTH_KEY",
+        "REDISCLI_AUTH",
     ];
     YES.iter().any(|s| n.contains(s)) || n == "KEY" || n.ends_with("_KEY")
 }
@@ -393,4 +394,83 @@ mod tests {
         assert!(!is_secret_name("POSTGRES_PASSWORD_FILE"));
         assert!(!is_secret_name("N8N_PORT"));
     }
+}
+
+/// What the value under a secret-looking name is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// Empty, a reference (`${VAR}`, `/run/secrets/...`), a flag or a small number
+    /// (`SECRETS: "0"`, `..._PASSWORD_REQUIRED: 'False'`).
+    NotSecret,
+    /// An obvious stand-in that nobody uses as the real value (`change-me`,
+    /// `your-api-key`, `<token>`, `not-needed`).
+    Placeholder,
+    /// Anything else: it may be the real secret.
+    Secret,
+}
+
+/// Classify a secret-named value as written (quotes are stripped).
+pub fn secret_value_kind(value: &str) -> ValueKind {
+    let v = value.trim().trim_matches(['"', '\'']).trim();
+    let lower = v.to_ascii_lowercase();
+    if v.is_empty()
+        || v.starts_with('$')
+        || v.contains("${")
+        || v.contains("{{")
+        || v.starts_with("/run/secrets/")
+        || v.starts_with("os.environ/")
+    {
+        return ValueKind::NotSecret;
+    }
+    // A file path (`REDIS_TLS_KEY=/certs/redis.key`) names where the secret is.
+    let path_like = v.starts_with('/')
+        && v.rsplit('/').next().is_some_and(|name| name.contains('.'))
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-'));
+    if path_like {
+        return ValueKind::NotSecret;
+    }
+    const FLAGS: &[&str] = &["true", "false", "yes", "no", "on", "off", "null", "~"];
+    if FLAGS.contains(&lower.as_str()) || (v.len() <= 5 && v.chars().all(|c| c.is_ascii_digit())) {
+        return ValueKind::NotSecret;
+    }
+    const STAND_INS: &[&str] = &[
+        "changeme",
+        "change-me",
+        "change_me",
+        "change-this",
+        "change_this",
+        "changethis",
+        "replace-me",
+        "replace_me",
+        "replaceme",
+        "placeholder",
+        "dummy",
+        "not-needed",
+        "not_needed",
+        "notneeded",
+        "no-auth",
+        "noauth",
+        "no_auth",
+        "your-",
+        "your_",
+        "yourpassword",
+        "yoursecret",
+        "example",
+        "xxxx",
+        "todo",
+        "fixme",
+        "generate",
+        "insert",
+    ];
+    let bracketed =
+        (v.starts_with('<') && v.ends_with('>')) || (v.starts_with('[') && v.ends_with(']'));
+    if bracketed
+        || lower.starts_with("change")
+        || matches!(lower.as_str(), "none" | "empty")
+        || STAND_INS.iter().any(|s| lower.contains(s))
+    {
+        return ValueKind::Placeholder;
+    }
+    ValueKind::Secret
 }

@@ -40,6 +40,12 @@ fn mentions(text: &str, services: &[&str]) -> bool {
 fn of_file(f: &Parsed, short_flag_services: &[&str], out: &mut Vec<(usize, usize)>) {
     let text = f.text.as_str();
     url_credentials(text, out);
+    out.extend(secret_defaults(text).into_iter().map(|(s, e, _)| (s, e)));
+    out.extend(
+        command_values(text)
+            .into_iter()
+            .filter_map(|(s, e, _)| (!is_reference(&text[s..e])).then_some((s, e))),
+    );
     match f.kind {
         FileKind::PostgresConf | FileKind::Caddyfile => {}
         FileKind::RedisConf | FileKind::RedisAcl => redis_lines(text, out),
@@ -127,6 +133,14 @@ fn structured(f: &Parsed, doc: &Node, short_flag_services: &[&str], out: &mut Ve
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_')
             {
+                // `NAME='value' cmd ...`: the quoted value, not the whole command
+                let value = match value.chars().next() {
+                    Some(q @ ('\'' | '"')) => value[1..]
+                        .find(q)
+                        .map(|k| &value[1..1 + k])
+                        .unwrap_or(value),
+                    _ => value,
+                };
                 mask_in(&f.text, node.start, node.end, value, out);
             }
             if let Some(raw) = f.text.get(node.start..node.end) {
@@ -287,6 +301,143 @@ fn key_value_lines(text: &str, out: &mut Vec<(usize, usize)>) {
     }
 }
 
+/// Literal secret values of a command line or healthcheck (raw file text):
+/// `NAME=value` with a secret `NAME`, and the value of `--pass`/`--password`.
+/// Byte ranges relative to `text`, with what holds the value (for messages).
+pub fn command_values(text: &str) -> Vec<(usize, usize, String)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut i = 0;
+    while i < bytes.len() {
+        let starts_word = i == 0 || !ident(bytes[i - 1]) && bytes[i - 1] != b'-';
+        if starts_word && (bytes[i].is_ascii_alphabetic() || bytes[i] == b'_') {
+            let mut j = i;
+            while j < bytes.len() && ident(bytes[j]) {
+                j += 1;
+            }
+            let name = &text[i..j];
+            if bytes.get(j) == Some(&b'=')
+                && secret_key(name)
+                && let Some((s, e)) = value_after(text, j + 1)
+            {
+                out.push((s, e, format!("`{name}`")));
+            }
+            i = j.max(i + 1);
+            continue;
+        }
+        for flag in ["--password", "--pass"] {
+            if bytes[i..].starts_with(flag.as_bytes())
+                && (i == 0 || !ident(bytes[i - 1]) && bytes[i - 1] != b'-')
+            {
+                let after = i + flag.len();
+                let next = bytes.get(after).copied();
+                let start = match next {
+                    Some(b'=') => Some(after + 1),
+                    Some(b' ') => {
+                        // the next word, in the same string or the next argv item
+                        let rest = &text[after..];
+                        let skip = rest
+                            .find(|c: char| !matches!(c, ' ' | '"' | '\'' | ',' | '\\'))
+                            .unwrap_or(rest.len());
+                        let before = &rest[..skip];
+                        // `"--pass", "x"`: step back onto the opening quote
+                        let at = after + skip;
+                        if before.ends_with('"') || before.ends_with('\'') {
+                            Some(at - 1)
+                        } else {
+                            Some(at)
+                        }
+                    }
+                    Some(b'"') | Some(b'\'') => {
+                        // `"--pass", "x"` in a flow list: the next quoted item
+                        let rest = &text[after + 1..];
+                        rest.find(['"', '\''])
+                            .filter(|k| rest[..*k].trim_matches([' ', ',']).is_empty())
+                            .map(|k| after + 1 + k)
+                    }
+                    _ => None,
+                };
+                if let Some(start) = start
+                    && let Some((s, e)) = value_after(text, start)
+                {
+                    out.push((s, e, format!("`{flag}`")));
+                }
+                i += flag.len();
+                break;
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The value that starts at `at`: quoted (`'v'`, `"v"`, `\"v\"`) or bare.
+fn value_after(text: &str, at: usize) -> Option<(usize, usize)> {
+    let rest = text.get(at..)?;
+    let (skip, quote) = if rest.starts_with("\\\"") {
+        (2, Some("\\\""))
+    } else if rest.starts_with('"') {
+        (1, Some("\""))
+    } else if rest.starts_with('\'') {
+        (1, Some("'"))
+    } else {
+        (0, None)
+    };
+    let body = &rest[skip..];
+    let len = match quote {
+        Some(q) => body.find(q)?,
+        None => body
+            .find(|c: char| {
+                c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ']' | ';' | '`' | '\\')
+            })
+            .unwrap_or(body.len()),
+    };
+    (len > 0).then_some((at + skip, at + skip + len))
+}
+
+/// Passwords of `scheme://user:password@host` in `text` that are literals.
+pub fn url_passwords(text: &str) -> Vec<(usize, usize)> {
+    let mut all = Vec::new();
+    url_credentials(text, &mut all);
+    all
+}
+
+/// `${NAME:-default}` and `${NAME-default}` with a secret `NAME` and a literal
+/// default: the default's range and the name.
+pub fn secret_defaults(text: &str) -> Vec<(usize, usize, String)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = text[from..].find("${") {
+        let start = from + i + 2;
+        let rest = &text[start..];
+        let name_len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let name = &rest[..name_len];
+        let op = &rest[name_len..];
+        let skip = if op.starts_with(":-") {
+            2
+        } else if op.starts_with('-') {
+            1
+        } else {
+            0
+        };
+        if skip > 0
+            && secret_key(name)
+            && let Some(close) = op[skip..].find('}')
+        {
+            let default = &op[skip..skip + close];
+            let s = start + name_len + skip;
+            if !default.is_empty() && !default.contains('$') {
+                out.push((s, s + default.len(), name.to_string()));
+            }
+        }
+        from = start;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,5 +492,52 @@ mod tests {
             "services:\n  a:\n    environment:\n      - \"API_TOKEN=t0ken\"\n",
         );
         assert_eq!(m, ["t0ken"]);
+    }
+
+    #[test]
+    fn command_values_defaults_and_value_kinds() {
+        let text = "REDISCLI_AUTH='lit-1' redis-cli ping; PGPASSWORD=$$PW psql --password=lit-2 x";
+        let found: Vec<&str> = command_values(text)
+            .into_iter()
+            .map(|(s, e, _)| &text[s..e])
+            .collect();
+        assert_eq!(found, ["lit-1", "$$PW", "lit-2"]);
+        let text = "A: ${DB_PASSWORD:-pw1} ${DB_PASSWORD:?x} ${LOG_LEVEL:-info} ${API_TOKEN-tok}";
+        let found: Vec<&str> = secret_defaults(text)
+            .into_iter()
+            .map(|(s, e, _)| &text[s..e])
+            .collect();
+        assert_eq!(found, ["pw1", "tok"]);
+        use crate::checks::{ValueKind, secret_value_kind};
+        for v in [
+            "0",
+            "'False'",
+            "true",
+            "",
+            "${X}",
+            "/run/secrets/x",
+            "/certs/redis.key",
+        ] {
+            assert_eq!(secret_value_kind(v), ValueKind::NotSecret, "{v}");
+        }
+        for v in [
+            "change-me",
+            "changePassword",
+            "<token>",
+            "not-needed",
+            "sk-no-auth-needed",
+            "your-api-key",
+        ] {
+            assert_eq!(secret_value_kind(v), ValueKind::Placeholder, "{v}");
+        }
+        for v in [
+            "postgres",
+            "admin123",
+            "0000000000000000",
+            "hunter2",
+            "password",
+        ] {
+            assert_eq!(secret_value_kind(v), ValueKind::Secret, "{v}");
+        }
     }
 }

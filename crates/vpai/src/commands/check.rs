@@ -116,6 +116,7 @@ pub fn run(args: CheckArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         let stack = StackArgs {
             file: args.stack.clone().unwrap_or_else(|| "stack.toml".into()),
             example: args.example,
+            local_images: false,
             root: None,
         };
         let project = Project::load(&stack)?;

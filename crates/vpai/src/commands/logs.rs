@@ -95,7 +95,7 @@ fn parse_tail(text: &str) -> Result<Tail, String> {
 /// vault is only read (nothing generated); a stack without secrets needs no key.
 pub fn mask_secrets(project: &Project, printer: &Printer) -> anyhow::Result<()> {
     let store = vpai_vault::SecretStore::open_vault(
-        &project.file.dir(),
+        &project.state_dir,
         &project.stack.project,
         &vpai_vault::PassphraseSource::Environment,
     )?;

@@ -51,12 +51,8 @@ pub fn run(args: RollbackArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let (deploy_lock, snapshot) = match lock::acquire(host, stack, &[], &[])? {
-        Ok(held) => held,
-        Err(busy) => {
-            printer.error_text(&format!("{busy}\n  help: wait for it to finish"));
-            return Ok(ExitCode::from(1));
-        }
+    let Some((deploy_lock, snapshot)) = target::lock(host, stack, &[], &[], printer)? else {
+        return Ok(ExitCode::from(1));
     };
     let release = vpai_deploy::rollback_target(host, &snapshot, args.release.as_deref())?;
     printer.step(&format!(

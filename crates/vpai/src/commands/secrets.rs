@@ -34,7 +34,7 @@ pub fn run(command: SecretsCommand, printer: &Printer) -> anyhow::Result<ExitCod
 /// every value. The vault must belong to this project.
 fn open_store(project: &Project, printer: &Printer) -> anyhow::Result<SecretStore> {
     let store = SecretStore::open_vault(
-        &project.file.dir(),
+        &project.state_dir,
         &project.stack.project,
         &PassphraseSource::Environment,
     )?;

@@ -42,26 +42,9 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     }
 
     // One round trip: take the host's deploy lock and read its state.
-    let (deploy_lock, snapshot) = match lock::acquire(host, stack, &paths, &dirs)? {
-        Ok(held) => held,
-        Err(busy) => {
-            printer.error_text(&format!(
-                "{busy}\n  help: wait for it to finish and run `vpai up` again; if no deploy is running, the holder process on the host is stuck: stop it by its pid"
-            ));
-            return Ok(ExitCode::from(1));
-        }
+    let Some((deploy_lock, snapshot)) = target::lock(host, stack, &paths, &dirs, printer)? else {
+        return Ok(ExitCode::from(1));
     };
-    if let Some(info) = &deploy_lock.stale {
-        printer.warn(&format!(
-            "the previous deploy on `{}` did not finish ({}); this run converges from where it stopped",
-            host.name(),
-            info.iter()
-                .filter(|l| !l.trim().is_empty())
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
     let plan = vpai_deploy::plan_from_state(host, stack, &rendered, &snapshot, false)?;
     for path in &plan.drift {
         printer.warn(&format!(
