@@ -1066,6 +1066,17 @@ fn the_example_on_local_images_points_every_service_at_them() {
         "{images:?}"
     );
     assert!(apps.contains("pull_policy: never"));
+    // Our own rendering checks clean at every level, on local images too.
+    let out = vpai(dir.path())
+        .arg("check")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("no findings"),
+        "{text}"
+    );
     // `--local-images` means the example's images; alone it is a usage error.
     let out = vpai(dir.path())
         .args(["render", "--local-images"])

@@ -73,10 +73,16 @@ impl<'a> Service<'a> {
         n.as_str().map(|s| (s, n))
     }
 
-    /// Facts about the image itself (what it contains, who it runs as).
+    /// Facts about the image itself (what it contains, who it runs as). A local image
+    /// (`pull_policy: never|build`, vpai's `[images]`) that no catalog entry names is
+    /// taken as a build of the service it runs, honouring that service's contract.
     pub fn facts<'k>(&self, ctx: &'k Ctx) -> Option<&'k ImageFacts> {
         let (image, _) = self.image()?;
-        ctx.knowledge.by_image(image)
+        ctx.knowledge.by_image(image).or_else(|| {
+            self.is_local_image()
+                .then(|| ctx.knowledge.by_service(&self.name))
+                .flatten()
+        })
     }
 
     /// Facts about the application, by image or else by service name.
