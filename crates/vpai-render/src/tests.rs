@@ -256,16 +256,21 @@ fn litellm_offers_the_models_of_the_keys_that_are_set() {
     assert!(without.contains("model_list: []"), "{without}");
 }
 
-/// Adding a service is adding a folder: `catalog/web/service.toml` and its template
-/// next to stack.toml, and the service renders like a shipped one.
-#[test]
-fn a_service_from_an_operator_folder_renders_with_its_template() {
-    let tmp = tempfile::tempdir().unwrap();
-    let folder = tmp.path().join("catalog/web");
+/// An operator's `catalog/web/` folder under `dir` (a static site whose image has `sh`
+/// and `wget`; `rest` goes after `[healthcheck]`, `files` beside service.toml), and the
+/// stack `site` of `services` on example.org built with it.
+fn operator_web_service(
+    dir: &std::path::Path,
+    rest: &str,
+    files: &[(&str, &str)],
+    services: &str,
+) -> (Catalog, vpai_model::Stack) {
+    let folder = dir.join("catalog/web");
     std::fs::create_dir_all(&folder).unwrap();
     std::fs::write(
         folder.join("service.toml"),
-        r#"name = "web"
+        format!(
+            r#"name = "web"
 description = "a static site"
 phase = "apps"
 image = "example/web"
@@ -277,7 +282,32 @@ memory = "64M"
 memory_floor = "16M"
 networks = ["backend"]
 [healthcheck]
-test = ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]
+{rest}"#
+        ),
+    )
+    .unwrap();
+    for (name, text) in files {
+        std::fs::write(folder.join(name), text).unwrap();
+    }
+    let mut catalog = Catalog::embedded();
+    catalog.load_dir(&dir.join("catalog")).unwrap();
+    let file = StackFile::parse(
+        &dir.join("stack.toml"),
+        format!("[project]\nname = \"site\"\ndomain = \"example.org\"\nservices = [{services}]\n"),
+    )
+    .unwrap();
+    let stack = build(&file, &catalog, &BuildOptions::default()).unwrap();
+    (catalog, stack)
+}
+
+/// Adding a service is adding a folder: `catalog/web/service.toml` and its template
+/// next to stack.toml, and the service renders like a shipped one.
+#[test]
+fn a_service_from_an_operator_folder_renders_with_its_template() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, stack) = operator_web_service(
+        tmp.path(),
+        r#"test = ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]
 [web]
 subdomain = "www"
 port = 8080
@@ -289,22 +319,12 @@ owner = "service"
 [data]
 greeting = "bonjour"
 "#,
-    )
-    .unwrap();
-    std::fs::write(
-        folder.join("site.conf.j2"),
-        "server_name {{ service.fqdn }};\nsay {{ data.greeting }};\n",
-    )
-    .unwrap();
-    let mut catalog = Catalog::embedded();
-    catalog.load_dir(&tmp.path().join("catalog")).unwrap();
-    let file = StackFile::parse(
-        &tmp.path().join("stack.toml"),
-        "[project]\nname = \"site\"\ndomain = \"example.org\"\nservices = [\"caddy\", \"web\"]\n"
-            .into(),
-    )
-    .unwrap();
-    let stack = build(&file, &catalog, &BuildOptions::default()).unwrap();
+        &[(
+            "site.conf.j2",
+            "server_name {{ service.fqdn }};\nsay {{ data.greeting }};\n",
+        )],
+        "\"caddy\", \"web\"",
+    );
     let mut store = SecretStore::in_memory();
     ensure_secrets(&stack, &mut store);
     let r = render(&stack, &store, &TemplateSource::embedded()).unwrap();
@@ -324,34 +344,12 @@ greeting = "bonjour"
 #[test]
 fn the_lint_of_a_rendered_custom_service_uses_its_entry_facts_000_11() {
     let tmp = tempfile::tempdir().unwrap();
-    let folder = tmp.path().join("catalog/web");
-    std::fs::create_dir_all(&folder).unwrap();
-    std::fs::write(
-        folder.join("service.toml"),
-        r#"name = "web"
-description = "a static site"
-phase = "apps"
-image = "example/web"
-version = "1.2.3"
-uid = 101
-gid = 101
-tools = ["sh", "wget"]
-memory = "64M"
-memory_floor = "16M"
-networks = ["backend"]
-[healthcheck]
-test = ["CMD", "curl", "-f", "http://127.0.0.1:8080/"]
-"#,
-    )
-    .unwrap();
-    let mut catalog = Catalog::embedded();
-    catalog.load_dir(&tmp.path().join("catalog")).unwrap();
-    let file = StackFile::parse(
-        &tmp.path().join("stack.toml"),
-        "[project]\nname = \"site\"\ndomain = \"example.org\"\nservices = [\"web\"]\n".into(),
-    )
-    .unwrap();
-    let stack = build(&file, &catalog, &BuildOptions::default()).unwrap();
+    let (catalog, stack) = operator_web_service(
+        tmp.path(),
+        "test = [\"CMD\", \"curl\", \"-f\", \"http://127.0.0.1:8080/\"]\n",
+        &[],
+        "\"web\"",
+    );
     let r = render(
         &stack,
         &SecretStore::in_memory(),

@@ -17,6 +17,15 @@ fn vpai(dir: &Path) -> Command {
     cmd
 }
 
+/// `vpai render --example --out OUT`, run in `dir`.
+fn render_example_into(dir: &Path, out: &Path) -> std::process::Output {
+    vpai(dir)
+        .args(["render", "--example", "--out"])
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
 }
@@ -32,11 +41,7 @@ fn render_refuses_a_linked_data_directory() {
     std::fs::create_dir(&victim).unwrap();
     std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o755)).unwrap();
     symlink(&victim, out.join("data/postgresql")).unwrap();
-    let res = vpai(dir.path())
-        .args(["render", "--example", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let res = render_example_into(dir.path(), &out);
     assert!(!res.status.success());
     let err = String::from_utf8_lossy(&res.stderr);
     assert!(
@@ -63,11 +68,7 @@ fn render_refuses_a_linked_env_directory_and_writes_no_secret_there() {
     std::fs::create_dir(&shared).unwrap();
     std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
     symlink(&shared, out.join("env")).unwrap();
-    let res = vpai(dir.path())
-        .args(["render", "--example", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let res = render_example_into(dir.path(), &out);
     assert!(!res.status.success());
     let err = String::from_utf8_lossy(&res.stderr);
     assert!(err.contains("symbolic link"), "{err}");
@@ -85,11 +86,7 @@ fn render_refuses_a_linked_file() {
     std::fs::write(&target, "keep me\n").unwrap();
     std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
     symlink(&target, out.join("docker-compose.yml")).unwrap();
-    let res = vpai(dir.path())
-        .args(["render", "--example", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let res = render_example_into(dir.path(), &out);
     assert!(!res.status.success());
     assert!(String::from_utf8_lossy(&res.stderr).contains("docker-compose.yml"));
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me\n");
