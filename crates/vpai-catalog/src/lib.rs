@@ -172,6 +172,9 @@ impl Catalog {
                         files.insert(config.template.clone(), body);
                     }
                 }
+                for copy in &def.files {
+                    read_copied(&folder, &copy.source, &mut files)?;
+                }
             }
             let entry = self.entry_from_folder(&shown, &name, place, files)?;
             added.push(entry.name().to_string());
@@ -206,7 +209,7 @@ impl Catalog {
                 if files.contains_key(&config.template) {
                     continue;
                 }
-                match shipped.and_then(|s| s.files.get(&config.template)) {
+                match shipped.and_then(|s| s.folder.get(&config.template)) {
                     Some(body) => {
                         files.insert(config.template.clone(), body.clone());
                     }
@@ -218,8 +221,34 @@ impl Catalog {
                     }
                 }
             }
+            for copy in &def.files {
+                let source = copy.source.trim_end_matches('/');
+                let prefix = format!("{source}/");
+                let present = |files: &BTreeMap<String, String>| {
+                    files.keys().any(|p| p == source || p.starts_with(&prefix))
+                };
+                if present(&files) {
+                    continue;
+                }
+                let from_shipped: Vec<(String, String)> = shipped
+                    .map(|s| {
+                        s.folder
+                            .iter()
+                            .filter(|(p, _)| *p == source || p.starts_with(&prefix))
+                            .map(|(p, t)| (p.clone(), t.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if from_shipped.is_empty() {
+                    return Err(CatalogError::MissingTemplate {
+                        file: file.to_string(),
+                        template: copy.source.clone(),
+                    });
+                }
+                files.extend(from_shipped);
+            }
             files.remove(SERVICE_FILE);
-            def.files = files;
+            def.folder = files;
         }
         Ok(entry)
     }
@@ -314,6 +343,51 @@ pub fn image_repository(image: &str) -> &str {
     }
 }
 
+/// Most bytes one copied file may have, and how many files one `[[files]]` entry may
+/// copy: an operator's folder is read from a pull request, never without a bound.
+const MAX_COPIED_FILE: u64 = 4 << 20;
+const MAX_COPIED_FILES: usize = 256;
+
+/// Read a `[[files]]` source of an operator's folder (a file, or every regular file
+/// below a directory) into `files`, by path relative to the folder. Links are not
+/// followed: a folder from a pull request must not make vpai read outside it.
+fn read_copied(
+    folder: &Path,
+    source: &str,
+    files: &mut BTreeMap<String, String>,
+) -> Result<(), CatalogError> {
+    let io = |p: &Path, e| CatalogError::Io(p.display().to_string(), e);
+    let mut pending = vec![source.trim_end_matches('/').to_string()];
+    let mut count = 0;
+    while let Some(rel) = pending.pop() {
+        let path = folder.join(&rel);
+        let Ok(meta) = fs_err::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            for entry in fs_err::read_dir(&path).map_err(|e| io(&path, e))? {
+                let entry = entry.map_err(|e| io(&path, e))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                pending.push(format!("{rel}/{name}"));
+            }
+        } else if meta.is_file() {
+            count += 1;
+            if count > MAX_COPIED_FILES || meta.len() > MAX_COPIED_FILE {
+                return Err(CatalogError::Io(
+                    path.display().to_string(),
+                    std::io::Error::other(format!(
+                        "over the limit of {MAX_COPIED_FILES} files of {} MiB each",
+                        MAX_COPIED_FILE >> 20
+                    )),
+                ));
+            }
+            let body = fs_err::read_to_string(&path).map_err(|e| io(&path, e))?;
+            files.insert(rel, body);
+        }
+    }
+    Ok(())
+}
+
 /// Whether a document says `deployable = false`, read without the full schema.
 #[derive(serde::Deserialize)]
 struct Probe {
@@ -367,11 +441,102 @@ fn consistent(entry: &Entry) -> Result<(), String> {
                     provider.script
                 ));
             }
+            deployable_consistent(def)?;
             &def.doctor
         }
         Entry::FactsOnly(facts) => &facts.doctor,
     };
     check_signatures(signatures)
+}
+
+/// The new keys' rules: a healthcheck or a stated reason for none, absolute host
+/// mounts, groups that are numbers or `docker-socket`, probe names and places.
+fn deployable_consistent(def: &ServiceDef) -> Result<(), String> {
+    match (&def.healthcheck, &def.liveness) {
+        (None, None) => {
+            return Err(
+                "no `[healthcheck]`: give one, or say why there is none in `[liveness] reason`"
+                    .into(),
+            );
+        }
+        (Some(_), Some(_)) => {
+            return Err("both `[healthcheck]` and `[liveness]`: keep one".into());
+        }
+        (None, Some(l)) if l.reason.trim().is_empty() => {
+            return Err("`[liveness] reason` is empty".into());
+        }
+        _ => {}
+    }
+    for m in &def.host_mounts {
+        for (what, p) in [("source", &m.source), ("target", &m.target)] {
+            if !p.starts_with('/') || p.split('/').any(|c| c == "..") || p.contains(':') {
+                return Err(format!(
+                    "host mount {what} `{p}` must be an absolute path without `..` or `:`"
+                ));
+            }
+        }
+    }
+    for v in &def.volumes {
+        let rest = v.target.strip_prefix(ROOT_TOKEN).unwrap_or(&v.target);
+        let bad = !rest.starts_with('/')
+            || rest.contains("{{")
+            || rest.contains(':')
+            || rest.split('/').any(|c| c == "..");
+        if bad || v.source.starts_with('/') || v.source.split('/').any(|c| c == "..") {
+            return Err(format!(
+                "volume `{}` -> `{}`: the source is relative to the root, the target absolute (or starts with `{ROOT_TOKEN}`), without `..` or `:`",
+                v.source, v.target
+            ));
+        }
+    }
+    for d in &def.derived_images {
+        let tag_ok = !d.tag.is_empty()
+            && !d.tag.starts_with(['-', '.', ':', '/'])
+            && d.tag
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-:/".contains(&b));
+        if !tag_ok || !d.dockerfile.starts_with('/') || d.dockerfile.contains("..") {
+            return Err(format!(
+                "derived image `{}` from `{}`: a lower-case image tag, and an absolute path in the image",
+                d.tag, d.dockerfile
+            ));
+        }
+    }
+    for g in &def.group_add {
+        if g != DOCKER_SOCKET_GROUP && g.parse::<u32>().is_err() {
+            return Err(format!(
+                "`group_add` value `{g}` is neither a GID nor `{DOCKER_SOCKET_GROUP}`"
+            ));
+        }
+    }
+    for c in &def.files {
+        if c.source.starts_with('/') || c.source.split('/').any(|p| p == ".." || p.is_empty()) {
+            return Err(format!(
+                "`[[files]] source` `{}` must be a relative path inside the folder",
+                c.source
+            ));
+        }
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for p in &def.probes {
+        let ok = !p.name.is_empty()
+            && p.name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !ok {
+            return Err(format!("probe name `{}` must be [a-z0-9-]+", p.name));
+        }
+        if !names.insert(p.name.as_str()) {
+            return Err(format!("two probes are named `{}`", p.name));
+        }
+        if p.command.is_empty() {
+            return Err(format!("probe `{}` has an empty command", p.name));
+        }
+        if p.attempts == 0 {
+            return Err(format!("probe `{}`: `attempts` is at least 1", p.name));
+        }
+    }
+    Ok(())
 }
 
 fn check_signatures(signatures: &[SignatureDef]) -> Result<(), String> {

@@ -5,6 +5,14 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use vpai_spec::ByteSize;
 
+/// The `group_add` value that stands for the GID owning `/var/run/docker.sock` on the
+/// target host (seed 001 §11.13: it differs between distributions).
+pub const DOCKER_SOCKET_GROUP: &str = "docker-socket";
+
+/// In a volume's `target`: the project root on the host (`/opt/<project>`), so that a
+/// path means the same inside the container and on the host.
+pub const ROOT_TOKEN: &str = "{{ stack.root }}";
+
 /// Which compose file (and compose project) a service belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -69,7 +77,29 @@ pub struct ServiceDef {
     pub command: Vec<String>,
     #[serde(default)]
     pub stop_grace_period: Option<String>,
-    pub healthcheck: HealthcheckDef,
+    /// The container healthcheck; a service without one states why in `[liveness]`.
+    #[serde(default)]
+    pub healthcheck: Option<HealthcheckDef>,
+    /// For a service with no container healthcheck: why, and the signal watched instead.
+    #[serde(default)]
+    pub liveness: Option<LivenessDef>,
+    /// Absolute host paths mounted into the container (Docker socket, `/sys`), read-only
+    /// unless said otherwise.
+    #[serde(default)]
+    pub host_mounts: Vec<HostMountDef>,
+    /// Cgroup namespace: `host` for a service that reads every container's cgroup
+    /// (cAdvisor on a cgroup v2 host, where `private` is the engine's default).
+    #[serde(default)]
+    pub cgroup: Option<CgroupMode>,
+    /// Images built on the host from a Dockerfile shipped inside this service's image
+    /// (OpenClaw's sandbox, seed 001 §11.13): built before anything is written, again
+    /// when the service's image changes.
+    #[serde(default)]
+    pub derived_images: Vec<DerivedImageDef>,
+    /// Supplementary groups: numbers, or `docker-socket` for the GID that owns
+    /// `/var/run/docker.sock` on the target host (read at deploy time).
+    #[serde(default)]
+    pub group_add: Vec<String>,
     /// Reached through Caddy on its own subdomain.
     #[serde(default)]
     pub web: Option<WebDef>,
@@ -80,6 +110,12 @@ pub struct ServiceDef {
     pub volumes: Vec<VolumeDef>,
     #[serde(default)]
     pub configs: Vec<ConfigDef>,
+    /// Files copied as they are from the service folder (dashboards), no template engine.
+    #[serde(default)]
+    pub files: Vec<CopyDef>,
+    /// Smoke probes: run after every `vpai up` (the last gate) and by `vpai verify`.
+    #[serde(default)]
+    pub probes: Vec<ProbeDef>,
     /// Environment, written to the service's env file. Values are minijinja
     /// expressions over `stack`, `service`, `services` and `secrets`.
     #[serde(default)]
@@ -115,14 +151,166 @@ pub struct ServiceDef {
     /// The templates and files of the service folder, by path relative to it
     /// (`postgresql.conf.j2`); filled by the loader, never written in service.toml.
     #[serde(skip)]
-    pub files: BTreeMap<String, String>,
+    pub folder: BTreeMap<String, String>,
 }
 
 impl ServiceDef {
     /// The template source of a config, from the service folder.
     pub fn template_text(&self, config: &ConfigDef) -> Option<&str> {
-        self.files.get(&config.template).map(String::as_str)
+        self.folder.get(&config.template).map(String::as_str)
     }
+
+    /// The folder files a `[[files]]` entry copies: (path below `source`, contents).
+    /// `source` names one file or a directory (every file below it).
+    pub fn copied_files<'a>(&'a self, copy: &'a CopyDef) -> Vec<(String, &'a str)> {
+        let source = copy.source.trim_end_matches('/');
+        let prefix = format!("{source}/");
+        self.folder
+            .iter()
+            .filter_map(|(path, text)| {
+                if path == source {
+                    Some((String::new(), text.as_str()))
+                } else {
+                    path.strip_prefix(&prefix)
+                        .map(|rest| (rest.to_string(), text.as_str()))
+                }
+            })
+            .collect()
+    }
+}
+
+/// An image vpai builds on the host from a Dockerfile inside the service's image.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DerivedImageDef {
+    /// The tag it gets (`openclaw-sandbox:bookworm-slim`), which the service uses.
+    pub tag: String,
+    /// The Dockerfile's path inside the service's image (`/app/Dockerfile.sandbox`).
+    pub dockerfile: String,
+}
+
+/// Compose `cgroup:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CgroupMode {
+    Host,
+    Private,
+}
+
+impl CgroupMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CgroupMode::Host => "host",
+            CgroupMode::Private => "private",
+        }
+    }
+}
+
+/// What stands in for a container healthcheck.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LivenessDef {
+    /// Why the container has no healthcheck (shown by `vpai explain` and `status`).
+    pub reason: String,
+    /// The container must run this long without a restart to pass the gate.
+    #[serde(default = "default_stable_for")]
+    pub stable_for: String,
+}
+
+fn default_stable_for() -> String {
+    "5s".into()
+}
+
+/// An absolute host path mounted into the container.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostMountDef {
+    pub source: String,
+    pub target: String,
+    #[serde(default = "yes")]
+    pub read_only: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Files copied from the service folder to the host as they are.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopyDef {
+    /// A file or a directory of the service folder (`dashboards`).
+    pub source: String,
+    /// Host path under the project root (`configs/grafana/dashboards`).
+    pub path: String,
+    /// Mounted read-only there in the container, when given.
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default = "default_copy_mode")]
+    pub mode: String,
+    #[serde(default)]
+    pub owner: FileOwner,
+}
+
+fn default_copy_mode() -> String {
+    "0644".into()
+}
+
+/// One smoke probe: a command whose success proves the service works end to end.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeDef {
+    /// `[a-z0-9-]+`, unique within the service.
+    pub name: String,
+    pub description: String,
+    /// Where the command runs: `self` (this service's container), another service's
+    /// container, or `host`.
+    #[serde(default = "default_probe_in", rename = "in")]
+    pub run_in: String,
+    /// argv; each string a template over `stack`, `service`, `services` (and `web`
+    /// with `for_each = "web"`). Never secrets: those go through `env`.
+    pub command: Vec<String>,
+    /// Environment given through the exec environment (never argv); may use `secrets`.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Standard output must contain this.
+    #[serde(default)]
+    pub expect: Option<String>,
+    #[serde(default = "one")]
+    pub attempts: u32,
+    #[serde(default = "default_probe_interval")]
+    pub interval: String,
+    #[serde(default = "default_probe_timeout")]
+    pub timeout: String,
+    /// `web` / `database`: run once per `[web]` service / provisioned database.
+    #[serde(default)]
+    pub for_each: Option<ProbeEach>,
+    /// A minijinja expression: the probe exists only when it holds (`service.database`).
+    #[serde(default)]
+    pub when: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbeEach {
+    /// Every `[web]` service (`web`: name, fqdn, port, websocket).
+    Web,
+    /// Every database provisioned for an app (`database`: service, name, user,
+    /// password_secret).
+    Database,
+}
+
+fn default_probe_in() -> String {
+    "self".into()
+}
+fn one() -> u32 {
+    1
+}
+fn default_probe_interval() -> String {
+    "2s".into()
+}
+fn default_probe_timeout() -> String {
+    "20s".into()
 }
 
 /// A service folder with only facts: an image vpai cannot deploy yet (Loki, Grafana,

@@ -11,7 +11,8 @@ fn embedded_catalog_parses() {
 #[test]
 fn healthchecks_never_target_localhost_000_22() {
     for s in Catalog::embedded().services() {
-        let joined = s.healthcheck.test.join(" ");
+        let Some(h) = &s.healthcheck else { continue };
+        let joined = h.test.join(" ");
         assert!(!joined.contains("localhost"), "{}: {joined}", s.name);
     }
 }
@@ -19,7 +20,15 @@ fn healthchecks_never_target_localhost_000_22() {
 #[test]
 fn healthchecks_only_call_tools_the_image_has_000_11() {
     for s in Catalog::embedded().services() {
-        let test = &s.healthcheck.test;
+        let Some(h) = &s.healthcheck else {
+            assert!(
+                s.liveness.is_some(),
+                "{}: no healthcheck, no liveness",
+                s.name
+            );
+            continue;
+        };
+        let test = &h.test;
         let binary = match test[0].as_str() {
             "CMD" => test[1].clone(),
             "CMD-SHELL" => test[1].split_whitespace().next().unwrap().to_string(),
@@ -110,31 +119,43 @@ fn every_config_template_is_in_its_folder() {
             assert!(s.template_text(c).is_some(), "{}: {}", s.name, c.template);
         }
     }
-    assert!(catalog.get("postgresql").unwrap().files["provision.sql.j2"].contains("CREATE ROLE"));
+    assert!(catalog.get("postgresql").unwrap().folder["provision.sql.j2"].contains("CREATE ROLE"));
 }
 
 #[test]
-fn facts_only_services_are_known_but_not_deployable() {
+fn every_service_of_the_seeds_stack_is_deployable_and_facts_only_entries_still_load() {
     let catalog = Catalog::embedded();
-    let facts: Vec<&str> = catalog.facts_only().map(|f| f.name.as_str()).collect();
     for name in [
+        "postgresql",
+        "redis",
+        "qdrant",
+        "caddy",
+        "n8n",
+        "litellm",
+        "openclaw",
+        "victoriametrics",
         "loki",
         "alloy",
-        "victoriametrics",
-        "grafana",
         "cadvisor",
-        "openclaw",
+        "grafana",
         "diun",
     ] {
-        assert!(facts.contains(&name), "{name} has no facts");
-        assert!(catalog.get(name).is_none(), "{name} must not be deployable");
+        assert!(catalog.get(name).is_some(), "{name} is not deployable");
     }
     // seed 001 §8.1 and seed 000 #17: VictoriaMetrics runs as 1000.
-    let vm = catalog
-        .facts_only()
-        .find(|f| f.name == "victoriametrics")
-        .unwrap();
+    let vm = catalog.get("victoriametrics").unwrap();
     assert_eq!((vm.uid, vm.gid), (1000, 1000));
+    // An operator can still describe an image vpai does not deploy, for check and doctor.
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("tool.toml"),
+        "name = \"tool\"\ndescription = \"an image we only lint\"\ndeployable = false\nimage = \"example/tool\"\nuid = 1\ngid = 1\n",
+    )
+    .unwrap();
+    let mut catalog = catalog;
+    catalog.load_dir(tmp.path()).unwrap();
+    assert!(catalog.facts_only().any(|f| f.name == "tool"));
+    assert!(catalog.get("tool").is_none());
 }
 
 #[test]
@@ -180,7 +201,7 @@ fn a_flat_file_still_adds_a_service_and_an_override_keeps_shipped_templates() {
     let over = catalog.get("redis").unwrap();
     assert_eq!(over.memory.as_str(), "768M");
     assert_eq!(
-        over.files, redis.files,
+        over.folder, redis.folder,
         "templates come from the shipped folder"
     );
 }
@@ -280,4 +301,138 @@ fn file_patterns_match_names_with_stars() {
     assert!(pattern("*loki*").name_matches("loki-config.yaml"));
     assert!(pattern("*").name_matches(""));
     assert!(!pattern("openclaw.json").name_matches("openclaw.json5"));
+}
+
+/// The fields every deployable entry has, for the tests' own entries.
+const X_HEAD: &str = r#"name = "x"
+description = "x"
+phase = "apps"
+image = "example/x"
+version = "1.0.0"
+uid = 1
+gid = 1
+memory = "64M"
+memory_floor = "16M"
+networks = ["backend"]
+"#;
+
+/// What the schema alone cannot say about the new keys is refused with the file named.
+#[test]
+fn new_keys_are_checked_for_what_the_schema_cannot_say() {
+    let head = X_HEAD;
+    let hc = "[healthcheck]\ntest = [\"CMD\", \"true\"]\n";
+    let cases = [
+        ("", "give one, or say why"),
+        (
+            "[liveness]\nreason = \" \"\n",
+            "`[liveness] reason` is empty",
+        ),
+        (&format!("{hc}[liveness]\nreason = \"r\"\n")[..], "keep one"),
+        (
+            &format!("group_add = [\"docker\"]\n{hc}")[..],
+            "neither a GID nor `docker-socket`",
+        ),
+        (
+            &format!("{hc}[[host_mounts]]\nsource = \"var/run\"\ntarget = \"/x\"\n")[..],
+            "absolute path",
+        ),
+        (
+            &format!("{hc}[[host_mounts]]\nsource = \"/a/../etc\"\ntarget = \"/x\"\n")[..],
+            "without `..`",
+        ),
+        (
+            &format!("{hc}[[files]]\nsource = \"../etc\"\npath = \"configs/x\"\n")[..],
+            "relative path inside",
+        ),
+        (
+            &format!(
+                "{hc}[[probes]]\nname = \"Bad Name\"\ndescription = \"d\"\ncommand = [\"true\"]\n"
+            )[..],
+            "[a-z0-9-]+",
+        ),
+        (
+            &format!(
+                "{hc}[[probes]]\nname = \"p\"\ndescription = \"d\"\ncommand = [\"true\"]\n[[probes]]\nname = \"p\"\ndescription = \"d\"\ncommand = [\"true\"]\n"
+            )[..],
+            "two probes are named `p`",
+        ),
+        (
+            &format!("{hc}[[probes]]\nname = \"p\"\ndescription = \"d\"\ncommand = []\n")[..],
+            "empty command",
+        ),
+    ];
+    for (tail, want) in cases {
+        let text = format!("{head}{tail}");
+        let err = parse_entry("catalog/x/service.toml", &text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("catalog/x/service.toml") && err.contains(want),
+            "{tail}\n=> {err}"
+        );
+    }
+    let ok = format!(
+        "{head}group_add = [\"docker-socket\", \"44\"]\n[liveness]\nreason = \"no HTTP client\"\n"
+    );
+    assert!(parse_entry("x", &ok).is_ok());
+}
+
+/// An operator's folder brings the files its `[[files]]` names, without following a
+/// link out of the folder.
+#[test]
+fn an_operator_folder_copies_its_files_and_refuses_links() {
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("catalog/x");
+    std::fs::create_dir_all(folder.join("boards")).unwrap();
+    std::fs::write(folder.join("boards/a.json"), "{}").unwrap();
+    std::fs::write(tmp.path().join("outside.json"), "secret").unwrap();
+    std::os::unix::fs::symlink(
+        tmp.path().join("outside.json"),
+        folder.join("boards/link.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("service.toml"),
+        X_HEAD.to_string()
+            + r#"[liveness]
+reason = "none"
+[[files]]
+source = "boards"
+path = "configs/x/boards"
+"#,
+    )
+    .unwrap();
+    let mut catalog = Catalog::embedded();
+    catalog.load_dir(&tmp.path().join("catalog")).unwrap();
+    let x = catalog.get("x").unwrap();
+    let copied = x.copied_files(&x.files[0]);
+    assert_eq!(copied, [("a.json".to_string(), "{}")]);
+}
+
+/// Operators read rule ids and `vpai check --explain`, never our internal document
+/// numbers: no text of the catalog that vpai prints cites a seed (the `seed` fields and
+/// comments are for us).
+#[test]
+fn printed_catalog_text_cites_no_internal_document() {
+    let catalog = Catalog::embedded();
+    let cites = |t: &str| t.contains("seed 0") || t.contains("(seed");
+    for s in catalog.services() {
+        let mut texts: Vec<&str> = vec![&s.description];
+        texts.extend(s.cap_reasons.values().map(String::as_str));
+        texts.extend(s.secrets.iter().filter_map(|d| d.help.as_deref()));
+        texts.extend(s.secrets.iter().filter_map(|d| d.never_reason.as_deref()));
+        texts.extend(s.probes.iter().map(|p| p.description.as_str()));
+        texts.extend(s.liveness.iter().map(|l| l.reason.as_str()));
+        texts.extend(
+            s.doctor
+                .iter()
+                .flat_map(|d| [d.cause.as_str(), d.fix.as_str()]),
+        );
+        for t in texts {
+            assert!(!cites(t), "{}: {t}", s.name);
+        }
+    }
+    for d in catalog.common_signatures() {
+        assert!(!cites(&d.cause) && !cites(&d.fix), "{}", d.id);
+    }
 }

@@ -14,6 +14,9 @@ pub struct Diagnosis {
     pub fix: String,
     /// The `vpai check` rule that catches it before deploy, if any.
     pub rule: Option<String>,
+    /// Where our own documents tell the incident: kept for traceability, never shown
+    /// (operators read the rule and `vpai check --explain`).
+    #[serde(skip)]
     pub seed: String,
     /// The first log line that matched, and its 1-based number.
     pub evidence: String,
@@ -138,7 +141,6 @@ pub fn render(service: &str, diagnoses: &[Diagnosis]) -> String {
         );
         let _ = writeln!(out, "  cause: {}", d.cause);
         let _ = writeln!(out, "  fix: {}", d.fix);
-        let _ = writeln!(out, "  from: {}", d.seed);
         out.push('\n');
     }
     out

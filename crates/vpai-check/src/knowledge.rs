@@ -142,13 +142,18 @@ fn from_service(s: &vpai_catalog::ServiceDef) -> ImageFacts {
             .lint
             .egress
             .unwrap_or_else(|| s.networks.iter().any(|n| n == "egress")),
-        websocket_ports: s
-            .web
-            .iter()
-            .filter(|w| w.websocket)
-            .map(|w| w.port)
-            .chain(s.lint.websocket_ports.iter().copied())
-            .collect(),
+        websocket_ports: {
+            let mut ports: Vec<u16> = s
+                .web
+                .iter()
+                .filter(|w| w.websocket)
+                .map(|w| w.port)
+                .chain(s.lint.websocket_ports.iter().copied())
+                .collect();
+            ports.sort_unstable();
+            ports.dedup();
+            ports
+        },
         config_targets: s.configs.iter().filter_map(|c| c.target.clone()).collect(),
         secret_configs: s
             .configs
@@ -225,7 +230,7 @@ mod tests {
 
     /// The images vpai does not deploy yet keep their facts (from their folders).
     #[test]
-    fn facts_only_entries_feed_the_rules() {
+    fn catalog_entries_of_the_whole_stack_feed_the_rules() {
         let k = Knowledge::embedded();
         let openclaw = k.by_image("ghcr.io/openclaw/openclaw:2026.2.22").unwrap();
         assert_eq!(openclaw.memory_floor.as_ref().unwrap().as_str(), "1536M");

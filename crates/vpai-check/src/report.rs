@@ -259,7 +259,7 @@ impl Report {
                     "name": r.name,
                     "shortDescription": { "text": r.summary },
                     "fullDescription": { "text": r.explanation },
-                    "help": { "text": format!("{} (from {})", r.fix, r.seed) },
+                    "help": { "text": format!("{}; `vpai check --explain {}`", r.fix, r.id) },
                     "defaultConfiguration": { "level": sarif_level(r.severity) },
                 })
             })
@@ -519,7 +519,7 @@ fn render_finding(
         let _ = writeln!(out, "{pad} = {}: {help}", style.paint("1", "help"));
     }
     if let Some(r) = rule {
-        let mut note = format!("{} ({}); `vpai check --explain {}`", r.name, r.seed, r.id);
+        let mut note = format!("{}; `vpai check --explain {}`", r.name, r.id);
         if f.fix.is_some() {
             note.push_str("; `--fix` applies it");
         }

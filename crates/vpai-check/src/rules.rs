@@ -39,7 +39,9 @@ pub struct Rule {
     pub summary: &'static str,
     /// Why it breaks, in a few sentences (`--explain`).
     pub explanation: &'static str,
-    /// Where the seeds tell the incident (`seed 000 #22`, `seed 001 §6.2.1`).
+    /// Where the seeds tell the incident (`seed 000 #22`, `seed 001 §6.2.1`): for our
+    /// traceability only, never printed (operators read the rule id and `--explain`).
+    #[serde(skip)]
     pub seed: &'static str,
     /// What to do instead.
     pub fix: &'static str,
@@ -373,7 +375,7 @@ pub fn explain(rule: &str) -> Option<String> {
         }
     };
     Some(format!(
-        "{id} {name} ({severity})\n\n{summary}.\n\n{explanation}\n\nFix: {fix}.{auto}\n\n{policy}\nFalse alarm when {false_alarm}: silence it with `vpai check --allow {id}`, or on one line with a `# vpai: allow {id} -- reason` comment on it or above it.\nFrom: {seed}.\n",
+        "{id} {name} ({severity})\n\n{summary}.\n\n{explanation}\n\nFix: {fix}.{auto}\n\n{policy}\nFalse alarm when {false_alarm}: silence it with `vpai check --allow {id}`, or on one line with a `# vpai: allow {id} -- reason` comment on it or above it.\n",
         policy = policy,
         false_alarm = false_alarm(r.id),
         id = r.id,
@@ -387,6 +389,5 @@ pub fn explain(rule: &str) -> Option<String> {
         } else {
             ""
         },
-        seed = r.seed,
     ))
 }

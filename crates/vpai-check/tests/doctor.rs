@@ -163,6 +163,5 @@ fn rendered_diagnosis() {
       log line 1: err="empty ring"
       cause: single Loki whose ingester never joined the ring (memberlist initialised despite `inmemory`, Loki bug #19381)
       fix: add `-target=all` to the command, `ingester.lifecycler.ring.kvstore.store: inmemory`, `memberlist.join_members: []`
-      from: seed 000 #24
     "#);
 }

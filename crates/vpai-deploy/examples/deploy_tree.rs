@@ -96,6 +96,7 @@ fn main() {
         artifacts,
         dirs: dir_specs,
         input_hashes: BTreeMap::new(),
+        probes: Vec::new(),
     };
     let stack = Stack {
         project: "selfhost".into(),
@@ -111,6 +112,7 @@ fn main() {
         networks: Vec::new(),
         services: Vec::new(),
         hosts: Vec::new(),
+        host_facts: Default::default(),
     };
 
     let host = SshHost::connect(SshTarget {

@@ -73,6 +73,17 @@ pub fn wait_healthy(
     let start = Instant::now();
     let names: Vec<&str> = services.iter().map(|s| s.container_name.as_str()).collect();
     let mut last_shown: Vec<String> = vec![String::new(); services.len()];
+    // Services without a healthcheck (`[liveness]`): since when, and after how many
+    // restarts, each was seen running; it passes once it kept running `stable_for`.
+    let mut running_since: Vec<Option<(Instant, u64)>> = vec![None; services.len()];
+    let stable_for: Vec<Option<Duration>> = services
+        .iter()
+        .map(|s| {
+            s.def.liveness.as_ref().map(|l| {
+                crate::probes::parse_duration(&l.stable_for).unwrap_or(Duration::from_secs(5))
+            })
+        })
+        .collect();
     let fail = |svc: &Service, reason: String, state: Option<&ContainerState>| {
         Box::new(HealthFailure {
             service: svc.name.clone(),
@@ -117,6 +128,18 @@ pub fn wait_healthy(
                 ));
             }
             match (s.status.as_str(), s.health.as_deref()) {
+                ("running", None) if stable_for[i].is_some() => {
+                    let seen = match running_since[i] {
+                        Some((at, restarts)) if restarts == s.restart_count => at,
+                        _ => {
+                            running_since[i] = Some((Instant::now(), s.restart_count));
+                            Instant::now()
+                        }
+                    };
+                    if seen.elapsed() < stable_for[i].unwrap_or_default() {
+                        all_ok = false;
+                    }
+                }
                 ("running", Some("healthy")) | ("running", None) => {}
                 ("running", Some("unhealthy")) => {
                     return Err(fail(svc, "its healthcheck fails".into(), Some(s)));

@@ -46,10 +46,107 @@ pub fn resolve(host: &dyn Host, stack: &Stack, progress: &dyn Progress) -> Resul
         }
     }
     if failures.is_empty() {
+        failures.extend(missing_host_paths(host, stack)?);
+    }
+    if failures.is_empty() {
+        failures.extend(build_derived(host, stack, progress)?);
+    }
+    if failures.is_empty() {
         Ok(())
     } else {
         Err(DeployError::Images(failures))
     }
+}
+
+/// Host paths the services mount (the Docker socket, `/sys`, ...) that the host lacks:
+/// Docker would create an empty directory in their place, owned by root, and the
+/// service would fail later and far from the cause.
+fn missing_host_paths(host: &dyn Host, stack: &Stack) -> Result<Vec<String>, DeployError> {
+    let mounts: Vec<(&str, &str)> = stack
+        .services
+        .iter()
+        .flat_map(|s| {
+            s.def
+                .host_mounts
+                .iter()
+                .map(move |m| (m.source.as_str(), s.name.as_str()))
+        })
+        .collect();
+    if mounts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut args = vec![
+        "bash",
+        "-c",
+        r#"for p in "$@"; do [ -e "$p" ] || printf '%s
+' "$p"; done"#,
+        "vpai-host-paths",
+    ];
+    args.extend(mounts.iter().map(|(p, _)| *p));
+    let out = host.run(&args, None)?;
+    let absent = out.stdout_text();
+    Ok(mounts
+        .iter()
+        .filter(|(p, _)| absent.lines().any(|l| l == *p))
+        .map(|(p, svc)| {
+            format!(
+                "`{p}` (mounted by service `{svc}`) does not exist on `{}`
+  help: install what provides it (the Docker CLI for `/usr/bin/docker`), or turn `{svc}` off",
+                host.name()
+            )
+        })
+        .collect())
+}
+
+/// Builds a derived image when it is missing or was built from another image of its
+/// service: the Dockerfile is read from the service's image, the build is labelled
+/// with that image's id. $1 image, $2 Dockerfile path in it, $3 tag.
+const BUILD_DERIVED: &str = r#"set -o pipefail
+id=$(docker image inspect --format '{{.Id}}' -- "$1") || exit 1
+have=$(docker image inspect --format '{{index .Config.Labels "io.vpai.from"}}' -- "$3" 2>/dev/null)
+[ "$have" = "$id" ] && { echo unchanged; exit 0; }
+docker run --rm --entrypoint cat "$1" "$2" | docker build --quiet --label "io.vpai.from=$id" --tag "$3" - >/dev/null || exit 1
+echo built
+"#;
+
+fn build_derived(
+    host: &dyn Host,
+    stack: &Stack,
+    progress: &dyn Progress,
+) -> Result<Vec<String>, DeployError> {
+    let mut failures = Vec::new();
+    for svc in &stack.services {
+        for d in &svc.def.derived_images {
+            let args = [
+                "bash",
+                "-c",
+                BUILD_DERIVED,
+                "vpai-derived",
+                &svc.image,
+                &d.dockerfile,
+                &d.tag,
+            ];
+            let out = host.run(&args, None)?;
+            if out.success() {
+                if out.stdout_text().trim() == "built" {
+                    progress.step(&format!(
+                        "built {} from {} of `{}`",
+                        d.tag, d.dockerfile, svc.name
+                    ));
+                }
+            } else {
+                failures.push(format!(
+                    "`{}` (for service `{}`) cannot be built from `{}` in its image on `{}`: {}",
+                    d.tag,
+                    svc.name,
+                    d.dockerfile,
+                    host.name(),
+                    out.stderr_text().trim()
+                ));
+            }
+        }
+    }
+    Ok(failures)
 }
 
 /// The images of `images` the host does not have, in one command.

@@ -16,6 +16,7 @@ pub mod lock;
 pub mod ops;
 mod plan;
 pub mod preflight;
+pub mod probes;
 pub mod release;
 mod rollback;
 pub mod state;
@@ -53,13 +54,15 @@ pub enum DeployError {
     #[error("service `{}` did not become healthy: {}", .0.service, .0.reason)]
     Unhealthy(Box<HealthFailure>),
     #[error(
-        "network `{network}` exists but belongs to compose project `{found}`, not `{expected}` (seed 000 #6)\n  help: stop what uses it, then `docker network rm {network}`; vpai recreates it"
+        "network `{network}` exists but belongs to compose project `{found}`, not `{expected}`\n  help: stop what uses it, then `docker network rm {network}`; vpai recreates it"
     )]
     NetworkOwner {
         network: String,
         found: String,
         expected: String,
     },
+    #[error("{}", probe_failures(.0))]
+    Probes(Vec<probes::ProbeOutcome>),
     #[error("provisioning the databases failed:\n{0}")]
     Provision(String),
     #[error("{}", .0.join("\n"))]
@@ -78,6 +81,26 @@ pub enum DeployError {
     NoRelease { host: String, detail: String },
 }
 
+fn probe_failures(outcomes: &[probes::ProbeOutcome]) -> String {
+    let failed = probes::failures(outcomes);
+    let mut text = format!(
+        "{} of {} smoke probes failed:",
+        failed.len(),
+        outcomes.len()
+    );
+    for o in failed {
+        text.push_str(&format!(
+            "\n  {}/{} ({}), {} attempt(s):\n    {}",
+            o.service,
+            o.probe,
+            o.description,
+            o.attempts,
+            o.output.replace('\n', "\n    ")
+        ));
+    }
+    text
+}
+
 /// Knobs of one apply.
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
@@ -86,6 +109,8 @@ pub struct ApplyOptions {
     /// Put the previous release back when a phase does not become healthy (files,
     /// then the services whose inputs changed, health-gated).
     pub rollback: bool,
+    /// Run the smoke probes after the health gates (the last gate).
+    pub probes: bool,
 }
 
 impl Default for ApplyOptions {
@@ -93,6 +118,7 @@ impl Default for ApplyOptions {
         ApplyOptions {
             timeout: Duration::from_secs(600),
             rollback: true,
+            probes: true,
         }
     }
 }
@@ -102,6 +128,8 @@ impl Default for ApplyOptions {
 pub struct ApplyReport {
     pub files_written: Vec<String>,
     pub services: Vec<ServiceStatus>,
+    /// The smoke probes run after the health gates.
+    pub probes: Vec<probes::ProbeOutcome>,
     /// The release this deploy wrote (none when no file changed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub release: Option<String>,
@@ -255,9 +283,26 @@ pub fn apply(
     images::resolve(host, stack, progress)?;
     let mut report = write_files_only(host, stack, rendered, plan, progress)?;
 
-    match run_phases(host, stack, rendered, plan, opts, progress, redact) {
-        Ok(statuses) => {
+    let gated =
+        run_phases(host, stack, rendered, plan, opts, progress, redact).and_then(|statuses| {
+            if !opts.probes || rendered.probes.is_empty() {
+                return Ok((statuses, Vec::new()));
+            }
+            progress.step(&format!(
+                "smoke probes ({}): the last gate",
+                rendered.probes.len()
+            ));
+            let outcomes = probes::run(host, stack, &rendered.probes, &[], progress, redact);
+            if probes::failures(&outcomes).is_empty() {
+                Ok((statuses, outcomes))
+            } else {
+                Err(DeployError::Probes(outcomes))
+            }
+        });
+    match gated {
+        Ok((statuses, outcomes)) => {
             report.services = statuses;
+            report.probes = outcomes;
             Ok(report)
         }
         Err(err) => {
@@ -271,6 +316,9 @@ pub fn apply(
             {
                 let why = match &err {
                     DeployError::Unhealthy(f) => format!("service `{}` is not healthy", f.service),
+                    DeployError::Probes(o) => {
+                        format!("{} smoke probe(s) failed", probes::failures(o).len())
+                    }
                     _ => "the deploy failed".to_string(),
                 };
                 progress.step(&format!("{why}: rolling back to release {prev}"));

@@ -554,6 +554,7 @@ mod tests {
             networks: vec![],
             services: vec![],
             hosts: vec![],
+            host_facts: Default::default(),
         }
     }
 

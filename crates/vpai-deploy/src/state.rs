@@ -62,6 +62,8 @@ pub struct HostState {
     pub lock: LockSeen,
     /// Where the host keeps deploy locks (`/run/lock`).
     pub lock_dir: Option<String>,
+    /// GID owning `/var/run/docker.sock`, when the socket is there.
+    pub docker_socket_gid: Option<u32>,
 }
 
 /// Where the per-host deploy lock lives: outside the project root (a lock taken by a
@@ -116,6 +118,8 @@ elif [ -e "$lock" ]; then
   exec 9<&-
 fi
 echo "uid $EUID"
+# The socket's group, for services that talk to the engine (`group_add`).
+[ -S /var/run/docker.sock ] && echo "docker_gid $(stat -c %g /var/run/docker.sock 2>/dev/null)"
 files=(); ds=(); man=""
 if cd "$root" 2>/dev/null; then
   # A managed path that goes through a link is reported missing: the install that
@@ -253,6 +257,7 @@ pub fn parse(out: &[u8]) -> Result<HostState, String> {
         containers: Vec::new(),
         lock: LockSeen::Free,
         lock_dir: None,
+        docker_socket_gid: None,
     };
     let mut pos = 0;
     let mut lock_word = String::new();
@@ -274,6 +279,7 @@ pub fn parse(out: &[u8]) -> Result<HostState, String> {
             "lockdir" => state.lock_dir = Some(rest.to_string()),
             "lockinfo" => lock_info.push(rest.to_string()),
             "uid" => state.uid = rest.parse().unwrap_or(0),
+            "docker_gid" => state.docker_socket_gid = rest.trim().parse().ok(),
             "file" => {
                 let mut it = rest.splitn(6, ' ');
                 let mode = it.next().and_then(|m| u32::from_str_radix(m, 8).ok());

@@ -27,12 +27,14 @@ pub struct Network {
     pub internal: bool,
 }
 
-/// The four networks of seed 001 §12.1, in a fixed order, and their /24 index.
+/// The five networks of seed 001 §12.1, in a fixed order, and their /24 index
+/// (`sandbox`: OpenClaw's tool containers, which reach only LiteLLM).
 pub const NETWORKS: &[(&str, u8, bool)] = &[
     ("frontend", 1, false),
     ("backend", 2, true),
     ("monitoring", 3, true),
     ("egress", 4, false),
+    ("sandbox", 5, true),
 ];
 
 /// A service as it will run.
@@ -79,9 +81,32 @@ pub struct Stack {
     pub services: Vec<Service>,
     /// `[hosts.NAME]`; empty: the stack runs on this machine.
     pub hosts: Vec<HostDef>,
+    /// What was read from the target host that the files depend on; `None` until a
+    /// deploy has read it (an offline render assumes the defaults).
+    /// A cell: a deploy learns them from the snapshot it reads under the lock, while
+    /// the stack is borrowed everywhere.
+    pub host_facts: std::cell::Cell<Option<HostFacts>>,
 }
 
+/// Facts of the target host the rendered files depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct HostFacts {
+    /// GID owning `/var/run/docker.sock` (989 on Debian, 999 or 998 elsewhere).
+    pub docker_socket_gid: u32,
+}
+
+/// The docker socket's GID an offline render assumes (Debian's, seed 001 §11.13);
+/// `vpai up` writes the target host's own.
+pub const ASSUMED_DOCKER_SOCKET_GID: u32 = 989;
+
 impl Stack {
+    /// The GID of the host's Docker socket, as read by the deploy, or the assumed one.
+    pub fn docker_socket_gid(&self) -> u32 {
+        self.host_facts
+            .get()
+            .map_or(ASSUMED_DOCKER_SOCKET_GID, |f| f.docker_socket_gid)
+    }
+
     pub fn service(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.name == name)
     }
@@ -221,13 +246,44 @@ pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result
     // sites with the same address. (fqdn, service, span of an explicit `subdomain`)
     let mut sites: Vec<(String, String, Option<std::ops::Range<usize>>)> = Vec::new();
     for (name, _) in &names {
-        let def = catalog.get(name).expect("checked above").clone();
+        let mut def = catalog.get(name).expect("checked above").clone();
         let svc_spec = spec
             .services
             .iter()
             .find(|(k, _)| k.get_ref() == name)
             .map(|(_, v)| v.clone())
             .unwrap_or_default();
+        for (key, value) in &svc_spec.data {
+            let Some(default) = def.data.get(key.get_ref()) else {
+                let known: Vec<&str> = def.data.keys().map(String::as_str).collect();
+                return Err(file.error_at(
+                    key.span(),
+                    format!("`{}` is not a data key of {name}", key.get_ref()),
+                    if known.is_empty() {
+                        format!("{name} takes no `data`; remove the table")
+                    } else {
+                        format!("its keys are: {}", known.join(", "))
+                    },
+                ));
+            };
+            if default.type_str() != value.get_ref().type_str() {
+                return Err(file.error_at(
+                    value.span(),
+                    format!(
+                        "`{}` of {name} is {} in the catalog, not {}",
+                        key.get_ref(),
+                        an(default.type_str()),
+                        an(value.get_ref().type_str())
+                    ),
+                    format!(
+                        "write it as {}, in the shape of the catalog's default",
+                        an(default.type_str())
+                    ),
+                ));
+            }
+            def.data
+                .insert(key.get_ref().clone(), value.get_ref().clone());
+        }
         let version = svc_spec
             .version
             .as_ref()
@@ -372,12 +428,29 @@ pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result
 
     let service_names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
     let hosts = hosts::build(file, &service_names)?;
+    let root = opts
+        .root
+        .clone()
+        .unwrap_or_else(|| Path::new("/opt").join(&project));
+    // The root reaches compose volume specs (`SRC:DST:ro`) and scripts: it must be an
+    // absolute path whose text cannot change their meaning.
+    let shown_root = root.to_string_lossy();
+    if !root.is_absolute()
+        || root.to_str().is_none()
+        || shown_root
+            .chars()
+            .any(|c| c == ':' || c == ',' || c.is_control())
+    {
+        return Err(file.error_at(
+            0..0,
+            format!("the deploy root `{}` cannot be used", shown(&shown_root)),
+            "give an absolute path without `:`, `,` or control characters (`--root /opt/NAME`)",
+        ));
+    }
     Ok(Stack {
         hosts,
-        root: opts
-            .root
-            .clone()
-            .unwrap_or_else(|| Path::new("/opt").join(&project)),
+        host_facts: Default::default(),
+        root,
         project,
         domain: p.domain.get_ref().clone(),
         tls: match p.tls {
@@ -433,3 +506,11 @@ fn unknown_service(
 
 #[cfg(test)]
 mod tests;
+
+/// "an array", "a table": the kind of a TOML value in a sentence.
+fn an(kind: &str) -> String {
+    match kind.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {kind}"),
+        _ => format!("a {kind}"),
+    }
+}

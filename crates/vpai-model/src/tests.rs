@@ -120,10 +120,21 @@ fn an_unknown_service_name_is_shown_escaped() {
 
 #[test]
 fn a_facts_only_service_is_refused_with_the_reason() {
-    let err = build_text(
-        "[project]\nname = \"x\"\ndomain = \"example.org\"\nservices = [\"caddy\", \"grafana\"]\n",
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("tool.toml"),
+        "name = \"tool\"\ndescription = \"an image we only lint\"\ndeployable = false\nimage = \"example/tool\"\nuid = 1\ngid = 1\n",
     )
-    .unwrap_err();
+    .unwrap();
+    let mut catalog = Catalog::embedded();
+    catalog.load_dir(tmp.path()).unwrap();
+    let file = StackFile::parse(
+        Path::new("stack.toml"),
+        "[project]\nname = \"x\"\ndomain = \"example.org\"\nservices = [\"caddy\", \"tool\"]\n"
+            .into(),
+    )
+    .unwrap();
+    let err = build(&file, &catalog, &BuildOptions::default()).unwrap_err();
     let text = format!("{err:?}");
     assert!(text.contains("not deployable by vpai yet"), "{text}");
 }
@@ -142,4 +153,51 @@ fn a_database_needs_the_service_the_catalog_says_provides_them() {
     .unwrap();
     assert_eq!(stack.database_provider().unwrap().name, "postgresql");
     assert_eq!(stack.reverse_proxy().unwrap().name, "caddy");
+}
+
+/// `[services.NAME.data]` replaces a key of the catalog's `[data]`: only keys the
+/// catalog has, only of the same kind, and each error points at the operator's text.
+#[test]
+fn service_data_replaces_catalog_keys_of_the_same_kind_only() {
+    let ok = build_text(
+        "[project]\nname='x'\ndomain='a.b'\n[[services.litellm.data.models]]\nname='local'\nmodel='openai/qwen'\nkey='os.environ/OPENAI_API_KEY'\nsecret='openai_api_key'\n",
+    )
+    .unwrap();
+    let models = ok.service("litellm").unwrap().def.data["models"]
+        .as_array()
+        .unwrap();
+    assert_eq!(models.len(), 1);
+    assert_eq!(models[0]["name"].as_str(), Some("local"));
+
+    let unknown =
+        build_text("[project]\nname='x'\ndomain='a.b'\n[services.litellm.data]\nmodles=[]\n")
+            .unwrap_err();
+    let text = format!("{:?}", miette::Report::new(unknown));
+    assert!(
+        text.contains("`modles` is not a data key of litellm"),
+        "{text}"
+    );
+    assert!(
+        text.contains("its keys are: budgets, cache, fallbacks, models"),
+        "{text}"
+    );
+    assert!(text.contains("stack.toml:5:1"), "{text}");
+
+    let kind =
+        build_text("[project]\nname='x'\ndomain='a.b'\n[services.litellm.data]\nmodels='all'\n")
+            .unwrap_err();
+    let text = format!("{:?}", miette::Report::new(kind));
+    assert!(
+        text.contains("is an array in the catalog, not a string"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_sandbox_network_is_the_fifth_and_internal() {
+    let file = StackFile::example();
+    let stack = build(&file, &Catalog::embedded(), &BuildOptions::default()).unwrap();
+    let sandbox = stack.networks.iter().find(|n| n.name == "sandbox").unwrap();
+    assert_eq!(sandbox.subnet, "172.20.5.0/24");
+    assert!(sandbox.internal);
 }

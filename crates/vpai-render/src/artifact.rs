@@ -67,6 +67,8 @@ pub struct Rendered {
     pub dirs: Vec<DirSpec>,
     /// Service -> hash of the files its container reads.
     pub input_hashes: BTreeMap<String, String>,
+    /// The smoke probes of the stack's services, ready to run.
+    pub probes: Vec<crate::probes::RenderedProbe>,
 }
 
 /// Name of the manifest that lists every artifact with mode, owner and hash.

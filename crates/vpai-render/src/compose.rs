@@ -36,13 +36,18 @@ struct ComposeService {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     volumes: Vec<String>,
     networks: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    group_add: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cgroup: Option<&'static str>,
     cap_drop: Vec<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     cap_add: Vec<String>,
     security_opt: Vec<&'static str>,
     deploy: Deploy,
     logging: Logging,
-    healthcheck: Healthcheck,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    healthcheck: Option<Healthcheck>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stop_grace_period: Option<String>,
     labels: BTreeMap<String, String>,
@@ -214,7 +219,13 @@ fn compose_service(stack: &Stack, svc: &Service, input_hash: Option<&String>) ->
         .iter()
         .map(|v| {
             let ro = if v.read_only { ":ro" } else { "" };
-            literal(&format!("./{}:{}{ro}", v.source, v.target))
+            // `{{ stack.root }}` in a target: the same path inside as on the host, for
+            // a service that hands paths to the engine (OpenClaw's sandboxes, seed 001
+            // §11.23). The root was validated when the stack was built.
+            let target = v
+                .target
+                .replace(vpai_catalog::ROOT_TOKEN, &stack.root.display().to_string());
+            literal(&format!("./{}:{target}{ro}", v.source))
         })
         .collect();
     for cfg in &def.configs {
@@ -222,6 +233,26 @@ fn compose_service(stack: &Stack, svc: &Service, input_hash: Option<&String>) ->
             volumes.push(literal(&format!("./{}:{}:ro", cfg.path, target)));
         }
     }
+    for copy in &def.files {
+        if let Some(target) = &copy.target {
+            volumes.push(literal(&format!("./{}:{}:ro", copy.path, target)));
+        }
+    }
+    for m in &def.host_mounts {
+        let ro = if m.read_only { ":ro" } else { "" };
+        volumes.push(literal(&format!("{}:{}{ro}", m.source, m.target)));
+    }
+    let group_add = def
+        .group_add
+        .iter()
+        .map(|g| {
+            if g == vpai_catalog::DOCKER_SOCKET_GROUP {
+                stack.docker_socket_gid().to_string()
+            } else {
+                literal(g)
+            }
+        })
+        .collect();
     let ports = def
         .publish
         .iter()
@@ -256,6 +287,8 @@ fn compose_service(stack: &Stack, svc: &Service, input_hash: Option<&String>) ->
         ports,
         volumes,
         networks: literals(&def.networks),
+        group_add,
+        cgroup: def.cgroup.map(|c| c.as_str()),
         cap_drop: vec!["ALL"],
         cap_add: literals(&def.cap_add),
         security_opt: vec!["no-new-privileges:true"],
@@ -272,13 +305,13 @@ fn compose_service(stack: &Stack, svc: &Service, input_hash: Option<&String>) ->
                 .into_iter()
                 .collect(),
         },
-        healthcheck: Healthcheck {
-            test: def.healthcheck.test.clone(),
-            interval: literal(&def.healthcheck.interval),
-            timeout: literal(&def.healthcheck.timeout),
-            retries: def.healthcheck.retries,
-            start_period: literal(&def.healthcheck.start_period),
-        },
+        healthcheck: def.healthcheck.as_ref().map(|h| Healthcheck {
+            test: h.test.clone(),
+            interval: literal(&h.interval),
+            timeout: literal(&h.timeout),
+            retries: h.retries,
+            start_period: literal(&h.start_period),
+        }),
         stop_grace_period: def.stop_grace_period.as_deref().map(literal),
         labels,
     }

@@ -83,6 +83,8 @@ struct StackCtx<'a> {
     locale: &'a str,
     health_endpoint: bool,
     root: String,
+    http_port: u16,
+    https_port: u16,
 }
 
 #[derive(Serialize, Clone)]
@@ -131,6 +133,34 @@ struct DatabaseCtx {
     password_secret: String,
 }
 
+/// One web service as templates see it (`web_services`, and `web` in a probe).
+fn web_ctx(s: &Service) -> Option<WebCtx> {
+    let web = s.def.web.as_ref()?;
+    Some(WebCtx {
+        name: s.name.clone(),
+        fqdn: s.fqdn.clone()?,
+        port: web.port,
+        websocket: web.websocket,
+    })
+}
+
+fn database_ctx(service: &str, d: &vpai_catalog::DatabaseDef) -> DatabaseCtx {
+    DatabaseCtx {
+        service: service.to_string(),
+        name: d.name.clone(),
+        user: d.user.clone(),
+        password_secret: d.password_secret.clone(),
+    }
+}
+
+pub(crate) fn database_value(service: &str, d: &vpai_catalog::DatabaseDef) -> Value {
+    Value::from_serialize(database_ctx(service, d))
+}
+
+pub(crate) fn web_value(s: &Service) -> Value {
+    Value::from_serialize(web_ctx(s))
+}
+
 /// Values shared by every template of the stack.
 pub fn base_context(stack: &Stack, secrets: &Arc<SecretsView>) -> BTreeMap<String, Value> {
     let mut ctx = BTreeMap::new();
@@ -145,6 +175,8 @@ pub fn base_context(stack: &Stack, secrets: &Arc<SecretsView>) -> BTreeMap<Strin
             locale: &stack.locale,
             health_endpoint: stack.health_endpoint,
             root: stack.root.display().to_string(),
+            http_port: stack.http_port,
+            https_port: stack.https_port,
         }),
     );
     let services: BTreeMap<String, ServiceCtx> = stack
@@ -154,29 +186,20 @@ pub fn base_context(stack: &Stack, secrets: &Arc<SecretsView>) -> BTreeMap<Strin
         .collect();
     ctx.insert("services".into(), Value::from_serialize(&services));
     ctx.insert("secrets".into(), Value::from_dyn_object(secrets.clone()));
-    let web: Vec<WebCtx> = stack
-        .services
+    // The Docker networks by short name (`networks.backend.subnet`): a service that must
+    // trust the proxy's addresses reads them here.
+    let networks: BTreeMap<&str, &vpai_model::Network> = stack
+        .networks
         .iter()
-        .filter_map(|s| {
-            let web = s.def.web.as_ref()?;
-            Some(WebCtx {
-                name: s.name.clone(),
-                fqdn: s.fqdn.clone()?,
-                port: web.port,
-                websocket: web.websocket,
-            })
-        })
+        .map(|n| (n.name.as_str(), n))
         .collect();
+    ctx.insert("networks".into(), Value::from_serialize(&networks));
+    let web: Vec<WebCtx> = stack.services.iter().filter_map(web_ctx).collect();
     ctx.insert("web_services".into(), Value::from_serialize(&web));
     let dbs: Vec<DatabaseCtx> = stack
         .databases()
         .into_iter()
-        .map(|(svc, d)| DatabaseCtx {
-            service: svc.to_string(),
-            name: d.name.clone(),
-            user: d.user.clone(),
-            password_secret: d.password_secret.clone(),
-        })
+        .map(|(svc, d)| database_ctx(svc, d))
         .collect();
     ctx.insert("databases".into(), Value::from_serialize(&dbs));
     ctx

@@ -9,6 +9,7 @@ pub use compose::network_owner;
 pub use envfile::check_env_value;
 mod context;
 mod envfile;
+pub mod probes;
 mod templates;
 
 pub use artifact::{Artifact, DirSpec, Rendered};
@@ -122,6 +123,48 @@ pub fn render(
             }
         }
 
+        for copy in &def.files {
+            let mode = parse_mode(&svc.name, &copy.mode)?;
+            let file_owner = match copy.owner {
+                FileOwner::Root => (0, 0),
+                FileOwner::Service => owner,
+            };
+            let copied = def.copied_files(copy);
+            let is_dir = copied.iter().any(|(rel, _)| !rel.is_empty());
+            if is_dir {
+                add_dirs(&mut dirs, &copy.path, 0o755, (0, 0));
+            }
+            for (rel, text) in copied {
+                let path = if rel.is_empty() {
+                    copy.path.clone()
+                } else {
+                    format!("{}/{rel}", copy.path)
+                };
+                if let Some((parent, _)) = path.rsplit_once('/') {
+                    add_dirs(&mut dirs, parent, 0o755, (0, 0));
+                }
+                artifacts.push(Artifact {
+                    path,
+                    bytes: text.as_bytes().to_vec(),
+                    mode,
+                    owner: file_owner,
+                    services: if copy.target.is_some() {
+                        vec![svc.name.clone()]
+                    } else {
+                        Vec::new()
+                    },
+                    secrets: BTreeSet::new(),
+                    secret: false,
+                });
+                if copy.target.is_some() {
+                    inputs
+                        .entry(svc.name.clone())
+                        .or_default()
+                        .push(artifacts.len() - 1);
+                }
+            }
+        }
+
         view.reset();
         let env_text = envfile::render_env(&env, &ctx, svc)?;
         artifacts.push(Artifact {
@@ -183,13 +226,30 @@ pub fn render(
 
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     dirs.sort_by(|a, b| a.path.cmp(&b.path));
+    let probes = probes::render_probes(&env, stack, &base, &view)?;
     let mut rendered = Rendered {
         artifacts,
         dirs,
         input_hashes,
+        probes,
     };
     rendered.add_manifest();
     Ok(rendered)
+}
+
+/// Every directory of `path` (and `path` itself) in `dirs`, once, with `mode`/`owner`
+/// for those not declared yet.
+fn add_dirs(dirs: &mut Vec<DirSpec>, path: &str, mode: u32, owner: (u32, u32)) {
+    let mut parts = String::new();
+    for piece in path.split('/') {
+        if !parts.is_empty() {
+            parts.push('/');
+        }
+        parts.push_str(piece);
+        if !dirs.iter().any(|d| d.path == parts) {
+            dirs.push(DirSpec::new(&parts, mode, owner));
+        }
+    }
 }
 
 fn parse_mode(service: &str, mode: &str) -> Result<u32, RenderError> {

@@ -375,3 +375,240 @@ fn the_lint_of_a_rendered_custom_service_uses_its_entry_facts_000_11() {
     let report = vpai_check::check_files_with_catalog(&files, &opts, &catalog);
     assert!(missing_tool(&report), "{:?}", report.findings);
 }
+
+/// The keys the monitoring services and OpenClaw need, from an operator's folder:
+/// read-only host mounts, the Docker socket's group read from the host, no healthcheck
+/// with a stated reason, verbatim files, probes whose secrets stay off argv, data
+/// replaced from stack.toml.
+#[test]
+fn host_mounts_socket_group_files_probes_and_data_render_as_declared() {
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("catalog/web");
+    std::fs::create_dir_all(folder.join("boards/nested")).unwrap();
+    std::fs::write(folder.join("boards/a.json"), "{\"uid\":\"a\"}\n").unwrap();
+    std::fs::write(
+        folder.join("boards/nested/b.json"),
+        "{{ not a template }}\n",
+    )
+    .unwrap();
+    let (_, stack) = operator_web_service(
+        tmp.path(),
+        r#"test = ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]
+[[host_mounts]]
+source = "/var/run/docker.sock"
+target = "/var/run/docker.sock"
+[[host_mounts]]
+source = "/srv/rw"
+target = "/rw"
+read_only = false
+[[files]]
+source = "boards"
+path = "configs/web/boards"
+target = "/boards"
+[[secrets]]
+name = "web_token"
+[[probes]]
+name = "answers"
+description = "the site answers with the token"
+command = ["sh", "-c", "wget -qO- --header \"X-Token: $TOKEN\" http://127.0.0.1:8080/{{ data.page }}"]
+env = { TOKEN = "{{ secrets.web_token }}" }
+expect = "ok"
+attempts = 3
+[data]
+page = "index.html"
+"#,
+        &[],
+        "\"web\"",
+    );
+    let mut store = SecretStore::in_memory();
+    ensure_secrets(&stack, &mut store);
+    let r = render(&stack, &store, &TemplateSource::embedded()).unwrap();
+    let compose = r.get("docker-compose.yml").unwrap().text().to_string();
+    assert!(
+        compose.contains("- /var/run/docker.sock:/var/run/docker.sock:ro"),
+        "{compose}"
+    );
+    assert!(compose.contains("- /srv/rw:/rw\n"), "{compose}");
+    assert!(
+        compose.contains("- ./configs/web/boards:/boards:ro"),
+        "{compose}"
+    );
+    // Verbatim: a file that looks like a template is copied as it is.
+    assert_eq!(
+        r.get("configs/web/boards/a.json").unwrap().text(),
+        "{\"uid\":\"a\"}\n"
+    );
+    assert_eq!(
+        r.get("configs/web/boards/nested/b.json").unwrap().text(),
+        "{{ not a template }}\n"
+    );
+    assert!(r.dirs.iter().any(|d| d.path == "configs/web/boards/nested"));
+    // A copied file the container reads is part of its inputs: a change recreates it.
+    assert_eq!(
+        r.get("configs/web/boards/a.json").unwrap().services,
+        ["web"]
+    );
+    let p = &r.probes[0];
+    assert_eq!(p.name, "answers");
+    assert_eq!(p.attempts, 3);
+    assert!(p.argv[2].ends_with("/index.html"), "{:?}", p.argv);
+    let token = store.get("web_token").unwrap();
+    assert!(p.argv.iter().all(|a| !a.contains(token)), "secret in argv");
+    assert_eq!(p.env, [("TOKEN".to_string(), token.to_string())]);
+    assert!(!format!("{p:?}").contains(token), "Debug shows the secret");
+    assert_eq!(
+        p.place,
+        probes::ProbePlace::Container("site_web".to_string())
+    );
+}
+
+#[test]
+fn a_secret_in_a_probe_command_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, stack) = operator_web_service(
+        tmp.path(),
+        r#"test = ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]
+[[secrets]]
+name = "web_token"
+[[probes]]
+name = "leaky"
+description = "puts the token on the command line"
+command = ["wget", "--header", "X-Token: {{ secrets.web_token }}", "http://127.0.0.1:8080/"]
+"#,
+        &[],
+        "\"web\"",
+    );
+    let mut store = SecretStore::in_memory();
+    ensure_secrets(&stack, &mut store);
+    let err = render(&stack, &store, &TemplateSource::embedded())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("process list") && err.contains("`env`"),
+        "{err}"
+    );
+    assert!(!err.contains(store.get("web_token").unwrap()), "{err}");
+}
+
+/// The Docker socket's group is the target host's (seed 001 §11.13: 989 on Debian,
+/// other numbers elsewhere): an offline render assumes Debian's, a deploy writes the
+/// GID its host snapshot read.
+#[test]
+fn the_docker_socket_group_is_the_hosts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("catalog/web");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("service.toml"),
+        r#"name = "web"
+description = "talks to the engine"
+phase = "apps"
+image = "example/web"
+version = "1.2.3"
+uid = 1000
+gid = 1000
+memory = "64M"
+memory_floor = "16M"
+networks = ["backend"]
+group_add = ["docker-socket", "44"]
+[liveness]
+reason = "the image has no HTTP client"
+"#,
+    )
+    .unwrap();
+    let mut catalog = Catalog::embedded();
+    catalog.load_dir(&tmp.path().join("catalog")).unwrap();
+    let file = StackFile::parse(
+        &tmp.path().join("stack.toml"),
+        "[project]\nname = \"site\"\ndomain = \"example.org\"\nservices = [\"web\"]\n[services.web]\n".into(),
+    )
+    .unwrap();
+    let stack = build(&file, &catalog, &BuildOptions::default()).unwrap();
+    let store = SecretStore::in_memory();
+    let compose = |stack: &Stack| {
+        render(stack, &store, &TemplateSource::embedded())
+            .unwrap()
+            .get("docker-compose.yml")
+            .unwrap()
+            .text()
+            .to_string()
+    };
+    let offline = compose(&stack);
+    assert!(
+        offline.contains("group_add:\n    - '989'\n    - '44'")
+            || offline.contains("group_add:\n    - \"989\"\n    - \"44\""),
+        "{offline}"
+    );
+    assert!(!offline.contains("healthcheck:"), "{offline}");
+    stack.host_facts.set(Some(vpai_model::HostFacts {
+        docker_socket_gid: 998,
+    }));
+    let deployed = compose(&stack);
+    assert!(deployed.contains("998"), "{deployed}");
+    assert!(!deployed.contains("989"), "{deployed}");
+}
+
+/// LiteLLM's routing comes from stack.toml: the model list, fallbacks in the list-of-maps
+/// shape LiteLLM reads (seed 001 §10.1), provider budgets, the Redis cache by reference.
+#[test]
+fn litellm_models_fallbacks_budgets_and_cache_come_from_stack_toml() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = StackFile::parse(
+        &tmp.path().join("stack.toml"),
+        r#"[project]
+name = "x"
+domain = "example.org"
+[services.litellm.data]
+fallbacks = [{ model = "claude-sonnet", to = ["deepseek-v3"] }]
+budgets = [{ provider = "openrouter", limit = 10.5, period = "1d" }]
+[[services.litellm.data.models]]
+name = "claude-sonnet"
+model = "anthropic/claude-sonnet-4-5"
+key = "os.environ/ANTHROPIC_API_KEY"
+secret = "anthropic_api_key"
+[[services.litellm.data.models]]
+name = "deepseek-v3"
+model = "openrouter/deepseek/deepseek-chat"
+key = "os.environ/OPENROUTER_API_KEY"
+secret = "openrouter_api_key"
+max_tokens = 4096
+"#
+        .into(),
+    )
+    .unwrap();
+    let stack = build(&file, &Catalog::embedded(), &BuildOptions::default()).unwrap();
+    let mut store = SecretStore::in_memory();
+    ensure_secrets(&stack, &mut store);
+    for key in ["anthropic_api_key", "openrouter_api_key"] {
+        store.set(key, "sk-test".into(), vpai_vault::SecretOrigin::External);
+    }
+    let r = render(&stack, &store, &TemplateSource::embedded()).unwrap();
+    let text = r
+        .get("configs/litellm/config.yaml")
+        .unwrap()
+        .text()
+        .to_string();
+    let yaml: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    let models = yaml["model_list"].as_array().unwrap();
+    assert_eq!(models.len(), 2, "{text}");
+    assert!(
+        models[0]["litellm_params"].get("max_tokens").is_none(),
+        "{text}"
+    );
+    assert_eq!(models[1]["litellm_params"]["max_tokens"], 4096, "{text}");
+    assert_eq!(
+        yaml["router_settings"]["fallbacks"],
+        serde_json::json!([{ "claude-sonnet": ["deepseek-v3"] }]),
+        "{text}"
+    );
+    assert_eq!(
+        yaml["router_settings"]["provider_budget_config"]["openrouter"],
+        serde_json::json!({ "budget_limit": 10.5, "time_period": "1d" }),
+        "{text}"
+    );
+    assert_eq!(
+        yaml["litellm_settings"]["cache_params"]["password"],
+        "os.environ/REDIS_PASSWORD"
+    );
+    assert!(!text.contains("sk-test"), "a key value in the config");
+}

@@ -94,7 +94,7 @@ pub struct ProjectSpec {
     pub http_port: Spanned<u16>,
     #[serde(default = "default_https_port")]
     pub https_port: Spanned<u16>,
-    /// A /16 from which the four networks take a /24 each.
+    /// A /16 from which the five networks take a /24 each.
     #[serde(default = "default_subnet")]
     pub subnet: Spanned<String>,
     /// The main-domain site answers `/health` (for uptime monitors and tests).
@@ -121,6 +121,10 @@ pub struct ServiceSpec {
     /// Extra non-secret environment entries.
     #[serde(default)]
     pub env: BTreeMap<Spanned<String>, Spanned<String>>,
+    /// Replaces top-level keys of the catalog's `[data]` (LiteLLM's models, OpenClaw's
+    /// agents): same key names and kinds only.
+    #[serde(default)]
+    pub data: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
 }
 
 fn default_timezone() -> Spanned<String> {

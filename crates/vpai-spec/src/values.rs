@@ -613,7 +613,7 @@ pub fn check_subnet(text: &str) -> Result<(u8, u8), Refusal> {
     let Some((a, b)) = parse_subnet16(text) else {
         return Err(Refusal::new(
             format!("`{}` is not an IPv4 /16", shown(text)),
-            "write it like `172.20.0.0/16`; the networks take 172.20.1.0/24 .. 172.20.4.0/24",
+            "write it like `172.20.0.0/16`; the networks take 172.20.1.0/24 .. 172.20.5.0/24",
         ));
     };
     let why = match (a, b) {

@@ -91,6 +91,9 @@ pub enum Command {
     Down(DownArgs),
     /// Show each service's container state and health.
     Status(StatusArgs),
+    /// Run the smoke probes: prove the stack works end to end (the last gate of `up`).
+    #[command(after_help = crate::commands::verify::EXAMPLES)]
+    Verify(crate::commands::verify::VerifyArgs),
     /// Show what `up` would change on the host: files (diffs, secrets masked), services. Read-only.
     Plan(PlanArgs),
     /// Check that the host can run the stack: OS, memory, disk, Docker, ports, DNS, clock.
@@ -137,8 +140,9 @@ pub struct InitArgs {
     /// Main domain; each service gets a subdomain of it.
     #[arg(long)]
     pub domain: Option<String>,
-    /// Service set.
-    #[arg(long, value_parser = ["core"])]
+    /// Service set: core (data stores, Caddy, n8n, LiteLLM), monitoring (core plus
+    /// metrics, logs and Grafana), full (monitoring plus OpenClaw and DIUN).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(vpai_catalog::Catalog::profile_names()))]
     pub profile: Option<String>,
     /// E-mail for ACME (Let's Encrypt) certificates.
     #[arg(long)]
@@ -242,6 +246,9 @@ pub struct UpArgs {
     /// Keep the failed state when a phase does not become healthy (no automatic rollback).
     #[arg(long)]
     pub no_rollback: bool,
+    /// Skip the smoke probes after the health gates (`vpai verify` runs them alone).
+    #[arg(long)]
+    pub no_probes: bool,
     /// Install Docker Engine and Compose v2 from the distribution's repository if missing.
     #[arg(long)]
     pub install_docker: bool,

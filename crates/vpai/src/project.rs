@@ -94,6 +94,18 @@ impl Project {
         Ok(store)
     }
 
+    /// Take what a host snapshot says the files depend on (the Docker socket's GID);
+    /// true when it changed the stack, so the files must be rendered again.
+    pub fn adopt_host_facts(&self, snapshot: &vpai_deploy::state::HostState) -> bool {
+        let Some(gid) = snapshot.docker_socket_gid else {
+            return false;
+        };
+        let facts = vpai_model::HostFacts {
+            docker_socket_gid: gid,
+        };
+        self.stack.host_facts.replace(Some(facts)) != Some(facts)
+    }
+
     pub fn render(&self, store: &SecretStore) -> anyhow::Result<Rendered> {
         Ok(vpai_render::render(&self.stack, store, &self.templates)?)
     }

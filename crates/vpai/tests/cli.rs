@@ -1067,16 +1067,7 @@ fn the_example_on_local_images_points_every_service_at_them() {
     );
     assert!(apps.contains("pull_policy: never"));
     // Our own rendering checks clean at every level, on local images too.
-    let out = vpai(dir.path())
-        .arg("check")
-        .arg(dir.path().join("out"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && text.contains("no findings"),
-        "{text}"
-    );
+    checks_clean(dir.path(), "local images");
     // `--local-images` means the example's images; alone it is a usage error.
     let out = vpai(dir.path())
         .args(["render", "--local-images"])
@@ -1149,4 +1140,54 @@ fn readme_command_blocks_parse() {
         checked += 1;
     }
     assert!(checked >= 20, "only {checked} README commands found");
+}
+
+/// Every profile (`core`, `monitoring`, `full`: the seeds' production set) is data:
+/// `vpai init --profile P` writes a commented stack.toml that renders as it is, and what
+/// it renders checks clean at every level (our own stacks must never trip our rules).
+#[test]
+fn every_profile_is_initialised_rendered_and_checks_clean() {
+    for profile in ["core", "monitoring", "full"] {
+        let dir = tempfile::tempdir().unwrap();
+        vpai(dir.path())
+            .args([
+                "init",
+                "--domain",
+                "example.org",
+                "--name",
+                "acme",
+                "--profile",
+                profile,
+                "--non-interactive",
+            ])
+            .assert()
+            .success();
+        let text = std::fs::read_to_string(dir.path().join("stack.toml")).unwrap();
+        assert!(text.contains(&format!("profile = \"{profile}\"")), "{text}");
+        let out = vpai(dir.path())
+            .args(["render", "--out"])
+            .arg(dir.path().join("out"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{profile}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        checks_clean(dir.path(), profile);
+    }
+}
+
+/// `vpai check DIR/out` finds nothing at any level.
+fn checks_clean(dir: &Path, what: &str) {
+    let out = vpai(dir)
+        .arg("check")
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && report.contains("no findings"),
+        "{what}:\n{report}"
+    );
 }

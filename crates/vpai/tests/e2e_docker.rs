@@ -149,7 +149,7 @@ impl Stack {
 
     fn teardown(&self) {
         let _ = self.vpai(&["down", "--all"]);
-        for net in ["frontend", "backend", "egress", "monitoring"] {
+        for net in ["frontend", "backend", "egress", "monitoring", "sandbox"] {
             let _ = sh(&[
                 "docker",
                 "network",
@@ -212,9 +212,41 @@ fn core_stack_up_noop_and_targeted_recreate() {
         "[services.litellm]\ndatabase = false\n",
     );
 
-    // First deploy: everything healthy.
+    // First deploy: everything healthy, and the smoke probes (the last gate) passed.
     let out = stack.vpai(&["up", "--timeout", "600"]);
     assert!(out.status.success(), "first up failed");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("7 smoke probes passed"), "{err}");
+    // `vpai verify` runs them alone: the SQL login of the app role, Redis ACL, a Qdrant
+    // scratch collection, HTTPS through Caddy with the internal CA for each subdomain,
+    // LiteLLM's model list with the master key.
+    let verify = stack.vpai(&["verify", "--json"]);
+    assert!(verify.status.success(), "verify failed");
+    let outcomes: serde_json::Value = serde_json::from_slice(&verify.stdout).unwrap();
+    let passed: Vec<String> = outcomes
+        .as_array()
+        .unwrap()
+        .iter()
+        .inspect(|o| assert_eq!(o["status"], "passed", "{o}"))
+        .map(|o| {
+            format!(
+                "{}/{}",
+                o["service"].as_str().unwrap(),
+                o["probe"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for want in [
+        "postgresql/login[n8n]",
+        "redis/acl",
+        "qdrant/collection",
+        "caddy/https[n8n]",
+        "caddy/https[litellm]",
+        "caddy/https[qdrant]",
+        "litellm/models",
+    ] {
+        assert!(passed.iter().any(|p| p == want), "{want} not in {passed:?}");
+    }
     let status = stack.vpai(&["status", "--json"]);
     assert!(status.status.success());
     let statuses: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
@@ -417,6 +449,67 @@ fn core_stack_up_noop_and_targeted_recreate() {
     stack.write(&text);
     let out = stack.vpai(&["up", "--timeout", "120"]);
     assert!(out.status.success());
+
+    // A change that keeps every container healthy but breaks what a probe proves is
+    // rolled back like an unhealthy one: the probe is named with its output, the
+    // previous release comes back, and `vpai verify` passes again.
+    std::fs::create_dir_all(stack.dir.path().join("catalog")).unwrap();
+    std::fs::write(
+        stack.dir.path().join("catalog/probed.toml"),
+        r#"name = "probed"
+description = "healthy whatever its answer"
+phase = "apps"
+image = "vpai-test/base"
+version = "trixie"
+uid = 0
+gid = 0
+tools = ["sh", "true", "sleep"]
+memory = "64M"
+memory_floor = "16M"
+networks = ["backend"]
+command = ["sleep", "infinity"]
+[healthcheck]
+test = ["CMD", "true"]
+interval = "1s"
+start_period = "1s"
+[env]
+ANSWER = "42"
+[[probes]]
+name = "answer"
+description = "the service gives the right answer"
+command = ["sh", "-c", 'echo "answer is $ANSWER"; test "$ANSWER" = 42']
+expect = "answer is 42"
+"#,
+    )
+    .unwrap();
+    let good = text.replace(
+        "[images]\n",
+        "[services.probed]\nenabled = true\n\n[images]\nprobed = \"vpai-test/base:trixie\"\n",
+    );
+    stack.write(&good);
+    let out = stack.vpai(&["up", "--timeout", "120"]);
+    assert!(out.status.success(), "up with the probed service");
+    stack.write(&good.replace(
+        "[services.probed]\nenabled = true\n",
+        "[services.probed]\nenabled = true\nenv = { ANSWER = \"41\" }\n",
+    ));
+    let out = stack.vpai(&["up", "--timeout", "120"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("smoke probes failed"), "{err}");
+    assert!(
+        err.contains("probed/answer") && err.contains("answer is 41"),
+        "{err}"
+    );
+    assert!(err.contains("rolled back to release"), "{err}");
+    let verify = stack.vpai(&["verify", "probed"]);
+    assert!(
+        verify.status.success(),
+        "the previous release answers again"
+    );
+    stack.write(&text);
+    let out = stack.vpai(&["up", "--timeout", "120"]);
+    assert!(out.status.success());
     let after = stack.container_ids();
 
     // A service that never becomes healthy is named with its logs; the rest keeps running.
@@ -461,6 +554,102 @@ test = ["CMD", "true"]
 
     eprintln!(
         "E2E TIMING: whole test {:.1}s, no-op up {noop_secs:.2}s",
+        t0.elapsed().as_secs_f64()
+    );
+}
+
+/// The images of the services beyond `core`, for the `full` profile.
+const FULL_IMAGES: &[(&str, &str)] = &[
+    ("victoriametrics", "vpai-test/victoriametrics:latest"),
+    ("loki", "vpai-test/loki:latest"),
+    ("alloy", "vpai-test/alloy:latest"),
+    ("cadvisor", "vpai-test/cadvisor:latest"),
+    ("grafana", "vpai-test/grafana:latest"),
+    ("openclaw", "vpai-test/openclaw:latest"),
+    ("diun", "vpai-test/diun:latest"),
+];
+
+/// The seeds' production set (`profile = "full"`: 13 services) comes up on the real
+/// engine and the smoke gate is green: every datasource of Grafana answers, a line
+/// pushed to Loki is read back, a container's log travels through Alloy to Loki,
+/// cAdvisor's series reach VictoriaMetrics, OpenClaw loads its rendered config and
+/// reaches LiteLLM, each subdomain answers over HTTPS through Caddy. A second `up`
+/// changes nothing.
+#[test]
+fn full_profile_up_with_the_smoke_gate() {
+    if !require_engine() {
+        return;
+    }
+    let t0 = Instant::now();
+    let stack = Stack::new(
+        "vpaifull",
+        "10.232.0.0/16",
+        "[services.litellm]\ndatabase = false\n",
+    );
+    let path = stack.dir.path().join("stack.toml");
+    let mut text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("profile = \"core\"", "profile = \"full\"");
+    for (svc, img) in FULL_IMAGES {
+        text.push_str(&format!("{svc} = \"{img}\"\n"));
+    }
+    stack.write(&text);
+
+    let out = stack.vpai(&["up", "--timeout", "900"]);
+    assert!(out.status.success(), "up of the full profile failed");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("13 services healthy"), "{err}");
+    let status = stack.vpai(&["status", "--json"]);
+    let statuses: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(statuses.as_array().unwrap().len(), 13);
+    for s in statuses.as_array().unwrap() {
+        assert_eq!(s["state"], "running", "{s}");
+    }
+
+    let verify = stack.vpai(&["verify", "--json"]);
+    assert!(verify.status.success(), "verify of the full profile failed");
+    let outcomes: serde_json::Value = serde_json::from_slice(&verify.stdout).unwrap();
+    let passed: Vec<String> = outcomes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["status"] == "passed")
+        .map(|o| {
+            format!(
+                "{}/{}",
+                o["service"].as_str().unwrap(),
+                o["probe"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for want in [
+        "grafana/datasource-victoriametrics",
+        "grafana/datasource-loki",
+        "grafana/datasource-postgresql",
+        "grafana/dashboards-loaded",
+        "loki/push-and-query",
+        "alloy/logs-reach-loki",
+        "alloy/metrics-reach-victoriametrics",
+        "victoriametrics/write-and-read",
+        "cadvisor/container-series",
+        "openclaw/config-loads",
+        "openclaw/litellm-reachable",
+        "caddy/https[grafana]",
+        "caddy/https[openclaw]",
+        "postgresql/login[grafana]",
+    ] {
+        assert!(
+            passed.iter().any(|p| p == want),
+            "{want} did not pass: {outcomes}"
+        );
+    }
+
+    // Nothing to change: one look at the host, nothing recreated.
+    let out = stack.vpai(&["up"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to change"));
+    eprintln!(
+        "E2E TIMING: full profile {:.1}s",
         t0.elapsed().as_secs_f64()
     );
 }

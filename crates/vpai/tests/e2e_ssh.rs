@@ -267,6 +267,18 @@ name = "app_token"
 format = "hex"
 length = 32
 rotate = "quarterly"
+[[probes]]
+name = "token"
+description = "the vault's token reaches the probe through its environment and matches the app's"
+command = ["sh", "-c", 'test "$PROBE_TOKEN" = "$APP_TOKEN" && echo same-token']
+env = { PROBE_TOKEN = "{{ secrets.app_token }}" }
+expect = "same-token"
+[[probes]]
+name = "root"
+description = "a probe on the host runs in the project root"
+in = "host"
+command = ["sh", "-c", "test -f docker-compose.yml && echo in-root"]
+expect = "in-root"
 "#;
 
 impl Project {
@@ -465,6 +477,19 @@ fn secret(project: &Project, name: &str) -> String {
 /// followed live), exec (exit code and output), restart (a recreate, health-gated, the
 /// other service untouched), doctor on the host.
 fn day_2_operations_over_ssh(sshd: &Sshd, project: &Project) {
+    // The smoke probes over SSH: one in the app's container (its env secret travels on
+    // stdin and `docker exec -e NAME`, never argv), one on the host in the project root.
+    let out = project.vpai(&["verify", "--host", "box", "--json"]);
+    assert!(out.status.success(), "verify over SSH failed");
+    let outcomes: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let passed: Vec<&str> = outcomes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["status"] == "passed")
+        .map(|o| o["probe"].as_str().unwrap())
+        .collect();
+    assert_eq!(passed, ["token", "root"], "{outcomes}");
     // Logs of a phase B service: the line the app printed, without a prefix.
     let out = project.vpai(&["logs", "--host", "box", "app"]);
     assert!(out.status.success(), "logs failed");

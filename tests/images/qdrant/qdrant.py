@@ -491,6 +491,9 @@ def make_handler(settings, storage):
     keys = {k for k in (svc["api_key"], svc["alt_api_key"]) if k}
     ro_key = svc["read_only_api_key"]
     max_body = svc["max_request_size_mb"] * 1024 * 1024
+    # Points live in memory only (the stand-in keeps collections' configs on disk, not
+    # their points): enough for a create/upsert/search/delete round trip.
+    points = {}
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "qdrant"
@@ -556,6 +559,28 @@ def make_handler(settings, storage):
             if not self.authorized(self.command not in ("GET", "HEAD")):
                 return
             parts = path.strip("/").split("/")
+            if path == "/metrics" and self.command in ("GET", "HEAD"):
+                # Prometheus text with the names Qdrant uses (no prefix by default).
+                names = storage.names()
+                lines = [
+                    "# HELP app_info information about qdrant server",
+                    "# TYPE app_info gauge",
+                    f'app_info{{name="qdrant",version="{VERSION}"}} 1',
+                    "# HELP collections_total number of collections",
+                    "# TYPE collections_total gauge",
+                    f"collections_total {len(names)}",
+                    "# HELP collection_points approximate amount of points per collection",
+                    "# TYPE collection_points gauge",
+                ]
+                lines += [f'collection_points{{id="{n}"}} {len(points.get(n, {}))}' for n in names]
+                body = ("\n".join(lines) + "\n").encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command == "GET":
+                    self.wfile.write(body)
+                return
             if parts[0] != "collections":
                 return self.err(404, f"Not found: {path}", t0)
             if len(parts) == 1 and self.command in ("GET", "HEAD"):
@@ -583,7 +608,36 @@ def make_handler(settings, storage):
                     log("INFO", "storage::content_manager::toc::create_collection", f"Creating collection {name}")
                     return self.ok(True, t0)
                 if self.command == "DELETE":
+                    points.pop(name, None)
                     return self.ok(storage.delete(name), t0)
+            if len(parts) >= 3 and parts[2] == "points":
+                cfg = storage.get(name)
+                if cfg is None:
+                    return self.err(404, f"Not found: Collection `{name}` doesn't exist!", t0)
+                try:
+                    body = self.body_json()
+                except ValueError as e:
+                    return self.err(400, f"Json deserialize error: {e}", t0)
+                size = ((cfg.get("vectors") or {}).get("size")) if isinstance(cfg.get("vectors"), dict) else None
+                pts = points.setdefault(name, {})
+                if len(parts) == 3 and self.command == "PUT":
+                    for pt in body.get("points") or []:
+                        vec = pt.get("vector")
+                        if not isinstance(vec, list) or (size and len(vec) != size):
+                            return self.err(400, f"Wrong input: Vector dimension error: expected dim: {size}, got {len(vec or [])}", t0)
+                        pts[pt.get("id")] = (vec, pt.get("payload") or {})
+                    return self.ok({"operation_id": len(pts), "status": "completed"}, t0)
+                if len(parts) == 4 and parts[3] == "search" and self.command == "POST":
+                    q = body.get("vector") or []
+                    if size and len(q) != size:
+                        return self.err(400, f"Wrong input: Vector dimension error: expected dim: {size}, got {len(q)}", t0)
+                    def cosine(a, b):
+                        na = sum(x * x for x in a) ** 0.5
+                        nb = sum(x * x for x in b) ** 0.5
+                        return sum(x * y for x, y in zip(a, b)) / (na * nb) if na and nb else 0.0
+                    hits = sorted(({"id": i, "version": 0, "score": cosine(q, v), "payload": pl}
+                                   for i, (v, pl) in pts.items()), key=lambda h: -h["score"])
+                    return self.ok(hits[: int(body.get("limit") or 10)], t0)
             if len(parts) == 3 and parts[2] == "snapshots":
                 if storage.get(name) is None:
                     return self.err(404, f"Not found: Collection `{name}` doesn't exist!", t0)

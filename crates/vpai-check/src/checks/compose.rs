@@ -472,6 +472,12 @@ pub fn shell_programs(script: &str) -> Vec<String> {
                     quote = Some(c);
                     segment.push(c);
                 }
+                // `>&3`, `2>&1`, `<&0`, `&>file` are redirections, not a new command.
+                '&' if i > 0 && matches!(chars[i - 1], '>' | '<')
+                    || chars.get(i + 1) == Some(&'>') =>
+                {
+                    segment.push(c)
+                }
                 ';' | '|' | '&' | '\n' | '(' | ')' | '`' => flush(&mut segment, &mut out),
                 '$' if chars.get(i + 1) == Some(&'(') => {
                     flush(&mut segment, &mut out);
@@ -1710,6 +1716,14 @@ mod tests {
             vec!["bash"]
         );
         assert_eq!(shell_programs("kill -0 1"), Vec::<String>::new());
+        // Redirections that duplicate descriptors start no command.
+        assert_eq!(
+            shell_programs(
+                "exec 3<>/dev/tcp/127.0.0.1/12345 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q 200 <&3 2>&1"
+            ),
+            vec!["grep"]
+        );
+        assert_eq!(shell_programs("wget -q x &>/dev/null & wait"), vec!["wget"]);
         assert_eq!(
             shell_programs("/usr/bin/pg_isready -q | grep x"),
             vec!["pg_isready", "grep"]

@@ -13,7 +13,9 @@ pub fn check(ctx: &Ctx, f: &Parsed, out: &mut Vec<Finding>) {
     root.walk_entries(&mut path, &mut |path, k, v| {
         let key = k.as_str().unwrap_or("");
         let dotted = path.join(".");
-        if key == "heartbeat" {
+        // A root `heartbeat` is what the gateway refuses; `agents.defaults.heartbeat`,
+        // `agents.list[].heartbeat` and `channels.*.heartbeat` are keys of v2026.2.
+        if dotted == "heartbeat" {
             out.push(f.at(rules::OPENCLAW_UNKNOWN_KEY, k, format!("`{dotted}` is an unknown key in OpenClaw v2026.2: the gateway crash-loops")));
         }
         if key == "cron" && v.is_seq() {

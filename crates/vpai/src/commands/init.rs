@@ -116,6 +116,22 @@ fn stack_toml(name: &str, domain: &str, profile: &str, email: Option<&str>, loca
         Some(e) => format!("acme_email = {}\n", toml_str(e)),
         None => "# acme_email = \"ops@example.com\"\n".to_string(),
     };
+    let members = vpai_catalog::Catalog::profile(profile)
+        .unwrap_or_default()
+        .join(" ");
+    let others: Vec<String> = vpai_catalog::Catalog::profile_names()
+        .into_iter()
+        .filter(|p| *p != profile)
+        .map(|p| {
+            format!(
+                "# {p} = {}",
+                vpai_catalog::Catalog::profile(p)
+                    .unwrap_or_default()
+                    .join(" ")
+            )
+        })
+        .collect();
+    let others = others.join("\n");
     let (name_lit, domain_lit, profile_lit, tls_lit) = (
         toml_str(name),
         toml_str(domain),
@@ -129,13 +145,14 @@ fn stack_toml(name: &str, domain: &str, profile: &str, email: Option<&str>, loca
 [project]
 name = {name_lit}          # required: containers `{name}_<service>`, files in /opt/{name}
 domain = {domain_lit}      # required: each service answers on <subdomain>.{domain}
-profile = {profile_lit}    # core = postgresql redis qdrant caddy n8n litellm
+profile = {profile_lit}    # {members}
+{others}
 tls = {tls_lit}            # acme (public certificates) or internal (Caddy's own CA)
 {email_line}timezone = "UTC"
 locale = "en-US"         # ICU locale for PostgreSQL collation (never fr_FR.UTF-8)
 # http_port = 80
 # https_port = 443
-# subnet = "172.20.0.0/16"  # the four Docker networks take a /24 each
+# subnet = "172.20.0.0/16"  # the five Docker networks take a /24 each
 
 # One table per service to change its defaults:
 # [services.n8n]

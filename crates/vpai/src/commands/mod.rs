@@ -18,6 +18,7 @@ mod secrets;
 mod status;
 mod target;
 mod up;
+pub mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::printer::Printer;
@@ -30,6 +31,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<ExitCode> {
         Command::Up(args) => up::run(args, printer),
         Command::Down(args) => down::run(args, printer),
         Command::Status(args) => status::run(args, printer),
+        Command::Verify(args) => verify::run(args, printer),
         Command::Plan(args) => plan::run(args, printer),
         Command::Preflight(args) => preflight::run(args, printer),
         Command::Rollback(args) => rollback::run(args, printer),

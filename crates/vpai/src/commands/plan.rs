@@ -17,10 +17,13 @@ pub fn run(args: PlanArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let mut project = Project::load(&args.stack)?;
     let store = project.secrets(printer)?;
     let target = target::connect(&mut project, &args.target, printer)?;
-    let rendered = project.render(&store)?;
+    let mut rendered = project.render(&store)?;
     let host = printer.traced(target.host());
     let (paths, dirs) = vpai_deploy::managed_paths(&rendered);
     let snapshot = state::read(&host, &project.stack, &paths, &dirs)?;
+    if project.adopt_host_facts(&snapshot) {
+        rendered = project.render(&store)?;
+    }
     if let LockSeen::Busy(info) = &snapshot.lock {
         printer.warn(&format!(
             "a deploy is running on `{}` right now ({}): this plan may be outdated in a moment",

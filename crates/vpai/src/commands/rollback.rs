@@ -63,6 +63,7 @@ pub fn run(args: RollbackArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let opts = ApplyOptions {
         timeout: Duration::from_secs(args.timeout),
         rollback: false,
+        probes: false,
     };
     let redact = |s: &str| printer.redact(s);
     let guarded = lock::Guarded {

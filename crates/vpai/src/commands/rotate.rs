@@ -81,10 +81,16 @@ pub fn run(args: RotateArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let rendered = project.render(&store)?;
+    let mut rendered = project.render(&store)?;
     // One deploy at a time on the host, as `vpai up` (lock and host state in one trip).
     let (paths, dirs) = vpai_deploy::managed_paths(&rendered);
-    let Some((deploy_lock, snapshot)) = target::lock(host, stack, &paths, &dirs, printer)? else {
+    let locked = target::lock(host, stack, &paths, &dirs, printer)?;
+    if let Some((_, snapshot)) = &locked
+        && project.adopt_host_facts(snapshot)
+    {
+        rendered = project.render(&store)?;
+    }
+    let Some((deploy_lock, snapshot)) = locked else {
         for name in &names {
             store.roll_back_rotation(name);
         }
@@ -126,6 +132,7 @@ pub fn run(args: RotateArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let opts = ApplyOptions {
         timeout: Duration::from_secs(args.timeout),
         rollback: false,
+        probes: true,
     };
     let redact = |s: &str| printer.redact(s);
     match vpai_deploy::apply(host, stack, &rendered, &plan, &opts, printer, &redact) {

@@ -18,18 +18,21 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let store = project.secrets(printer)?;
     project.require_external(&store)?;
     let target = target::connect(&mut project, &args.target, printer)?;
-    let rendered = project.render(&store)?;
+    let mut rendered = project.render(&store)?;
     // The seeds' traps are caught here, before the host is touched.
     if project.lint(&rendered, &args.allow, printer)? {
         return Ok(ExitCode::from(1));
     }
-    let stack = &project.stack;
     let traced = printer.traced(target.host());
     let host: &dyn vpai_host::Host = &traced;
-    let (paths, dirs) = vpai_deploy::managed_paths(&rendered);
 
     if args.check {
-        let snapshot = state::read(host, stack, &paths, &dirs)?;
+        let (paths, dirs) = vpai_deploy::managed_paths(&rendered);
+        let snapshot = state::read(host, &project.stack, &paths, &dirs)?;
+        if project.adopt_host_facts(&snapshot) {
+            rendered = project.render(&store)?;
+        }
+        let stack = &project.stack;
         // Env files' diffs show settings and mask what holds a secret.
         let is_secret = |text: &str| printer.contains_secret(text);
         let plan = Plan::from_state(host, stack, &rendered, &snapshot, args.diff, &is_secret)?;
@@ -42,9 +45,17 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     }
 
     // One round trip: take the host's deploy lock and read its state.
-    let Some((deploy_lock, snapshot)) = target::lock(host, stack, &paths, &dirs, printer)? else {
+    let (paths, dirs) = vpai_deploy::managed_paths(&rendered);
+    let Some((deploy_lock, snapshot)) = target::lock(host, &project.stack, &paths, &dirs, printer)?
+    else {
         return Ok(ExitCode::from(1));
     };
+    // What the files depend on in the host (the Docker socket's group): read in the same
+    // round trip, so the files are rendered again only when the host differs.
+    if project.adopt_host_facts(&snapshot) {
+        rendered = project.render(&store)?;
+    }
+    let stack = &project.stack;
     let plan = vpai_deploy::plan_from_state(host, stack, &rendered, &snapshot, false)?;
     for path in &plan.drift {
         printer.warn(&format!(
@@ -110,6 +121,7 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let opts = ApplyOptions {
         timeout: Duration::from_secs(args.timeout),
         rollback: !args.no_rollback,
+        probes: !args.no_probes,
     };
     let redact = |s: &str| printer.redact(s);
     // Every command of this deploy holds the lock's shared half while it runs.
@@ -124,10 +136,11 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             let statuses = vpai_deploy::status(&guarded, stack)?;
             deploy_lock.release();
             printer.success(&format!(
-                "{} is up on `{}`: {} services healthy, {} files written{} ({:.1}s)",
+                "{} is up on `{}`: {} services healthy{}, {} files written{} ({:.1}s)",
                 stack.project,
                 host.name(),
                 report.services.len(),
+                probes_summary(&report.probes),
                 report.files_written.len(),
                 report
                     .release
@@ -213,6 +226,21 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// ", 12 smoke probes passed (1 not run: ...)" after a deploy that ran them.
+fn probes_summary(outcomes: &[vpai_deploy::probes::ProbeOutcome]) -> String {
+    use vpai_deploy::probes::ProbeStatus;
+    let passed = outcomes
+        .iter()
+        .filter(|o| o.status == ProbeStatus::Passed)
+        .count();
+    let not_run = outcomes.len() - passed;
+    match (passed, not_run) {
+        (0, 0) => String::new(),
+        (p, 0) => format!(", {p} smoke probes passed"),
+        (p, n) => format!(", {p} smoke probes passed ({n} not run: `vpai verify` says why)"),
     }
 }
 
