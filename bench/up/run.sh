@@ -18,6 +18,15 @@ work=$(mktemp -d /tmp/vpai-bench-up.XXXXXX)
 export XDG_STATE_HOME="$work/state" VPAI_VAULT_PASSWORD=bench-up-passphrase NO_COLOR=1
 cargo build --release -q -p vpai --manifest-path "$repo/Cargo.toml"
 vpai="${CARGO_TARGET_DIR:-$repo/target}/release/vpai"
+root=""
+cleanup() {
+  if [ -n "$root" ] && [ -d "$root" ]; then
+    docker compose -f "$root/docker-compose.yml" down >/dev/null 2>&1 || true
+    docker compose -f "$root/docker-compose-infra.yml" down >/dev/null 2>&1 || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
@@ -33,8 +42,8 @@ for profile in $profiles; do
   "$vpai" up --root "$root" --timeout 900 -vv 2>"$dir/up.log" >/dev/null || { tail -30 "$dir/up.log"; exit 1; }
   t1=$(now)
   up=$(secs "$t0" "$t1")
-  # -vv times every command: the provisioning is the psql run in PostgreSQL's container.
-  provision=$(grep 'psql' "$dir/up.log" | grep -o '[0-9.]* s$' | head -1 | tr -d ' s')
+  # -vv times every command: the provisioning is the `docker exec` right after its step.
+  provision=$(sed -n '/^==> provisioning/,$p' "$dir/up.log" | grep -m1 -o 'docker exec .*: [0-9.]* s$' | grep -o '[0-9.]* s$' | tr -d ' s' || true)
   provision=${provision:-0}
   # Each service alone, on the files vpai wrote: phase A from nothing, then phase B
   # from nothing with phase A running.
@@ -61,4 +70,3 @@ for profile in $profiles; do
   rm -rf "$root"
   cd "$repo"
 done
-rm -rf "$work"

@@ -172,7 +172,7 @@ impl Catalog {
                         files.insert(config.template.clone(), body);
                     }
                 }
-                for copy in &def.files {
+                for copy in def.files.iter().filter(|c| c.from == CopyFrom::Service) {
                     read_copied(&folder, &copy.source, &mut files)?;
                 }
             }
@@ -221,7 +221,7 @@ impl Catalog {
                     }
                 }
             }
-            for copy in &def.files {
+            for copy in def.files.iter().filter(|c| c.from == CopyFrom::Service) {
                 let source = copy.source.trim_end_matches('/');
                 let prefix = format!("{source}/");
                 let present = |files: &BTreeMap<String, String>| {
@@ -351,7 +351,7 @@ const MAX_COPIED_FILES: usize = 256;
 /// Read a `[[files]]` source of an operator's folder (a file, or every regular file
 /// below a directory) into `files`, by path relative to the folder. Links are not
 /// followed: a folder from a pull request must not make vpai read outside it.
-fn read_copied(
+pub fn read_copied(
     folder: &Path,
     source: &str,
     files: &mut BTreeMap<String, String>,
@@ -518,7 +518,7 @@ fn deployable_consistent(def: &ServiceDef) -> Result<(), String> {
         }
     }
     let mut names = std::collections::BTreeSet::new();
-    for p in &def.probes {
+    for p in def.probes.iter().chain(&def.after_start) {
         let ok = !p.name.is_empty()
             && p.name
                 .bytes()

@@ -116,6 +116,10 @@ pub struct ServiceDef {
     /// Smoke probes: run after every `vpai up` (the last gate) and by `vpai verify`.
     #[serde(default)]
     pub probes: Vec<ProbeDef>,
+    /// Idempotent steps run on every `vpai up` once the service's phase is healthy (n8n's
+    /// owner account, its workflows): same shape as a probe; a failure fails the deploy.
+    #[serde(default)]
+    pub after_start: Vec<ProbeDef>,
     /// Environment, written to the service's env file. Values are minijinja
     /// expressions over `stack`, `service`, `services` and `secrets`.
     #[serde(default)]
@@ -163,6 +167,9 @@ impl ServiceDef {
     /// The folder files a `[[files]]` entry copies: (path below `source`, contents).
     /// `source` names one file or a directory (every file below it).
     pub fn copied_files<'a>(&'a self, copy: &'a CopyDef) -> Vec<(String, &'a str)> {
+        if copy.from == CopyFrom::Project {
+            return Vec::new();
+        }
         let source = copy.source.trim_end_matches('/');
         let prefix = format!("{source}/");
         self.folder
@@ -235,12 +242,19 @@ fn yes() -> bool {
     true
 }
 
-/// Files copied from the service folder to the host as they are.
+/// Files copied from the service folder (or the operator's project) to the host as
+/// they are.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CopyDef {
-    /// A file or a directory of the service folder (`dashboards`).
+    /// A file or a directory of the service folder (`dashboards`), or of the directory
+    /// of `stack.toml` with `from = "project"` (`workflows`).
     pub source: String,
+    #[serde(default)]
+    pub from: CopyFrom,
+    /// With `from = "project"`: only the files whose name ends with this (`.json`).
+    #[serde(default)]
+    pub suffix: Option<String>,
     /// Host path under the project root (`configs/grafana/dashboards`).
     pub path: String,
     /// Mounted read-only there in the container, when given.
@@ -250,6 +264,17 @@ pub struct CopyDef {
     pub mode: String,
     #[serde(default)]
     pub owner: FileOwner,
+}
+
+/// Where `[[files]]` come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CopyFrom {
+    /// The service folder of the catalog.
+    #[default]
+    Service,
+    /// The operator's project, next to `stack.toml` (absent: nothing is copied).
+    Project,
 }
 
 fn default_copy_mode() -> String {

@@ -97,6 +97,7 @@ fn main() {
         dirs: dir_specs,
         input_hashes: BTreeMap::new(),
         probes: Vec::new(),
+        after_start: Vec::new(),
     };
     let stack = Stack {
         project: "selfhost".into(),
@@ -113,6 +114,7 @@ fn main() {
         services: Vec::new(),
         hosts: Vec::new(),
         host_facts: Default::default(),
+        project_files: Default::default(),
     };
 
     let host = SshHost::connect(SshTarget {

@@ -84,7 +84,7 @@ pub enum DeployError {
 fn probe_failures(outcomes: &[probes::ProbeOutcome]) -> String {
     let failed = probes::failures(outcomes);
     let mut text = format!(
-        "{} of {} smoke probes failed:",
+        "{} of {} smoke probes or after-start steps failed:",
         failed.len(),
         outcomes.len()
     );
@@ -412,6 +412,21 @@ fn run_phases(
             engine
                 .psql_stdin(&provider.container_name, &sql.bytes)
                 .map_err(|e| DeployError::Provision(redact(&e)))?;
+        }
+        // The phase's `[[after_start]]` steps (idempotent: every deploy runs them).
+        let names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
+        let steps: Vec<_> = rendered
+            .after_start
+            .iter()
+            .filter(|p| names.contains(&p.service))
+            .cloned()
+            .collect();
+        if !steps.is_empty() {
+            progress.step(&format!("{label}: after-start steps ({})", steps.len()));
+            let outcomes = probes::run(host, stack, &steps, &[], progress, redact);
+            if !probes::failures(&outcomes).is_empty() {
+                return Err(DeployError::Probes(outcomes));
+            }
         }
     }
     Ok(statuses_all)

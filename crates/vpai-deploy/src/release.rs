@@ -555,6 +555,7 @@ mod tests {
             services: vec![],
             hosts: vec![],
             host_facts: Default::default(),
+            project_files: Default::default(),
         }
     }
 

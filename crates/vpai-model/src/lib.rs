@@ -86,6 +86,10 @@ pub struct Stack {
     /// A cell: a deploy learns them from the snapshot it reads under the lock, while
     /// the stack is borrowed everywhere.
     pub host_facts: std::cell::Cell<Option<HostFacts>>,
+    /// Files of the operator's project that `[[files]] from = "project"` copies (n8n's
+    /// `workflows/`), by path relative to the directory of stack.toml; read by the
+    /// caller that knows that directory (empty for an offline model).
+    pub project_files: std::collections::BTreeMap<String, String>,
 }
 
 /// Facts of the target host the rendered files depend on.
@@ -450,6 +454,7 @@ pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result
     Ok(Stack {
         hosts,
         host_facts: Default::default(),
+        project_files: Default::default(),
         root,
         project,
         domain: p.domain.get_ref().clone(),

@@ -69,6 +69,8 @@ pub struct Rendered {
     pub input_hashes: BTreeMap<String, String>,
     /// The smoke probes of the stack's services, ready to run.
     pub probes: Vec<crate::probes::RenderedProbe>,
+    /// The services' `[[after_start]]` steps, ready to run.
+    pub after_start: Vec<crate::probes::RenderedProbe>,
 }
 
 /// Name of the manifest that lists every artifact with mode, owner and hash.

@@ -129,8 +129,29 @@ pub fn render(
                 FileOwner::Root => (0, 0),
                 FileOwner::Service => owner,
             };
-            let copied = def.copied_files(copy);
-            let is_dir = copied.iter().any(|(rel, _)| !rel.is_empty());
+            let copied: Vec<(String, &str)> = match copy.from {
+                vpai_catalog::CopyFrom::Service => def.copied_files(copy),
+                vpai_catalog::CopyFrom::Project => {
+                    let source = copy.source.trim_end_matches('/');
+                    let prefix = format!("{source}/");
+                    stack
+                        .project_files
+                        .iter()
+                        .filter_map(|(p, t)| {
+                            p.strip_prefix(&prefix)
+                                .map(|rest| (rest.to_string(), t.as_str()))
+                        })
+                        .collect()
+                }
+            };
+            // The container reads the catalog's files at start (a change recreates it);
+            // a project folder is a live directory mount read by `[[after_start]]` steps
+            // (n8n's workflows): a new file needs no new container.
+            let reads_at_start =
+                copy.target.is_some() && copy.from == vpai_catalog::CopyFrom::Service;
+            // A project folder is a directory even when empty (it is mounted).
+            let is_dir = copy.from == vpai_catalog::CopyFrom::Project
+                || copied.iter().any(|(rel, _)| !rel.is_empty());
             if is_dir {
                 add_dirs(&mut dirs, &copy.path, 0o755, (0, 0));
             }
@@ -148,7 +169,7 @@ pub fn render(
                     bytes: text.as_bytes().to_vec(),
                     mode,
                     owner: file_owner,
-                    services: if copy.target.is_some() {
+                    services: if reads_at_start {
                         vec![svc.name.clone()]
                     } else {
                         Vec::new()
@@ -156,7 +177,7 @@ pub fn render(
                     secrets: BTreeSet::new(),
                     secret: false,
                 });
-                if copy.target.is_some() {
+                if reads_at_start {
                     inputs
                         .entry(svc.name.clone())
                         .or_default()
@@ -226,12 +247,14 @@ pub fn render(
 
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     dirs.sort_by(|a, b| a.path.cmp(&b.path));
-    let probes = probes::render_probes(&env, stack, &base, &view)?;
+    let probes = probes::render_probes(&env, stack, &base, &view, |d| &d.probes)?;
+    let after_start = probes::render_probes(&env, stack, &base, &view, |d| &d.after_start)?;
     let mut rendered = Rendered {
         artifacts,
         dirs,
         input_hashes,
         probes,
+        after_start,
     };
     rendered.add_manifest();
     Ok(rendered)

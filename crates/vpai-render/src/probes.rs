@@ -88,16 +88,18 @@ fn valid_env_name(name: &str) -> bool {
         && bytes.all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
+/// The probes (or `[[after_start]]` steps: `pick` says which list) of every service.
 pub(crate) fn render_probes(
     env: &Environment<'static>,
     stack: &Stack,
     base: &BTreeMap<String, Value>,
     view: &Arc<SecretsView>,
+    pick: fn(&vpai_catalog::ServiceDef) -> &Vec<ProbeDef>,
 ) -> Result<Vec<RenderedProbe>, RenderError> {
     let mut out = Vec::new();
     for svc in &stack.services {
         let ctx = context::service_context(base, stack, svc);
-        for probe in &svc.def.probes {
+        for probe in pick(&svc.def) {
             if let Some(when) = &probe.when {
                 let origin = format!("{}/service.toml probe `{}`", svc.name, probe.name);
                 if !eval_condition(env, &origin, when, &ctx)? {

@@ -48,13 +48,16 @@ impl Project {
         let templates = TemplateSource {
             override_dir: (!args.example && templates_dir.is_dir()).then_some(templates_dir),
         };
-        let stack = vpai_model::build(
+        let mut stack = vpai_model::build(
             &file,
             &catalog,
             &BuildOptions {
                 root: args.root.clone(),
             },
         )?;
+        if !args.example {
+            stack.project_files = project_files(&stack, &dir)?;
+        }
         Ok(Project {
             state_dir,
             stack,
@@ -204,4 +207,32 @@ fn example_state_dir() -> anyhow::Result<PathBuf> {
         fs_err::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
     }
     Ok(dir)
+}
+
+/// The operator's files that `[[files]] from = "project"` entries copy (n8n's
+/// `workflows/*.json`), read from the directory of stack.toml: bounded, links not
+/// followed, only the names with the entry's suffix.
+fn project_files(
+    stack: &vpai_model::Stack,
+    dir: &std::path::Path,
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for svc in &stack.services {
+        for copy in svc
+            .def
+            .files
+            .iter()
+            .filter(|c| c.from == vpai_catalog::CopyFrom::Project)
+        {
+            let mut found = std::collections::BTreeMap::new();
+            vpai_catalog::read_copied(dir, &copy.source, &mut found)
+                .with_context(|| format!("reading `{}` for {}", copy.source, svc.name))?;
+            out.extend(
+                found
+                    .into_iter()
+                    .filter(|(path, _)| copy.suffix.as_deref().is_none_or(|s| path.ends_with(s))),
+            );
+        }
+    }
+    Ok(out)
 }

@@ -8,6 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
+/// The two deploys of whole stacks run one after the other: on two cores, both at once
+/// would measure the machine's load rather than vpai (a 13-service start beside a
+/// 6-service one stretches every health and probe timeout).
+static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 const IMAGES: &[(&str, &str)] = &[
     ("postgresql", "vpai-test/postgres:latest"),
     ("redis", "vpai-test/redis:latest"),
@@ -203,6 +208,7 @@ fn core_stack_up_noop_and_targeted_recreate() {
     if !require_engine() {
         return;
     }
+    let _serial = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     let t0 = Instant::now();
     // The LiteLLM test image cannot run Prisma (its engines download from a host this
     // machine cannot reach), so LiteLLM runs without its optional database here.
@@ -212,11 +218,73 @@ fn core_stack_up_noop_and_targeted_recreate() {
         "[services.litellm]\ndatabase = false\n",
     );
 
-    // First deploy: everything healthy, and the smoke probes (the last gate) passed.
+    // A workflow kept next to stack.toml, as n8n exports it (with its id).
+    let workflows = stack.dir.path().join("workflows");
+    std::fs::create_dir_all(&workflows).unwrap();
+    let workflow = |name: &str| {
+        serde_json::json!({
+            "id": "vpaiE2eWorkflow1",
+            "name": name,
+            "nodes": [{
+                "parameters": {},
+                "id": "5b7e0f2a-6d1e-4c53-9d0b-3f3a7c1e9a01",
+                "name": "When clicking Test workflow",
+                "type": "n8n-nodes-base.manualTrigger",
+                "typeVersion": 1,
+                "position": [0, 0]
+            }],
+            "connections": {},
+            "settings": {},
+            "active": false
+        })
+        .to_string()
+    };
+    std::fs::write(workflows.join("hello.json"), workflow("vpai e2e hello")).unwrap();
+    let n8n_workflows = || {
+        let out = sh(&[
+            "docker",
+            "exec",
+            &format!("{}_n8n", stack.project),
+            "n8n",
+            "list:workflow",
+        ]);
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+
+    // First deploy: everything healthy, the owner account set up from the vault, the
+    // workflow imported, and the smoke probes (the last gate) passed.
     let out = stack.vpai(&["up", "--timeout", "600"]);
     assert!(out.status.success(), "first up failed");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("7 smoke probes passed"), "{err}");
+    assert!(
+        n8n_workflows().contains("vpaiE2eWorkflow1|vpai e2e hello"),
+        "{}",
+        n8n_workflows()
+    );
+    // The owner logs in through Caddy with the vault's password.
+    let login = sh(&[
+        "curl",
+        "-sk",
+        "--max-time",
+        "15",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--resolve",
+        &format!("n8n.localhost:{}:127.0.0.1", stack.https_port),
+        "-H",
+        "content-type: application/json",
+        "-d",
+        &serde_json::json!({
+            "emailOrLdapLoginId": "owner@localhost.local",
+            "password": stack.secret("n8n_owner_password"),
+        })
+        .to_string(),
+        &format!("https://n8n.localhost:{}/rest/login", stack.https_port),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&login.stdout), "200", "{login:?}");
     // `vpai verify` runs them alone: the SQL login of the app role, Redis ACL, a Qdrant
     // scratch collection, HTTPS through Caddy with the internal CA for each subdomain,
     // LiteLLM's model list with the master key.
@@ -376,6 +444,23 @@ fn core_stack_up_noop_and_targeted_recreate() {
         );
     }
 
+    // A changed workflow file is imported again (the same workflow, by its id) without
+    // recreating n8n: the folder is a live mount read by the import step.
+    std::fs::write(workflows.join("hello.json"), workflow("vpai e2e hello v2")).unwrap();
+    let out = stack.vpai(&["up"]);
+    assert!(out.status.success());
+    let listed = n8n_workflows();
+    assert!(
+        listed.contains("vpaiE2eWorkflow1|vpai e2e hello v2"),
+        "{listed}"
+    );
+    assert_eq!(listed.matches("vpaiE2eWorkflow1").count(), 1, "{listed}");
+    assert_eq!(
+        stack.container_ids(),
+        after,
+        "a workflow change recreated a container"
+    );
+
     // Rotating the app's database password: the role gets the new one, the old one is
     // refused, and only the app that logs in with it is recreated.
     let old_password = stack.secret("n8n_db_password");
@@ -496,7 +581,10 @@ expect = "answer is 42"
     let out = stack.vpai(&["up", "--timeout", "120"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("smoke probes failed"), "{err}");
+    assert!(
+        err.contains("smoke probes or after-start steps failed"),
+        "{err}"
+    );
     assert!(
         err.contains("probed/answer") && err.contains("answer is 41"),
         "{err}"
@@ -580,6 +668,7 @@ fn full_profile_up_with_the_smoke_gate() {
     if !require_engine() {
         return;
     }
+    let _serial = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     let t0 = Instant::now();
     let stack = Stack::new(
         "vpaifull",

@@ -163,6 +163,17 @@ locale = "en-US"         # ICU locale for PostgreSQL collation (never fr_FR.UTF-
 # [services.litellm]
 # memory = "1536M"       # at least 1024M
 # database = true        # spend tracking in PostgreSQL
+#
+# What you choose about a service replaces the catalog's default, key by key:
+# [services.litellm.data]
+# fallbacks = [{{ model = "claude-sonnet", to = ["deepseek-v3"] }}]
+# budgets = [{{ provider = "openrouter", limit = 10.0, period = "1d" }}]
+# [services.n8n.data]
+# owner_email = "ops@example.com"   # n8n's owner; its password is in the vault
+# [services.openclaw.data]
+# telegram_allow_from = [123456789] # Telegram user ids allowed to talk to the agents
+#
+# n8n workflows exported into `workflows/` next to this file are imported on every `up`.
 
 # Images from a private mirror or built locally (never pulled):
 # [images]
