@@ -58,6 +58,18 @@ impl Knowledge {
         Knowledge { images }
     }
 
+    /// The `[lint] files` patterns of every entry, in service-name order: how a
+    /// service's configuration files are recognised on disk.
+    pub fn file_patterns(&self) -> Vec<vpai_catalog::FilePattern> {
+        let mut named: Vec<(&str, &vpai_catalog::FilePattern)> = self
+            .images
+            .iter()
+            .flat_map(|i| i.lint.files.iter().map(move |p| (i.service.as_str(), p)))
+            .collect();
+        named.sort_by_key(|(name, _)| *name);
+        named.into_iter().map(|(_, p)| p.clone()).collect()
+    }
+
     /// Facts for an image reference (`postgres:18.1`, `docker.io/library/redis`).
     pub fn by_image(&self, image: &str) -> Option<&ImageFacts> {
         let repo = normalize_repo(image_repository(image));

@@ -101,10 +101,11 @@ pub fn check_files_with(
     knowledge: &Knowledge,
     inspector: Option<&dyn ImageInspector>,
 ) -> Report {
+    let patterns = knowledge.file_patterns();
     let parsed = files
         .iter()
         .enumerate()
-        .map(|(i, f)| checks::Parsed::new(i, f))
+        .map(|(i, f)| checks::Parsed::with_patterns(i, f, Some(&patterns)))
         .collect();
     let ctx = checks::Ctx::new(parsed, knowledge, inspector);
     let mut findings = Vec::new();

@@ -78,8 +78,16 @@ pub enum FileKind {
     Text,
 }
 
-/// Decide the kind from the name, then from a quick look at the content.
+/// Decide the kind from the name, then from a quick look at the content, with the
+/// shipped catalog's file patterns.
 pub fn detect_kind(file: &SourceFile) -> FileKind {
+    detect_kind_with(file, catalog_patterns())
+}
+
+/// [`detect_kind`] with the file patterns of a given catalog (a stack's own: shipped
+/// entries plus its `catalog/` folder), so a service an operator adds is recognised
+/// by its own `[lint] files`.
+pub fn detect_kind_with(file: &SourceFile, patterns: &[FilePattern]) -> FileKind {
     let name = file.file_name().to_ascii_lowercase();
     let dir = file.dir().to_ascii_lowercase();
     if name.ends_with(".j2") || name.ends_with(".jinja") || name.ends_with(".tmpl") {
@@ -92,7 +100,7 @@ pub fn detect_kind(file: &SourceFile) -> FileKind {
     if is_yaml && name.contains("compose") {
         return FileKind::Compose;
     }
-    if let Some(kind) = catalog_kind(&name, &dir, None) {
+    if let Some(kind) = catalog_kind(patterns, &name, &dir, None) {
         return kind;
     }
     if name.ends_with(".acl") {
@@ -113,13 +121,13 @@ pub fn detect_kind(file: &SourceFile) -> FileKind {
         }
     }
     if is_yaml {
-        return yaml_kind(&name, &dir, &file.text);
+        return yaml_kind(patterns, &name, &dir, &file.text);
     }
     FileKind::Text
 }
 
 /// Which YAML document this is, from its top-level keys.
-fn yaml_kind(name: &str, dir: &str, text: &[u8]) -> FileKind {
+fn yaml_kind(patterns: &[FilePattern], name: &str, dir: &str, text: &[u8]) -> FileKind {
     let text = String::from_utf8_lossy(text);
     let top: Vec<&str> = text
         .lines()
@@ -137,7 +145,7 @@ fn yaml_kind(name: &str, dir: &str, text: &[u8]) -> FileKind {
     if has("datasources") || (name.contains("datasource") && has("apiVersion")) {
         return FileKind::GrafanaDatasources;
     }
-    catalog_kind(name, dir, Some(&has)).unwrap_or(FileKind::Yaml)
+    catalog_kind(patterns, name, dir, Some(&has)).unwrap_or(FileKind::Yaml)
 }
 
 /// The file patterns of the catalog's `[lint] files`, by service name.
@@ -162,11 +170,12 @@ fn catalog_patterns() -> &'static [FilePattern] {
 /// A service's configuration format, recognised by the catalog's patterns: by name
 /// (and directory) first; YAML documents (`top_keys` given) by their keys too.
 fn catalog_kind(
+    patterns: &[FilePattern],
     name: &str,
     dir: &str,
     yaml_keys: Option<&dyn Fn(&str) -> bool>,
 ) -> Option<FileKind> {
-    catalog_patterns()
+    patterns
         .iter()
         .filter(|p| p.yaml == yaml_keys.is_some())
         .find(|p| {

@@ -331,3 +331,43 @@ fn check_trusts_what_is_fine_and_masks_what_it_flags() {
         assert!(stdout.contains("docker-compose.yml"), "{stdout}");
     }
 }
+
+/// A service an operator adds in `catalog/` next to the checked files is recognised by
+/// its own `[lint] files` patterns: its configuration gets the rules of its format.
+#[test]
+fn an_operator_catalog_entry_makes_its_config_files_known() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("logstore.yaml"),
+        "server:\n  http_listen_port: 3100\ncommon:\n  path_prefix: /loki\n  replication_factor: 1\n  ring:\n    kvstore:\n      store: inmemory\nmemberlist:\n  join_members: [\"logstore-1:7946\"]\n",
+    )
+    .unwrap();
+    let check = || {
+        let out = vpai(dir.path())
+            .args(["check", "--format", "json", "."])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    assert!(
+        !check().contains("VP502"),
+        "shipped patterns do not know logstore.yaml"
+    );
+    std::fs::create_dir_all(dir.path().join("catalog/logstore")).unwrap();
+    std::fs::write(
+        dir.path().join("catalog/logstore/service.toml"),
+        r#"name = "logstore"
+description = "our Loki build, under another name"
+deployable = false
+image = "example/logstore"
+uid = 10001
+gid = 10001
+[lint]
+files = [{ name = "logstore.yaml", yaml = true, top_keys = ["server"], format = "loki-config" }]
+"#,
+    )
+    .unwrap();
+    let report = check();
+    assert!(report.contains("VP502"), "{report}");
+    assert!(report.contains("logstore.yaml"), "{report}");
+}

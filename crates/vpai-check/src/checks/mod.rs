@@ -14,7 +14,7 @@ use crate::inspect::ImageInspector;
 use crate::knowledge::Knowledge;
 use crate::report::{Edit, Finding, Fix};
 use crate::rules::{Rule, Severity};
-use crate::source::{FileKind, SourceFile, detect_kind};
+use crate::source::{FileKind, SourceFile, detect_kind, detect_kind_with};
 use crate::text::{LineIndex, utf8_same_offsets};
 use crate::yaml::{self, Node, ParseError};
 
@@ -32,8 +32,21 @@ pub struct Parsed<'a> {
 }
 
 impl<'a> Parsed<'a> {
+    #[cfg(test)]
     pub fn new(index: usize, file: &'a SourceFile) -> Self {
-        let kind = detect_kind(file);
+        Self::with_patterns(index, file, None)
+    }
+
+    /// With the file patterns of the stack's own catalog (`None`: the shipped one's).
+    pub fn with_patterns(
+        index: usize,
+        file: &'a SourceFile,
+        patterns: Option<&[vpai_catalog::FilePattern]>,
+    ) -> Self {
+        let kind = match patterns {
+            Some(p) => detect_kind_with(file, p),
+            None => detect_kind(file),
+        };
         let text = utf8_same_offsets(&file.text);
         let lines = LineIndex::new(text.as_bytes());
         let structured = matches!(
