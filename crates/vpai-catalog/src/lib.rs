@@ -222,20 +222,14 @@ impl Catalog {
                 }
             }
             for copy in def.files.iter().filter(|c| c.from == CopyFrom::Service) {
-                let source = copy.source.trim_end_matches('/');
-                let prefix = format!("{source}/");
-                let present = |files: &BTreeMap<String, String>| {
-                    files.keys().any(|p| p == source || p.starts_with(&prefix))
-                };
-                if present(&files) {
+                if !files_below(&files, &copy.source).is_empty() {
                     continue;
                 }
                 let from_shipped: Vec<(String, String)> = shipped
                     .map(|s| {
-                        s.folder
-                            .iter()
-                            .filter(|(p, _)| *p == source || p.starts_with(&prefix))
-                            .map(|(p, t)| (p.clone(), t.clone()))
+                        files_below(&s.folder, &copy.source)
+                            .into_iter()
+                            .map(|(rel, t)| (join(&copy.source, &rel), t.to_string()))
                             .collect()
                     })
                     .unwrap_or_default();
@@ -340,6 +334,16 @@ pub fn image_repository(image: &str) -> &str {
     match no_digest.rfind(':') {
         Some(i) if !no_digest[i..].contains('/') => &no_digest[..i],
         _ => no_digest,
+    }
+}
+
+/// `source/rel`, or `source` itself for a file (`rel` empty).
+fn join(source: &str, rel: &str) -> String {
+    let source = source.trim_end_matches('/');
+    if rel.is_empty() {
+        source.to_string()
+    } else {
+        format!("{source}/{rel}")
     }
 }
 

@@ -170,20 +170,29 @@ impl ServiceDef {
         if copy.from == CopyFrom::Project {
             return Vec::new();
         }
-        let source = copy.source.trim_end_matches('/');
-        let prefix = format!("{source}/");
-        self.folder
-            .iter()
-            .filter_map(|(path, text)| {
-                if path == source {
-                    Some((String::new(), text.as_str()))
-                } else {
-                    path.strip_prefix(&prefix)
-                        .map(|rest| (rest.to_string(), text.as_str()))
-                }
-            })
-            .collect()
+        files_below(&self.folder, &copy.source)
     }
+}
+
+/// The files of `files` (paths relative to a folder) that `source` names: itself when
+/// it is a file (relative path ""), or every file below it when it is a directory.
+pub fn files_below<'a>(
+    files: &'a BTreeMap<String, String>,
+    source: &str,
+) -> Vec<(String, &'a str)> {
+    let source = source.trim_end_matches('/');
+    let prefix = format!("{source}/");
+    files
+        .iter()
+        .filter_map(|(path, text)| {
+            if path == source {
+                Some((String::new(), text.as_str()))
+            } else {
+                path.strip_prefix(&prefix)
+                    .map(|rest| (rest.to_string(), text.as_str()))
+            }
+        })
+        .collect()
 }
 
 /// An image vpai builds on the host from a Dockerfile inside the service's image.

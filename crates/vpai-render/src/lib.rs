@@ -132,16 +132,7 @@ pub fn render(
             let copied: Vec<(String, &str)> = match copy.from {
                 vpai_catalog::CopyFrom::Service => def.copied_files(copy),
                 vpai_catalog::CopyFrom::Project => {
-                    let source = copy.source.trim_end_matches('/');
-                    let prefix = format!("{source}/");
-                    stack
-                        .project_files
-                        .iter()
-                        .filter_map(|(p, t)| {
-                            p.strip_prefix(&prefix)
-                                .map(|rest| (rest.to_string(), t.as_str()))
-                        })
-                        .collect()
+                    vpai_catalog::files_below(&stack.project_files, &copy.source)
                 }
             };
             // The container reads the catalog's files at start (a change recreates it);

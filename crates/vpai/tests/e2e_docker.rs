@@ -122,6 +122,28 @@ impl Stack {
         out
     }
 
+    /// `vpai verify --json`, which must succeed: the outcomes, and `service/probe` of
+    /// those that passed.
+    fn verify(&self) -> (serde_json::Value, Vec<String>) {
+        let out = self.vpai(&["verify", "--json"]);
+        assert!(out.status.success(), "verify failed");
+        let outcomes: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let passed = outcomes
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["status"] == "passed")
+            .map(|o| {
+                format!(
+                    "{}/{}",
+                    o["service"].as_str().unwrap(),
+                    o["probe"].as_str().unwrap()
+                )
+            })
+            .collect();
+        (outcomes, passed)
+    }
+
     fn secret(&self, name: &str) -> String {
         let out = Command::new(env!("CARGO_BIN_EXE_vpai"))
             .current_dir(self.dir.path())
@@ -288,22 +310,10 @@ fn core_stack_up_noop_and_targeted_recreate() {
     // `vpai verify` runs them alone: the SQL login of the app role, Redis ACL, a Qdrant
     // scratch collection, HTTPS through Caddy with the internal CA for each subdomain,
     // LiteLLM's model list with the master key.
-    let verify = stack.vpai(&["verify", "--json"]);
-    assert!(verify.status.success(), "verify failed");
-    let outcomes: serde_json::Value = serde_json::from_slice(&verify.stdout).unwrap();
-    let passed: Vec<String> = outcomes
-        .as_array()
-        .unwrap()
-        .iter()
-        .inspect(|o| assert_eq!(o["status"], "passed", "{o}"))
-        .map(|o| {
-            format!(
-                "{}/{}",
-                o["service"].as_str().unwrap(),
-                o["probe"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let (outcomes, passed) = stack.verify();
+    for o in outcomes.as_array().unwrap() {
+        assert_eq!(o["status"], "passed", "{o}");
+    }
     for want in [
         "postgresql/login[n8n]",
         "redis/acl",
@@ -695,22 +705,7 @@ fn full_profile_up_with_the_smoke_gate() {
         assert_eq!(s["state"], "running", "{s}");
     }
 
-    let verify = stack.vpai(&["verify", "--json"]);
-    assert!(verify.status.success(), "verify of the full profile failed");
-    let outcomes: serde_json::Value = serde_json::from_slice(&verify.stdout).unwrap();
-    let passed: Vec<String> = outcomes
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|o| o["status"] == "passed")
-        .map(|o| {
-            format!(
-                "{}/{}",
-                o["service"].as_str().unwrap(),
-                o["probe"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let (outcomes, passed) = stack.verify();
     for want in [
         "grafana/datasource-victoriametrics",
         "grafana/datasource-loki",
