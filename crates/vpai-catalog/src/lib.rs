@@ -540,6 +540,81 @@ fn deployable_consistent(def: &ServiceDef) -> Result<(), String> {
             return Err(format!("probe `{}`: `attempts` is at least 1", p.name));
         }
     }
+    check_backups(def)
+}
+
+/// `[[backup]]`: a command or a volume to capture, a command or a volume to restore,
+/// volumes that are this service's, member paths that stay inside the new directory.
+fn check_backups(def: &ServiceDef) -> Result<(), String> {
+    let is_volume = |v: &str| def.volumes.iter().any(|vol| vol.source == v);
+    let relative = |p: &str| {
+        !p.is_empty()
+            && !p.starts_with('/')
+            && p.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+            && p.bytes().all(|b| b.is_ascii_graphic())
+    };
+    let mut names = std::collections::BTreeSet::new();
+    for b in &def.backup {
+        let what = format!("backup `{}`", b.name);
+        let ok = !b.name.is_empty()
+            && b.name
+                .bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
+        if !ok {
+            return Err(format!("{what}: the name must be [a-z0-9-]+"));
+        }
+        if !names.insert(b.name.as_str()) {
+            return Err(format!("two backups are named `{}`", b.name));
+        }
+        if b.for_each == Some(ProbeEach::Web) {
+            return Err(format!("{what}: `for_each` may only be `database`"));
+        }
+        match (b.command.is_empty(), &b.volume) {
+            (true, None) | (false, Some(_)) => {
+                return Err(format!(
+                    "{what}: give a `command` or a `volume`, one of them"
+                ));
+            }
+            (true, Some(v)) if !is_volume(v) => {
+                return Err(format!(
+                    "{what}: `{v}` is not a volume source of this service"
+                ));
+            }
+            _ => {}
+        }
+        let r = &b.restore;
+        match (r.command.is_empty(), &r.volume) {
+            (true, None) | (false, Some(_)) => {
+                return Err(format!(
+                    "{what}: `[backup.restore]` needs a `command` or a `volume`, one of them"
+                ));
+            }
+            (true, Some(v)) if !is_volume(v) => {
+                return Err(format!(
+                    "{what}: restore volume `{v}` is not a volume source of this service"
+                ));
+            }
+            _ => {}
+        }
+        if r.volume.is_none() && (!r.place.is_empty() || !r.write.is_empty()) {
+            return Err(format!(
+                "{what}: `place` and `write` only go with a restore `volume`"
+            ));
+        }
+        if !r.undo.is_empty() && r.command.is_empty() {
+            return Err(format!("{what}: `undo` only goes with a restore `command`"));
+        }
+        for p in r.place.keys().chain(r.place.values()).chain(r.write.keys()) {
+            if !relative(p) {
+                return Err(format!(
+                    "{what}: `{p}` must be a relative path without `.`, `..` or spaces"
+                ));
+            }
+        }
+        if b.drill.as_ref().is_some_and(|d| d.command.is_empty()) {
+            return Err(format!("{what}: `[backup.drill] command` is empty"));
+        }
+    }
     Ok(())
 }
 

@@ -120,6 +120,10 @@ pub struct ServiceDef {
     /// owner account, its workflows): same shape as a probe; a failure fails the deploy.
     #[serde(default)]
     pub after_start: Vec<ProbeDef>,
+    /// What `vpai backup` captures from this service, how `vpai restore` puts it back,
+    /// and how the restore drill proves the copy is whole.
+    #[serde(default)]
+    pub backup: Vec<BackupDef>,
     /// Environment, written to the service's env file. Values are minijinja
     /// expressions over `stack`, `service`, `services` and `secrets`.
     #[serde(default)]
@@ -345,6 +349,77 @@ fn default_probe_interval() -> String {
 }
 fn default_probe_timeout() -> String {
     "20s".into()
+}
+
+/// One capture of a backup (`[[backup]]`). A capture is a tar archive: the standard
+/// output of `command` run in the service's container, or the host directory of a
+/// `volume`. A member named `manifest` in it holds the lines the drill compares.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupDef {
+    /// `[a-z0-9-]+`, unique within the service.
+    pub name: String,
+    pub description: String,
+    /// `database`: one capture per database provisioned for an app (`database` in the
+    /// templates); its owner service is stopped while it is restored.
+    #[serde(default)]
+    pub for_each: Option<ProbeEach>,
+    /// argv run in the service's container; its standard output is a tar archive.
+    /// Templates over `stack`, `service`, `services` (and `database`); never secrets.
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// Or: a volume of this service (its `source`), archived from the host as it is.
+    #[serde(default)]
+    pub volume: Option<String>,
+    /// Environment of `command`, `restore.command` and `drill.command`: through the
+    /// exec environment, never argv; may use `secrets`.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Longest a capture (or its restore) may take.
+    #[serde(default = "default_backup_timeout")]
+    pub timeout: String,
+    pub restore: RestoreDef,
+    #[serde(default)]
+    pub drill: Option<DrillDef>,
+}
+
+/// How a capture goes back.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreDef {
+    /// Into the running service: argv run in its container with the capture's tar on
+    /// standard input. It restores beside the live data and swaps, keeping the
+    /// replaced data aside; its last output line `kept: TOKEN` names what it kept.
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// Put the kept data back (argv, in the container; `$1` is the kept token).
+    #[serde(default)]
+    pub undo: Vec<String>,
+    /// Or: a volume of this service (its `source`) replaced while the service is
+    /// stopped: a new directory is built from the capture and swapped in; the replaced
+    /// one is kept beside it.
+    #[serde(default)]
+    pub volume: Option<String>,
+    /// For `volume`: capture member -> path in the new directory (empty: every member
+    /// at its own path).
+    #[serde(default)]
+    pub place: BTreeMap<String, String>,
+    /// For `volume`: files written into the new directory with this content.
+    #[serde(default)]
+    pub write: BTreeMap<String, String>,
+}
+
+/// The restore drill: the capture restored into a scratch copy of the service (other
+/// names, no network, empty data), then `command` run there; its output lines must be
+/// the capture's `manifest`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrillDef {
+    pub command: Vec<String>,
+}
+
+fn default_backup_timeout() -> String {
+    "30m".into()
 }
 
 /// A service folder with only facts: an image vpai cannot deploy yet (Loki, Grafana,

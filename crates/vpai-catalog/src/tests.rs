@@ -436,3 +436,68 @@ fn printed_catalog_text_cites_no_internal_document() {
         assert!(!cites(&d.cause) && !cites(&d.fix), "{}", d.id);
     }
 }
+
+/// `[[backup]]` entries that could not be captured or put back are refused when the
+/// folder loads, each with what is wrong.
+#[test]
+fn a_backup_that_cannot_be_captured_or_restored_is_refused() {
+    let with = |backup: &str| {
+        format!(
+            "{WEB}[[volumes]]\nsource = \"data/web\"\ntarget = \"/data\"\nmode = \"0750\"\n{backup}"
+        )
+    };
+    let ok = with(
+        "[[backup]]\nname = \"data\"\ndescription = \"d\"\nvolume = \"data/web\"\n[backup.restore]\nvolume = \"data/web\"\nplace = { \"a.db\" = \"db/a.db\" }\n",
+    );
+    parse_entry("web/service.toml", &ok).unwrap();
+    for (backup, expected) in [
+        (
+            "[[backup]]\nname = \"d\"\ndescription = \"d\"\n[backup.restore]\nvolume = \"data/web\"\n",
+            "give a `command` or a `volume`",
+        ),
+        (
+            "[[backup]]\nname = \"d\"\ndescription = \"d\"\nvolume = \"data/other\"\n[backup.restore]\nvolume = \"data/web\"\n",
+            "not a volume source",
+        ),
+        (
+            "[[backup]]\nname = \"d\"\ndescription = \"d\"\nvolume = \"data/web\"\n[backup.restore]\ncommand = [\"sh\"]\nvolume = \"data/web\"\n",
+            "needs a `command` or a `volume`",
+        ),
+        (
+            "[[backup]]\nname = \"d\"\ndescription = \"d\"\nvolume = \"data/web\"\n[backup.restore]\nvolume = \"data/web\"\nplace = { \"a\" = \"../../etc/passwd\" }\n",
+            "relative path",
+        ),
+        (
+            "[[backup]]\nname = \"d\"\ndescription = \"d\"\ncommand = [\"sh\"]\n[backup.restore]\ncommand = [\"sh\"]\nplace = { \"a\" = \"b\" }\n",
+            "only go with a restore `volume`",
+        ),
+        (
+            "[[backup]]\nname = \"D\"\ndescription = \"d\"\ncommand = [\"sh\"]\n[backup.restore]\ncommand = [\"sh\"]\n",
+            "[a-z0-9-]+",
+        ),
+        (
+            "[[backup]]\nname = \"d\"\ndescription = \"d\"\ncommand = [\"sh\"]\nfor_each = \"web\"\n[backup.restore]\ncommand = [\"sh\"]\n",
+            "may only be `database`",
+        ),
+    ] {
+        let err = parse_entry("web/service.toml", &with(backup)).unwrap_err();
+        assert!(err.to_string().contains(expected), "{backup}: {err}");
+    }
+}
+
+/// Every shipped data store says how it is backed up and proved: a drill compares what
+/// the databases, Redis and Qdrant hold after a restore with what the backup recorded.
+#[test]
+fn every_data_store_is_backed_up_with_a_drill() {
+    let catalog = Catalog::embedded();
+    for name in ["postgresql", "redis", "qdrant"] {
+        let def = catalog.get(name).unwrap();
+        assert!(
+            def.backup.iter().any(|b| b.drill.is_some()),
+            "{name} has no drilled backup"
+        );
+    }
+    for name in ["n8n", "grafana"] {
+        assert!(!catalog.get(name).unwrap().backup.is_empty(), "{name}");
+    }
+}

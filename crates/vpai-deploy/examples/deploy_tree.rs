@@ -98,6 +98,7 @@ fn main() {
         input_hashes: BTreeMap::new(),
         probes: Vec::new(),
         after_start: Vec::new(),
+        backups: Vec::new(),
     };
     let stack = Stack {
         project: "selfhost".into(),
@@ -115,6 +116,7 @@ fn main() {
         hosts: Vec::new(),
         host_facts: Default::default(),
         project_files: Default::default(),
+        backup: vpai_model::BackupSettings::defaults("selfhost"),
     };
 
     let host = SshHost::connect(SshTarget {

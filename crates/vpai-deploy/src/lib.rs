@@ -9,6 +9,7 @@
 //! round trip ([`state`]), files travel in one stream and land as a release
 //! ([`release`]), and a per-host lock ([`lock`]) keeps two deploys apart.
 
+pub mod backup;
 mod docker;
 mod health;
 mod images;

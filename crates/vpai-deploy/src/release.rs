@@ -556,6 +556,7 @@ mod tests {
             hosts: vec![],
             host_facts: Default::default(),
             project_files: Default::default(),
+            backup: vpai_model::BackupSettings::defaults("releasetest"),
         }
     }
 

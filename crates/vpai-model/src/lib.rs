@@ -6,7 +6,9 @@
 // SpecError keeps the source text for rustc-style output (see vpai-spec).
 #![allow(clippy::result_large_err)]
 
+pub mod backup;
 mod hosts;
+pub use backup::BackupSettings;
 pub use hosts::HostDef;
 
 use serde::Serialize;
@@ -90,6 +92,8 @@ pub struct Stack {
     /// `workflows/`), by path relative to the directory of stack.toml; read by the
     /// caller that knows that directory (empty for an offline model).
     pub project_files: std::collections::BTreeMap<String, String>,
+    /// `[backup]`: where and when `vpai backup` stores the data.
+    pub backup: BackupSettings,
 }
 
 /// Facts of the target host the rendered files depend on.
@@ -141,6 +145,7 @@ impl Stack {
         self.services
             .iter()
             .flat_map(|s| s.def.secrets.iter().map(move |d| (s.name.as_str(), d)))
+            .chain(backup::SECRETS.iter().map(|d| ("backup", d)))
             .collect()
     }
 
@@ -451,7 +456,9 @@ pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result
             "give an absolute path without `:`, `,` or control characters (`--root /opt/NAME`)",
         ));
     }
+    let backup = backup::build(file, &project)?;
     Ok(Stack {
+        backup,
         hosts,
         host_facts: Default::default(),
         project_files: Default::default(),

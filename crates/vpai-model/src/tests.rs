@@ -201,3 +201,43 @@ fn the_sandbox_network_is_the_fifth_and_internal() {
     assert_eq!(sandbox.subnet, "172.20.5.0/24");
     assert!(sandbox.internal);
 }
+
+/// `[backup]`: a repository restic can use and a time of day, or an error where it is
+/// written; the defaults otherwise.
+#[test]
+fn backup_settings_are_checked_where_they_are_written() {
+    let base = "[project]\nname='x'\ndomain='a.b'\n";
+    let s = build_text(base).unwrap();
+    assert_eq!(s.backup.repository, "/var/backups/vpai/x");
+    assert_eq!(s.backup.schedule, Some((3, 0)));
+    assert!(s.backup.is_local() && s.backup.drill);
+    let s = build_text(&format!(
+        "{base}[backup]\nrepository = 'sftp:backup@nas:/srv/restic'\nschedule = '23:45'\nkeep = {{ daily = 3 }}\n"
+    ))
+    .unwrap();
+    assert_eq!(s.backup.schedule, Some((23, 45)));
+    assert_eq!((s.backup.keep_daily, s.backup.keep_weekly), (3, 4));
+    assert!(!s.backup.is_local());
+    for (bad, location) in [
+        ("repository = 'relative/dir'", "stack.toml:5:14"),
+        ("repository = '/srv/../etc'", "stack.toml:5:14"),
+        ("repository = \"/srv/a\\nb\"", "stack.toml:5:14"),
+        ("schedule = '3am'", "stack.toml:5:12"),
+        ("schedule = '24:00'", "stack.toml:5:12"),
+    ] {
+        let err = build_text(&format!("{base}[backup]\n{bad}\n")).unwrap_err();
+        assert_eq!(err.location(), Some(location), "{bad}: {err}");
+    }
+    assert!(
+        build_text(&format!("{base}[backup]\nschedule = 'off'\n"))
+            .unwrap()
+            .backup
+            .schedule
+            .is_none()
+    );
+    let err = build_text(&format!(
+        "{base}[backup.keep]\ndaily = 0\nweekly = 0\nmonthly = 0\nyearly = 0\n"
+    ))
+    .unwrap_err();
+    assert!(err.to_string().contains("keeps no snapshot"), "{err}");
+}

@@ -71,6 +71,8 @@ pub struct Rendered {
     pub probes: Vec<crate::probes::RenderedProbe>,
     /// The services' `[[after_start]]` steps, ready to run.
     pub after_start: Vec<crate::probes::RenderedProbe>,
+    /// The captures a backup takes (their files are among the artifacts).
+    pub backups: Vec<crate::backup::RenderedBackup>,
 }
 
 /// Name of the manifest that lists every artifact with mode, owner and hash.

@@ -35,7 +35,10 @@ struct ComposeService {
     ports: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     volumes: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     networks: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    network_mode: Option<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     group_add: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -212,6 +215,58 @@ pub fn render_compose(
     format!("{header}{body}")
 }
 
+/// Where the restore drill keeps a scratch copy's data, relative to the root.
+pub const DRILL_DATA: &str = ".vpai/backup/drill";
+
+/// The restore drill's scratch copies of `services` (`backup/drill.yml`): the same
+/// image, command, configs and health check as the live service, under other container
+/// names, with no network and no published port, on empty data directories below
+/// [`DRILL_DATA`]. Compose runs it with the root as project directory.
+pub fn render_drill(stack: &Stack, services: &[&Service]) -> String {
+    let mut out = IndexMap::new();
+    for svc in services {
+        let mut c = compose_service(stack, svc, None);
+        let data: Vec<String> = svc
+            .def
+            .volumes
+            .iter()
+            .map(|v| literal(&format!("./{}:", v.source)))
+            .collect();
+        c.volumes = c
+            .volumes
+            .into_iter()
+            .map(|v| match data.iter().find(|d| v.starts_with(d.as_str())) {
+                Some(d) => format!("./{DRILL_DATA}/{}", &v[2..d.len() - 1]) + &v[d.len() - 1..],
+                None => v,
+            })
+            .collect();
+        c.container_name = literal(&drill_container(svc));
+        c.restart = "no";
+        c.ports.clear();
+        c.networks.clear();
+        c.network_mode = Some("none");
+        c.labels.retain(|k, _| k == "io.vpai.project");
+        c.labels.insert("io.vpai.drill".into(), "true".into());
+        out.insert(svc.name.clone(), c);
+    }
+    let file = ComposeFile {
+        name: literal(&format!("{}-drill", stack.project)),
+        services: out,
+        networks: IndexMap::new(),
+    };
+    let body = serde_saphyr::to_string(&file).expect("compose model serializes");
+    format!(
+        "# Scratch copies for the restore drill of {}: rendered by vpai; started and removed\n# by `{}/backup/vpai-backup drill`, never beside the live containers' names or ports.\n{body}",
+        comment_text(&stack.project),
+        comment_text(&stack.root.display().to_string())
+    )
+}
+
+/// The container name of a service's scratch copy in the drill.
+pub fn drill_container(svc: &Service) -> String {
+    format!("{}-drill", svc.container_name)
+}
+
 fn compose_service(stack: &Stack, svc: &Service, input_hash: Option<&String>) -> ComposeService {
     let def = &svc.def;
     let mut volumes: Vec<String> = def
@@ -287,6 +342,7 @@ fn compose_service(stack: &Stack, svc: &Service, input_hash: Option<&String>) ->
         ports,
         volumes,
         networks: literals(&def.networks),
+        network_mode: None,
         group_add,
         cgroup: def.cgroup.map(|c| c.as_str()),
         cap_drop: vec!["ALL"],

@@ -7,6 +7,7 @@ mod artifact;
 mod compose;
 pub use compose::network_owner;
 pub use envfile::check_env_value;
+pub mod backup;
 mod context;
 mod envfile;
 pub mod probes;
@@ -236,6 +237,15 @@ pub fn render(
         });
     }
 
+    let backups = backup::render_backup(
+        &env,
+        stack,
+        secrets,
+        &base,
+        &view,
+        &mut artifacts,
+        &mut dirs,
+    )?;
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     dirs.sort_by(|a, b| a.path.cmp(&b.path));
     let probes = probes::render_probes(&env, stack, &base, &view, |d| &d.probes)?;
@@ -246,6 +256,7 @@ pub fn render(
         input_hashes,
         probes,
         after_start,
+        backups,
     };
     rendered.add_manifest();
     Ok(rendered)

@@ -88,6 +88,54 @@ fn valid_env_name(name: &str) -> bool {
         && bytes.all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
+/// NAME=value pairs for a command's environment.
+pub(crate) type EnvList = Vec<(String, String)>;
+
+/// An argv and its environment rendered from catalog templates: a secret may reach the
+/// environment, never the argv (`ps` shows argv to every user of the host).
+pub(crate) fn render_command(
+    env: &Environment<'static>,
+    origin: &str,
+    command: &[String],
+    vars: &BTreeMap<String, String>,
+    ctx: &BTreeMap<String, Value>,
+    view: &Arc<SecretsView>,
+) -> Result<(Vec<String>, EnvList), RenderError> {
+    let invalid = |message: String| RenderError::Template {
+        template: origin.to_string(),
+        line: 0,
+        message,
+    };
+    view.reset();
+    let argv = command
+        .iter()
+        .map(|a| render_str(env, origin, a, ctx))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !view.used().is_empty() {
+        return Err(invalid(
+            "a secret in the command would show in the host's process list; pass it through `env`"
+                .into(),
+        ));
+    }
+    if argv.iter().any(|a| a.contains('\0')) {
+        return Err(invalid("an argument holds a NUL byte".into()));
+    }
+    let mut out = Vec::new();
+    for (name, template) in vars {
+        if !valid_env_name(name) {
+            return Err(invalid(format!(
+                "env name `{name}` is not [A-Z_][A-Z0-9_]*"
+            )));
+        }
+        let value = render_str(env, origin, template, ctx)?;
+        if value.contains('\0') {
+            return Err(invalid(format!("env `{name}` holds a NUL byte")));
+        }
+        out.push((name.clone(), value));
+    }
+    Ok((argv, out))
+}
+
 /// The probes (or `[[after_start]]` steps: `pick` says which list) of every service.
 pub(crate) fn render_probes(
     env: &Environment<'static>,
@@ -151,31 +199,7 @@ fn render_one(
         line: 0,
         message,
     };
-    view.reset();
-    let argv = probe
-        .command
-        .iter()
-        .map(|a| render_str(env, &origin, a, ctx))
-        .collect::<Result<Vec<_>, _>>()?;
-    if !view.used().is_empty() {
-        return Err(invalid(
-            "a secret in the command would show in the host's process list; pass it through `env`"
-                .into(),
-        ));
-    }
-    let mut probe_env = Vec::new();
-    for (name, template) in &probe.env {
-        if !valid_env_name(name) {
-            return Err(invalid(format!(
-                "env name `{name}` is not [A-Z_][A-Z0-9_]*"
-            )));
-        }
-        let value = render_str(env, &origin, template, ctx)?;
-        if value.contains('\0') {
-            return Err(invalid(format!("env `{name}` holds a NUL byte")));
-        }
-        probe_env.push((name.clone(), value));
-    }
+    let (argv, probe_env) = render_command(env, &origin, &probe.command, &probe.env, ctx, view)?;
     let place = match probe.run_in.as_str() {
         "self" => ProbePlace::Container(svc.container_name.clone()),
         "host" => ProbePlace::Host,

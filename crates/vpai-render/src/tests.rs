@@ -39,7 +39,12 @@ fn rendering_is_deterministic() {
 #[test]
 fn snapshot_every_artifact() {
     let r = render_example();
-    for a in &r.artifacts {
+    // The backup engine is the same file for every stack (its source is in the tree).
+    for a in r
+        .artifacts
+        .iter()
+        .filter(|a| a.path != crate::backup::ENGINE)
+    {
         let name = a.path.replace('/', "__");
         insta::assert_snapshot!(
             name,
@@ -48,7 +53,8 @@ fn snapshot_every_artifact() {
                 a.mode,
                 a.owner.0,
                 a.owner.1,
-                a.text()
+                // NUL-separated lists, one item per line
+                a.text().replace('\0', "\u{2400}\n")
             )
         );
     }
@@ -350,12 +356,9 @@ fn the_lint_of_a_rendered_custom_service_uses_its_entry_facts_000_11() {
         &[],
         "\"web\"",
     );
-    let r = render(
-        &stack,
-        &SecretStore::in_memory(),
-        &TemplateSource::embedded(),
-    )
-    .unwrap();
+    let mut store = SecretStore::in_memory();
+    ensure_secrets(&stack, &mut store);
+    let r = render(&stack, &store, &TemplateSource::embedded()).unwrap();
     let files: Vec<vpai_check::SourceFile> = r
         .artifacts
         .iter()
@@ -524,7 +527,8 @@ reason = "the image has no HTTP client"
     )
     .unwrap();
     let stack = build(&file, &catalog, &BuildOptions::default()).unwrap();
-    let store = SecretStore::in_memory();
+    let mut store = SecretStore::in_memory();
+    ensure_secrets(&stack, &mut store);
     let compose = |stack: &Stack| {
         render(stack, &store, &TemplateSource::embedded())
             .unwrap()
@@ -611,4 +615,72 @@ max_tokens = 4096
         "os.environ/REDIS_PASSWORD"
     );
     assert!(!text.contains("sk-test"), "a key value in the config");
+}
+
+/// The backup files: root-only (the engine 0700, the data 0600; only the systemd units
+/// are readable, and hold no value), every secret in an env or password file and never
+/// in an argv or an `info` line; the repository password is its own file.
+#[test]
+fn backup_files_are_root_only_and_keep_secrets_out_of_argv() {
+    let (stack, store) = example();
+    let r = render(&stack, &store, &TemplateSource::embedded()).unwrap();
+    let backup: Vec<&Artifact> = r
+        .artifacts
+        .iter()
+        .filter(|a| a.path.starts_with("backup/"))
+        .collect();
+    assert!(backup.len() > 20);
+    for a in &backup {
+        assert_eq!(a.owner, (0, 0), "{}", a.path);
+        let unit = a.path == backup::UNIT_SERVICE || a.path == backup::UNIT_TIMER;
+        if unit {
+            assert_eq!(a.mode, 0o644);
+        } else {
+            assert_eq!(a.mode & 0o077, 0, "{} is readable by others", a.path);
+        }
+        let carries = a.path.ends_with("/env")
+            || a.path == "backup/repository-password"
+            || a.path == "backup/settings";
+        for (_, def) in stack.secret_defs() {
+            let Some(value) = store.get(&def.name) else {
+                continue;
+            };
+            if a.text().contains(value) {
+                assert!(carries, "{} holds the value of {}", a.path, def.name);
+                assert!(a.secret && a.secrets.contains(&def.name), "{}", a.path);
+            }
+        }
+    }
+    let ids: Vec<&str> = r.backups.iter().map(|b| b.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "postgresql-roles",
+            "postgresql-database-n8n",
+            "postgresql-database-litellm",
+            "redis-rdb",
+            "qdrant-collections",
+            "n8n-data"
+        ]
+    );
+    let n8n_db = &r.backups[1];
+    assert_eq!(
+        n8n_db.stops,
+        ["n8n"],
+        "the database's owner stops while it is swapped"
+    );
+    let pw = r.get("backup/repository-password").unwrap();
+    assert_eq!(pw.text(), "TEST-backup_repository_password");
+    // A catalog backup command that puts a secret in argv is refused.
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, stack) = operator_web_service(
+        tmp.path(),
+        "test = [\"CMD\", \"true\"]\n[[secrets]]\nname = \"web_key\"\n[[volumes]]\nsource = \"data/web\"\ntarget = \"/d\"\n[[backup]]\nname = \"dump\"\ndescription = \"d\"\ncommand = [\"dump\", \"--key={{ secrets.web_key }}\"]\n[backup.restore]\nvolume = \"data/web\"\n",
+        &[],
+        "\"web\"",
+    );
+    let mut store = SecretStore::in_memory();
+    ensure_secrets(&stack, &mut store);
+    let err = render(&stack, &store, &TemplateSource::embedded()).unwrap_err();
+    assert!(err.to_string().contains("process list"), "{err}");
 }

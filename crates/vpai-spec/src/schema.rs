@@ -20,6 +20,68 @@ pub struct StackSpec {
     /// Where the stack runs, reached over SSH. None declared: this machine.
     #[serde(default)]
     pub hosts: BTreeMap<Spanned<String>, HostSpec>,
+    /// Where and when `vpai backup` stores the stack's data (restic on the host).
+    #[serde(default)]
+    pub backup: Option<BackupSpec>,
+}
+
+/// `[backup]`: a restic repository on the host's side, a daily timer, a retention.
+/// The repository password is generated in the vault (`backup_repository_password`);
+/// S3 keys and the heartbeat URL are vault secrets too, set by the operator.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSpec {
+    /// A directory on the host (`/srv/backups/NAME`), `sftp:USER@HOST:/PATH`,
+    /// `s3:https://ENDPOINT/BUCKET/PATH` or `rest:https://...`.
+    #[serde(default)]
+    pub repository: Option<Spanned<String>>,
+    /// Time of the daily backup on the host (`HH:MM`, host time zone); `"off"`: no timer.
+    #[serde(default)]
+    pub schedule: Option<Spanned<String>>,
+    /// Snapshots kept: grandfather-father-son.
+    #[serde(default)]
+    pub keep: KeepSpec,
+    /// Run the restore drill after every scheduled backup (default true).
+    #[serde(default)]
+    pub drill: Option<bool>,
+}
+
+/// `[backup.keep]`: restic's `--keep-daily/weekly/monthly/yearly`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeepSpec {
+    #[serde(default = "keep_daily")]
+    pub daily: u32,
+    #[serde(default = "keep_weekly")]
+    pub weekly: u32,
+    #[serde(default = "keep_monthly")]
+    pub monthly: u32,
+    #[serde(default = "keep_yearly")]
+    pub yearly: u32,
+}
+
+impl Default for KeepSpec {
+    fn default() -> Self {
+        KeepSpec {
+            daily: keep_daily(),
+            weekly: keep_weekly(),
+            monthly: keep_monthly(),
+            yearly: keep_yearly(),
+        }
+    }
+}
+
+fn keep_daily() -> u32 {
+    7
+}
+fn keep_weekly() -> u32 {
+    4
+}
+fn keep_monthly() -> u32 {
+    6
+}
+fn keep_yearly() -> u32 {
+    2
 }
 
 /// `[hosts.NAME]`: a server reached with the system `ssh` (so `~/.ssh/config`, the

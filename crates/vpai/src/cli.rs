@@ -118,6 +118,12 @@ pub enum Command {
     /// Recreate services (so env files are read again), then wait until they are healthy.
     #[command(after_help = crate::commands::restart::EXAMPLES)]
     Restart(crate::commands::restart::RestartArgs),
+    /// Back up the stack's data into its restic repository (or list the snapshots).
+    #[command(after_help = crate::commands::backup::BACKUP_EXAMPLES)]
+    Backup(crate::commands::backup::BackupArgs),
+    /// Put data back from a snapshot (health- and smoke-gated), or --drill: prove it restores.
+    #[command(after_help = crate::commands::backup::RESTORE_EXAMPLES)]
+    Restore(crate::commands::backup::RestoreArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(crate::commands::completions::CompletionsArgs),
     /// Print the man page (or write one page per command with --out DIR).

@@ -796,3 +796,308 @@ fn rendered_example_is_valid_for_docker_compose_config() {
         }
     }
 }
+
+/// A push monitor on loopback (an Uptime Kuma stand-in): counts the GETs it answers.
+fn heartbeat_monitor() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/api/push/e2eToken?status=up",
+        listener.local_addr().unwrap().port()
+    );
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let n = conn.read(&mut buf).unwrap_or(0);
+            if String::from_utf8_lossy(&buf[..n]).starts_with("GET /api/push/e2eToken") {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n{\"ok\":true}");
+        }
+    });
+    (url, hits)
+}
+
+/// Backups with a verified restore, on the real engine and restic: data seeded in
+/// PostgreSQL (a table of the n8n database, n8n's own workflows), Redis and Qdrant;
+/// `vpai backup` pings the heartbeat; the drill restores into scratch containers and
+/// finds every capture identical to its manifest; the data is destroyed, `vpai restore`
+/// brings it back identical (checksums) and keeps the replaced data aside; a damaged
+/// repository fails the drill; an unreachable repository fails the backup loudly,
+/// without a snapshot or a heartbeat.
+#[test]
+fn backup_drill_restore_and_failures() {
+    if !require_engine() {
+        return;
+    }
+    assert!(
+        sh(&["sh", "-c", "command -v restic"]).status.success(),
+        "restic is not installed (scripts/test.sh installs it)"
+    );
+    let _serial = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let repo = tempfile::tempdir().unwrap();
+    let stack = Stack::new(
+        "vpaibk",
+        "10.233.0.0/16",
+        &format!(
+            "[services.litellm]\ndatabase = false\n\n[backup]\nrepository = \"{}\"\n",
+            repo.path().join("restic").display()
+        ),
+    );
+    let (url, hits) = heartbeat_monitor();
+    let mut set = Command::new(env!("CARGO_BIN_EXE_vpai"))
+        .current_dir(stack.dir.path())
+        .env("VPAI_VAULT_PASSWORD", "e2e-test-passphrase")
+        .args(["secrets", "set", "backup_heartbeat_url"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    set.stdin.take().unwrap().write_all(url.as_bytes()).unwrap();
+    assert!(set.wait().unwrap().success());
+    let out = stack.vpai(&["up", "--timeout", "600"]);
+    assert!(out.status.success(), "up failed");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("does not run systemd") || err.contains("backup timer"),
+        "{err}"
+    );
+    let root = stack.root();
+    let mode = |p: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(root.join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("backup"), 0o700);
+    assert_eq!(mode("backup/repository-password"), 0o600);
+    assert_eq!(mode("backup/vpai-backup"), 0o700);
+
+    // Seed data: rows owned by the app role, Redis keys, Qdrant points.
+    let pg = format!("{}_postgresql", stack.project);
+    let psql = |sql: &str| {
+        let out = sh(&[
+            "docker", "exec", &pg, "psql", "-X", "-At", "-U", "postgres", "-d", "n8n", "-c", sql,
+        ]);
+        assert!(
+            out.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    psql(
+        "CREATE TABLE vpai_rows (id int PRIMARY KEY, v text); INSERT INTO vpai_rows SELECT g, md5(g::text) FROM generate_series(1, 5000) g; ALTER TABLE vpai_rows OWNER TO n8n",
+    );
+    let checksum = "SELECT count(*) || ':' || md5(string_agg(v, ',' ORDER BY id)) FROM vpai_rows";
+    let rows_before = psql(checksum);
+    let workflows_before = psql("SELECT count(*) FROM workflow_entity");
+    let redis = format!("{}_redis", stack.project);
+    let redis_password = stack.secret("redis_password");
+    let redis_cli = |script: &str| {
+        let out = sh(&[
+            "docker",
+            "exec",
+            "-e",
+            &format!("REDISCLI_AUTH={redis_password}"),
+            &redis,
+            "sh",
+            "-c",
+            script,
+        ]);
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let rcli = "redis-cli -h 127.0.0.1 --no-auth-warning";
+    redis_cli(&format!(
+        "for i in $(seq 1 200); do echo \"SET key:$i value-$i\"; done | {rcli} >/dev/null"
+    ));
+    let ours = format!("{rcli} --scan --pattern 'key:*' | wc -l");
+    assert_eq!(redis_cli(&ours), "200");
+    let litellm = format!("{}_litellm", stack.project);
+    let qdrant_key = stack.secret("qdrant_api_key");
+    let qdrant = |code: &str| {
+        let program = format!(
+            "import json, urllib.request as u\n\
+             def call(m, p, b=None):\n\
+             \x20   r = u.Request('http://qdrant:6333' + p, method=m, data=None if b is None else json.dumps(b).encode(), headers={{'api-key': '{qdrant_key}', 'content-type': 'application/json'}})\n\
+             \x20   return json.load(u.urlopen(r))['result']\n{code}"
+        );
+        let out = sh(&["docker", "exec", &litellm, "python3", "-c", &program]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    qdrant(
+        "call('PUT', '/collections/docs', {'vectors': {'size': 4, 'distance': 'Cosine'}})\ncall('PUT', '/collections/docs/points?wait=true', {'points': [{'id': i, 'vector': [1, i, 2, 3], 'payload': {'n': i}} for i in range(1, 81)]})",
+    );
+    let scroll = "print(json.dumps(call('POST', '/collections/docs/points/scroll', {'limit': 1000, 'with_vector': True})['points'], sort_keys=True))";
+    let points_before = qdrant(scroll);
+    assert!(points_before.contains("\"id\": 80"), "{points_before}");
+
+    // Backup: every capture, one snapshot, the heartbeat.
+    let out = stack.vpai(&["backup", "--json"]);
+    assert!(out.status.success(), "backup failed");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = report["captures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    for id in [
+        "postgresql-roles",
+        "postgresql-database-n8n",
+        "redis-rdb",
+        "qdrant-collections",
+        "n8n-data",
+        "files",
+    ] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+    assert_eq!(report["heartbeat"], true);
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains(&redis_password) && !err.contains("e2eToken"),
+        "a secret in the output: {err}"
+    );
+    let out = stack.vpai(&["backup", "--list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert!(list[0]["bytes"].as_u64().unwrap() > 10_000, "{list}");
+
+    // The drill: restored in scratch containers, compared with the manifests.
+    let out = stack.vpai(&["restore", "--drill", "--json"]);
+    assert!(out.status.success(), "drill failed");
+    let drill: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result = |id: &str| {
+        drill["captures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .map(|c| c["result"].as_str().unwrap().to_string())
+    };
+    for id in ["postgresql-database-n8n", "redis-rdb", "qdrant-collections"] {
+        assert_eq!(result(id).as_deref(), Some("identical"), "{drill}");
+    }
+    let scratch = sh(&[
+        "docker",
+        "ps",
+        "-a",
+        "--filter",
+        "label=io.vpai.drill",
+        "--format",
+        "{{.Names}}",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&scratch.stdout).trim().is_empty(),
+        "scratch containers left"
+    );
+    let out = stack.vpai(&["backup", "--status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["last_drill"]["status"], "ok", "{status}");
+    assert_eq!(status["last_backup"]["status"], "ok", "{status}");
+
+    // Destroy, then restore: everything as it was backed up.
+    psql("DROP TABLE vpai_rows");
+    redis_cli(&format!(
+        "{rcli} --scan --pattern 'key:*' | head -150 | xargs {rcli} DEL >/dev/null"
+    ));
+    qdrant("call('DELETE', '/collections/docs')");
+    let out = stack.vpai(&["restore"]);
+    assert!(
+        !out.status.success(),
+        "a restore of everything ran without --yes"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
+    let out = stack.vpai(&["restore", "--yes", "--json"]);
+    assert!(out.status.success(), "restore failed");
+    let restored: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(psql(checksum), rows_before);
+    assert_eq!(
+        psql("SELECT count(*) FROM workflow_entity"),
+        workflows_before
+    );
+    assert_eq!(redis_cli(&ours), "200");
+    assert_eq!(redis_cli(&format!("{rcli} GET key:42")), "value-42");
+    assert_eq!(qdrant(scroll), points_before);
+    // The replaced data is kept aside.
+    let kept: Vec<String> = restored["restored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kept"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        kept.iter().any(|k| k.starts_with("n8n__vpai_kept_")),
+        "{kept:?}"
+    );
+    assert!(psql("SELECT count(*) FROM pg_database WHERE datname LIKE 'n8n__vpai_kept_%'") == "1");
+    assert!(
+        kept.iter().any(|k| k.starts_with("redis.vpai-replaced-")),
+        "{kept:?}"
+    );
+    assert!(root.join("data").read_dir().unwrap().flatten().any(|e| {
+        e.file_name()
+            .to_string_lossy()
+            .starts_with("redis.vpai-replaced-")
+    }));
+    stack.verify();
+
+    // A damaged repository: the drill says so and exits 1.
+    let packs = walk(&repo.path().join("restic/data"));
+    let biggest = packs
+        .iter()
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let mut bytes = std::fs::read(biggest).unwrap();
+    let mid = bytes.len() / 2;
+    for b in &mut bytes[mid..mid + 64] {
+        *b ^= 0xff;
+    }
+    std::fs::write(biggest, bytes).unwrap();
+    let out = stack.vpai(&["restore", "--drill"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the drill passed on a damaged repository"
+    );
+
+    // An unreachable repository: the backup fails, names the cause, pings nothing.
+    let text = std::fs::read_to_string(stack.dir.path().join("stack.toml")).unwrap();
+    let closed = free_port();
+    stack.write(&text.replace(
+        &format!("repository = \"{}\"", repo.path().join("restic").display()),
+        &format!("repository = \"sftp://root@127.0.0.1:{closed}//srv/restic\""),
+    ));
+    assert!(stack.vpai(&["up", "--timeout", "300"]).status.success());
+    let out = stack.vpai(&["backup"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a backup to an unreachable repository succeeded"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("repository"), "{err}");
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "a failed backup pinged the heartbeat"
+    );
+    let out = stack.vpai(&["backup", "--status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["last_backup"]["status"], "failed", "{status}");
+}

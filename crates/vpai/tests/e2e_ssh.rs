@@ -233,6 +233,12 @@ start_period = "0s"
 [[volumes]]
 source = "data/store"
 target = "/data"
+[[backup]]
+name = "data"
+description = "the store's data directory"
+volume = "data/store"
+[backup.restore]
+volume = "data/store"
 "#;
 
 /// Healthy unless its environment says MODE=broken; SLOW=n makes it take n seconds.
@@ -303,8 +309,10 @@ impl Project {
             "[project]\nname = \"{name}\"\ndomain = \"localhost\"\nservices = [\"store\", \"app\"]\ntls = \"internal\"\nsubnet = \"{subnet}\"\n\n\
              [services.app]\nenv = {{ {app_env} }}\n\n\
              [images]\nstore = \"{IMAGE}\"\napp = \"{IMAGE}\"\n\n\
+             [backup]\nrepository = \"{repo}\"\nschedule = \"off\"\n\n\
              [hosts.box]\naddress = \"127.0.0.1\"\nuser = \"root\"\nssh_port = {port}\nidentity = \"{id}\"\nknown_hosts = \"{kh}\"\n{host_extra}\n",
             name = self.name,
+            repo = self.dir.path().join("restic").display(),
             port = self.sshd_port,
             id = self.identity.display(),
             kh = self.known_hosts.display(),
@@ -377,7 +385,10 @@ impl Project {
         let mut out = BTreeMap::new();
         for f in walk(&self.root()) {
             let rel = f.strip_prefix(self.root()).unwrap().display().to_string();
-            if rel.starts_with("data/") || rel.starts_with("logs/") || rel.starts_with("releases/")
+            // Data, logs, releases and the backup engine's own state are not deployed files.
+            if ["data/", "logs/", "releases/", ".vpai/backup/"]
+                .iter()
+                .any(|p| rel.starts_with(p))
             {
                 continue;
             }
@@ -475,7 +486,7 @@ fn secret(project: &Project, name: &str) -> String {
 
 /// The day-2 commands over SSH on a deployed `store` + `app`: logs (both phases, and
 /// followed live), exec (exit code and output), restart (a recreate, health-gated, the
-/// other service untouched), doctor on the host.
+/// other service untouched), doctor on the host, backup and restore.
 fn day_2_operations_over_ssh(sshd: &Sshd, project: &Project) {
     // The smoke probes over SSH: one in the app's container (its env secret travels on
     // stdin and `docker exec -e NAME`, never argv), one on the host in the project root.
@@ -640,6 +651,34 @@ fn day_2_operations_over_ssh(sshd: &Sshd, project: &Project) {
         sshd.exec_count() > before,
         "doctor --host must read through ssh"
     );
+
+    // A backup over SSH (restic runs on the host), then the store's data destroyed and
+    // restored from it, the replaced directory kept beside it.
+    let data = project.root().join("data/store");
+    std::fs::write(data.join("precious.txt"), "kept by the backup\n").unwrap();
+    let out = project.vpai(&["backup", "--host", "box", "--json"]);
+    assert!(out.status.success(), "backup over SSH failed");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["captures"][0]["id"], "store-data", "{report}");
+    let out = project.vpai(&["backup", "--host", "box", "--list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    std::fs::remove_file(data.join("precious.txt")).unwrap();
+    let out = project.vpai(&["restore", "--host", "box", "--service", "store", "--json"]);
+    assert!(out.status.success(), "restore over SSH failed");
+    assert_eq!(
+        std::fs::read_to_string(data.join("precious.txt")).unwrap(),
+        "kept by the backup\n"
+    );
+    let restored: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kept = restored["restored"][0]["kept"].as_str().unwrap();
+    assert!(kept.starts_with("store.vpai-replaced-"), "{restored}");
+    assert!(project.root().join("data").join(kept).is_dir());
+    assert_eq!(project.health("store"), "healthy");
+    let out = project.vpai(&["restore", "--host", "box", "--drill", "--json"]);
+    assert!(out.status.success(), "drill over SSH failed");
+    let drill: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(drill["captures"][0]["result"], "archive-ok", "{drill}");
 }
 
 /// `vpai rotate` over SSH, under the host's deploy lock: a new value, exactly its user

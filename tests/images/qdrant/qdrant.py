@@ -12,25 +12,69 @@ Keeps the outside contract of the official image that vpai relies on:
     (e.g. `Os { code: 13, kind: PermissionDenied, message: "Permission denied" }`);
   * HTTP API on service.http_port: GET / (version), /healthz, /livez, /readyz (never need a
     key), and the collections API (GET /collections, GET/PUT/DELETE /collections/NAME,
-    POST/GET /collections/NAME/snapshots) which needs `api-key: KEY` or
-    `Authorization: Bearer KEY` when service.api_key is set (401 otherwise);
-    service.read_only_api_key allows GET only.
-Collections are kept as JSON files under storage/collections/NAME/config.json, so they
-survive a restart; snapshots are tar files under snapshots/NAME/.
+    GET reporting the real points_count, and the points and snapshots routes below) which
+    needs `api-key: KEY` or `Authorization: Bearer KEY` when service.api_key is set (401
+    otherwise);
+    service.read_only_api_key allows GET and the POST reads of points only;
+  * points (same URLs, JSON shapes and status codes as Qdrant 1.16, answers in the
+    `{"result": ..., "status": "ok", "time": ...}` envelope, errors as
+    `{"status": {"error": "..."}, "time": ...}`):
+      PUT  /collections/NAME/points[?wait=true]  {"points": [{"id", "vector", "payload"}]} or
+           {"batch": {"ids", "vectors", "payloads"}} -> {"operation_id": N, "status":
+           "completed" (wait=true) | "acknowledged"}; ids are unsigned integers or UUIDs,
+           vector dimensions are checked, Cosine vectors are normalised and every value is
+           kept as an f32, as Qdrant stores them (so a vector read back is not the one sent);
+      POST /collections/NAME/points  {"ids": [...], "with_payload"?, "with_vector"?} -> [Record]
+      GET  /collections/NAME/points/ID -> Record (404 "No point with id ID found")
+      POST /collections/NAME/points/count  {"exact"?} -> {"count": N}
+      POST /collections/NAME/points/scroll  {"limit"? (10), "offset"?, "with_payload"? (true),
+           "with_vector"? (false)} -> {"points": [Record], "next_page_offset": ID | null},
+           ordered by id, every integer id before every UUID (Qdrant's order);
+      POST /collections/NAME/points/search  (cosine score over all points)
+      POST /collections/NAME/points/delete  {"points": [ids]}
+    where Record is {"id", "payload"?, "vector"?} (keys left out when not asked for); a
+    "filter" or "order_by" is answered 400 (not modelled);
+  * snapshots:
+      POST   /collections/NAME/snapshots -> {"name", "creation_time", "size", "checksum"}: a tar
+             of config.json and points.json in snapshots/NAME/, its sha256 beside it in
+             NAME.snapshot.checksum; GET /collections/NAME/snapshots lists them;
+      GET    /collections/NAME/snapshots/SNAP -> the file (application/octet-stream,
+             Content-Length); a missing file, or a name with `/` or `..`, is 404 in text/plain
+             "Not found: Snapshot SNAP not found" (Qdrant answers this route's errors as
+             actix's default text, not JSON);
+      DELETE /collections/NAME/snapshots/SNAP -> true (and its .checksum);
+      PUT    /collections/NAME/snapshots/recover[?wait=false]  {"location": "file:///...",
+             "priority"?: "snapshot"|"replica"|"no_sync", "checksum"?} -> true: unpacks in
+             storage/tmp, then swaps it in place of the collection (created when missing;
+             an existing one must have the same vectors config, 400 otherwise). Only a file
+             whose real path is inside the snapshots directory is accepted: 403 "Forbidden:
+             Snapshot file path must be inside the snapshots directory ..." as Qdrant >= 1.17.1
+             answers (1.16.3 itself would read any path); a missing file is 400 "Snapshot file
+             ... does not exist"; http(s) locations are 400 (not supported by the stand-in).
+Collections are kept under storage/collections/NAME/ (config.json and points.json, each
+written to a temp file then renamed, under one lock), so points survive a restart.
+Not modelled: segments, the WAL, HNSW/indexes (indexed_vectors_count stays 0), payload
+indexes, filters, gRPC, snapshot upload, full snapshots, and Qdrant's snapshot format (a
+stand-in snapshot holds JSON files, not segments: it cannot be recovered by a real Qdrant,
+nor can a real snapshot be recovered here).
 Only the Python standard library is used.
 """
 
 import datetime
+import email.utils
 import errno
+import hashlib
 import json
 import os
 import re
 import shutil
 import signal
+import struct
 import sys
 import tarfile
 import threading
 import time
+import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -377,14 +421,163 @@ def load_settings(custom_path):
 
 # ---------------------------------------------------------------- storage
 
+class ApiError(Exception):
+    """An error answered as Qdrant answers it: HTTP status and the `status.error` text."""
+
+    def __init__(self, code, msg):
+        super().__init__(msg)
+        self.code = code
+        self.msg = msg
+
+
+def format_error(msg):
+    return ApiError(400, f"Format error in JSON body: {msg}")
+
+
+def parse_point_id(value):
+    """An ExtendedPointId: an unsigned 64-bit integer or a UUID (normalised as Qdrant prints it)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2 ** 64:
+        return value
+    if isinstance(value, str):
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            pass
+    shown = json.dumps(value) if not isinstance(value, str) else value
+    raise format_error(f"value {shown} is not a valid point ID, valid values are either an unsigned integer or a UUID")
+
+
+def id_key(pid):
+    """Qdrant's order of point ids: every integer id before every UUID (enum order), then by value."""
+    return (0, pid, "") if isinstance(pid, int) else (1, 0, pid)
+
+
+def f32(x):
+    """x stored as an f32 and printed the way Qdrant (serde) prints an f32: shortest form."""
+    packed = struct.pack("<f", x)
+    v = struct.unpack("<f", packed)[0]
+    if v != v or v in (float("inf"), float("-inf")):
+        raise format_error(f"invalid vector value {x}")
+    for p in range(6, 10):
+        s = float(f"{v:.{p}g}")
+        if struct.pack("<f", s) == packed:
+            return s
+    return v
+
+
+def vector_params(cfg):
+    """{name: params}; the unnamed (default) vector is ''."""
+    v = (cfg or {}).get("vectors")
+    if isinstance(v, dict) and "size" in v:
+        return {"": v}
+    if isinstance(v, dict):
+        return {k: p for k, p in v.items() if isinstance(p, dict)}
+    return {}
+
+
+def prepare_vector(cfg, vec):
+    """Validate a point's vector(s) against the collection config; Cosine vectors are
+    normalised and every value rounded to f32, as Qdrant stores them."""
+    params = vector_params(cfg)
+    if isinstance(vec, list):
+        items, named = {"": vec}, False
+    elif isinstance(vec, dict):
+        items, named = vec, True
+    else:
+        raise format_error("data did not match any variant of untagged enum VectorStruct")
+    out = {}
+    for name, arr in items.items():
+        if params and name not in params:
+            raise ApiError(400, f"Wrong input: Not existing vector name error: {name}")
+        if not isinstance(arr, list) or not all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) for x in arr):
+            raise format_error("data did not match any variant of untagged enum VectorStruct")
+        p = params.get(name) or {}
+        size = p.get("size")
+        if size and len(arr) != size:
+            raise ApiError(400, f"Wrong input: Vector dimension error: expected dim: {size}, got {len(arr)}")
+        arr = [float(x) for x in arr]
+        if str(p.get("distance", "")).lower() == "cosine":
+            norm = sum(x * x for x in arr) ** 0.5
+            if norm > 1.1920929e-07:  # f32::EPSILON, below which Qdrant leaves the vector as is
+                arr = [x / norm for x in arr]
+        out[name] = [f32(x) for x in arr]
+    return out[""] if not named else out
+
+
+def select_payload(payload, spec):
+    """WithPayloadInterface: bool, list of keys, {"include": [...]} or {"exclude": [...]}."""
+    if spec is None or spec is True:
+        return payload
+    if spec is False:
+        return None
+    if isinstance(spec, list):
+        return {k: v for k, v in payload.items() if k in spec}
+    if isinstance(spec, dict) and isinstance(spec.get("include"), list):
+        return {k: v for k, v in payload.items() if k in spec["include"]}
+    if isinstance(spec, dict) and isinstance(spec.get("exclude"), list):
+        return {k: v for k, v in payload.items() if k not in spec["exclude"]}
+    raise format_error("data did not match any variant of untagged enum WithPayloadInterface")
+
+
+def select_vector(vector, spec):
+    """WithVector: bool or a list of vector names."""
+    if spec is None or spec is False:
+        return None
+    if spec is True:
+        return vector
+    if isinstance(spec, list):
+        if isinstance(vector, dict):
+            return {k: v for k, v in vector.items() if k in spec}
+        return vector if "" in spec else None
+    raise format_error("data did not match any variant of untagged enum WithVector")
+
+
+def record(pid, vector, payload, with_payload, with_vector):
+    """api::rest::Record: `payload` and `vector` are left out (not null) when not asked for."""
+    out = {"id": pid}
+    pl = select_payload(payload, with_payload)
+    if pl is not None:
+        out["payload"] = pl
+    vec = select_vector(vector, with_vector)
+    if vec is not None:
+        out["vector"] = vec
+    return out
+
+
+def load_points_file(path):
+    """points.json -> (operation_id, {id: (vector, payload)}); a missing file is an empty collection."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        return 0, {}
+    if not isinstance(data, dict) or not isinstance(data.get("points"), list):
+        raise ValueError(f"{path}: not a points file")
+    pts = {}
+    for p in data["points"]:
+        if not isinstance(p, dict) or not isinstance(p.get("vector"), (list, dict)):
+            raise ValueError(f"{path}: bad point {p!r:.80}")
+        pts[parse_point_id(p.get("id"))] = (p["vector"], p.get("payload") or {})
+    return int(data.get("operation_id") or 0), pts
+
+
 class Storage:
+    """Collections under storage/collections/NAME/: config.json (the creation body) and
+    points.json ({"operation_id": N, "points": [{"id", "vector", "payload"}, ...]} ordered by
+    id). Both are written atomically (temp file + os.replace) under `lock`; points are also
+    kept in memory (`points`), loaded at start."""
+
     def __init__(self, settings):
         st = settings["storage"]
         self.storage = st["storage_path"]
         self.snapshots = st["snapshots_path"]
         self.snapshots_tmp = st["temp_path"] or os.path.join(self.snapshots, "tmp")
         self.collections = os.path.join(self.storage, "collections")
-        self.lock = threading.Lock()
+        # Qdrant's storage temp directory (storage/tmp): snapshot recovery unpacks there
+        self.storage_tmp = os.path.join(self.storage, "tmp")
+        self.lock = threading.RLock()
+        self.points = {}  # name -> {"op": operation id, "pts": {id: (vector, payload)}}
 
     def init(self):
         def step(what, fn, path):
@@ -423,6 +616,29 @@ class Storage:
         # a write in snapshots/tmp, as snapshot creation does
         probe = os.path.join(self.snapshots_tmp, f".probe-{uuid.uuid4().hex}")
         step("Can't write in snapshots temp directory", lambda p: (open(p, "w").close(), os.remove(p)), probe)
+        self._finish_interrupted_recoveries()
+        for name in self.names():
+            log("INFO", "collection::collection", f"Loading collection {name}")
+            try:
+                op, pts = load_points_file(os.path.join(self.collections, name, "points.json"))
+            except (OSError, ValueError, ApiError) as e:
+                raise RuntimeError(f"Can't load collection {name}: {e}") from None
+            self.points[name] = {"op": op, "pts": pts}
+
+    def _finish_interrupted_recoveries(self):
+        """A recovery stopped between its two renames leaves the old collection in
+        storage/tmp/col-NAME-replaced-*: put it back; drop unfinished unpackings."""
+        if not os.path.isdir(self.storage_tmp):
+            return
+        for entry in sorted(os.listdir(self.storage_tmp)):
+            path = os.path.join(self.storage_tmp, entry)
+            m = re.fullmatch(r"col-(.+)-replaced-[0-9a-f]{32}", entry)
+            if m and not os.path.exists(os.path.join(self.collections, m.group(1))):
+                log("WARN", "storage::content_manager::snapshots::recover",
+                    f"Restoring collection {m.group(1)} left by an interrupted recovery")
+                os.rename(path, os.path.join(self.collections, m.group(1)))
+            elif entry.startswith("col-"):
+                shutil.rmtree(path, ignore_errors=True)
 
     def names(self):
         try:
@@ -444,6 +660,8 @@ class Storage:
             if os.path.exists(os.path.join(d, "config.json")):
                 return False
             os.makedirs(d, exist_ok=True)
+            self.points[name] = {"op": 0, "pts": {}}
+            self._save_points(name)
             with open(os.path.join(d, "config.json.tmp"), "w") as f:
                 json.dump(config, f)
             os.replace(os.path.join(d, "config.json.tmp"), os.path.join(d, "config.json"))
@@ -452,38 +670,240 @@ class Storage:
     def delete(self, name):
         d = os.path.join(self.collections, name)
         with self.lock:
+            self.points.pop(name, None)
             if not os.path.isdir(d):
                 return False
             shutil.rmtree(d)
             return True
 
+    # -- points (callers hold no lock; every method takes it)
+
+    def _entry(self, name):
+        """The in-memory points of an existing collection (loaded from disk if needed)."""
+        if name not in self.points:
+            op, pts = load_points_file(os.path.join(self.collections, name, "points.json"))
+            self.points[name] = {"op": op, "pts": pts}
+        return self.points[name]
+
+    def _save_points(self, name):
+        e = self.points[name]
+        d = os.path.join(self.collections, name)
+        data = {"operation_id": e["op"],
+                "points": [{"id": i, "vector": v, "payload": p}
+                           for i, (v, p) in sorted(e["pts"].items(), key=lambda kv: id_key(kv[0]))]}
+        tmp = os.path.join(d, "points.json.tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, separators=(",", ":"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, os.path.join(d, "points.json"))
+
+    def _missing(self, name):
+        return ApiError(404, f"Not found: Collection `{name}` doesn't exist!")
+
+    def count(self, name):
+        with self.lock:
+            if self.get(name) is None:
+                return 0
+            return len(self._entry(name)["pts"])
+
+    def upsert(self, name, points):
+        """points: [(id, vector, payload)], already validated. Returns the operation id."""
+        with self.lock:
+            if self.get(name) is None:
+                raise self._missing(name)
+            e = self._entry(name)
+            for pid, vec, payload in points:
+                e["pts"][pid] = (vec, payload)
+            e["op"] += 1
+            self._save_points(name)
+            return e["op"]
+
+    def delete_points(self, name, ids):
+        with self.lock:
+            if self.get(name) is None:
+                raise self._missing(name)
+            e = self._entry(name)
+            for pid in ids:
+                e["pts"].pop(pid, None)
+            e["op"] += 1
+            self._save_points(name)
+            return e["op"]
+
+    def sorted_points(self, name):
+        """[(id, vector, payload)] ordered by id (a copy)."""
+        with self.lock:
+            if self.get(name) is None:
+                raise self._missing(name)
+            return [(i, v, p) for i, (v, p) in sorted(self._entry(name)["pts"].items(),
+                                                      key=lambda kv: id_key(kv[0]))]
+
+    def retrieve(self, name, ids):
+        with self.lock:
+            if self.get(name) is None:
+                raise self._missing(name)
+            pts = self._entry(name)["pts"]
+            return [(i, pts[i][0], pts[i][1]) for i in ids if i in pts]
+
+    # -- snapshots
+
+    def snapshot_dir(self, name):
+        return os.path.join(self.snapshots, name)
+
+    def describe(self, path):
+        """SnapshotDescription, as Qdrant builds it from the file and its .checksum file."""
+        st = os.stat(path)
+        ctime = getattr(st, "st_birthtime", None) or st.st_mtime
+        out = {"name": os.path.basename(path),
+               "creation_time": datetime.datetime.fromtimestamp(
+                   int(ctime), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+               "size": st.st_size}
+        try:
+            with open(path + ".checksum") as f:
+                out["checksum"] = f.read().strip()
+        except OSError:
+            pass
+        return out
+
     def snapshot(self, name):
+        """A tar of config.json and points.json, written in snapshots/tmp, its sha256 put in
+        NAME.snapshot.checksum, then moved to snapshots/COLLECTION/NAME.snapshot."""
         ts = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d-%H-%M-%S")
         fname = f"{name}-{uuid.uuid4().int % 10**16}-{ts}.snapshot"
-        out_dir = os.path.join(self.snapshots, name)
+        out_dir = self.snapshot_dir(name)
         os.makedirs(out_dir, exist_ok=True)
         tmp = os.path.join(self.snapshots_tmp, fname)
-        with tarfile.open(tmp, "w") as tar:
-            tar.add(os.path.join(self.collections, name), arcname=".")
+        d = os.path.join(self.collections, name)
+        with self.lock:
+            if self.get(name) is None:
+                raise self._missing(name)
+            if not os.path.exists(os.path.join(d, "points.json")):
+                self._entry(name)
+                self._save_points(name)
+            with tarfile.open(tmp, "w") as tar:
+                for member in ("config.json", "points.json"):
+                    tar.add(os.path.join(d, member), arcname=member)
+        digest = sha256_file(tmp)
         final = os.path.join(out_dir, fname)
-        shutil.move(tmp, final)
-        return fname, os.path.getsize(final)
+        with open(final + ".checksum.tmp", "w") as f:
+            f.write(digest)
+        os.replace(final + ".checksum.tmp", final + ".checksum")
+        shutil.move(tmp, final + ".tmp")
+        os.replace(final + ".tmp", final)
+        return self.describe(final)
 
     def snapshots_of(self, name):
-        d = os.path.join(self.snapshots, name)
-        out = []
-        for f in sorted(os.listdir(d)) if os.path.isdir(d) else []:
-            if f.endswith(".snapshot"):
-                st = os.stat(os.path.join(d, f))
-                out.append({"name": f, "creation_time": datetime.datetime.fromtimestamp(
-                    st.st_mtime, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"), "size": st.st_size})
-        return out
+        d = self.snapshot_dir(name)
+        return [self.describe(os.path.join(d, f))
+                for f in (sorted(os.listdir(d)) if os.path.isdir(d) else [])
+                if f.endswith(".snapshot") and os.path.isfile(os.path.join(d, f))]
+
+    def snapshot_path(self, name, snapshot_name):
+        """Like Qdrant's get_snapshot_path: the real path must be a file inside
+        snapshots/COLLECTION; anything else (a `/`, `..`, a link out) is not found."""
+        missing = ApiError(404, f"Not found: Snapshot {snapshot_name} not found")
+        if (not snapshot_name or "/" in snapshot_name or "\\" in snapshot_name
+                or "\x00" in snapshot_name or ".." in snapshot_name):
+            raise missing
+        base = os.path.realpath(self.snapshot_dir(name))
+        path = os.path.realpath(os.path.join(base, snapshot_name))
+        if os.path.dirname(path) != base or not os.path.isfile(path):
+            raise missing
+        return path
+
+    def delete_snapshot(self, name, snapshot_name):
+        path = self.snapshot_path(name, snapshot_name)
+        log("INFO", "storage::content_manager::snapshots", f"Deleting collection snapshot {path!r}")
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            raise ApiError(404, f'Not found: Snapshot "{path}" not found') from None
+        try:
+            os.remove(path + ".checksum")
+        except OSError as e:
+            log("WARN", "collection::common::snapshots_manager",
+                f"Failed to delete checksum file for snapshot, ignoring: {e}")
+        return True
+
+    def recover(self, name, snapshot_file):
+        """Unpack snapshot_file in storage/tmp/col-NAME-recovery-*, check it, then swap it in
+        place of collections/NAME (created when missing) under the lock."""
+        os.makedirs(self.storage_tmp, exist_ok=True)
+        work = os.path.join(self.storage_tmp, f"col-{name}-recovery-{uuid.uuid4().hex}")
+        os.makedirs(work)
+        try:
+            found = {}
+            try:
+                with tarfile.open(snapshot_file, "r:*") as tar:
+                    for m in tar.getmembers():
+                        member = os.path.normpath(m.name).lstrip("/")
+                        if member in ("config.json", "points.json") and m.isfile():
+                            found[member] = tar.extractfile(m).read()
+            except (tarfile.TarError, EOFError) as e:
+                raise ApiError(400, f"Wrong input: Snapshot is not a valid tar archive: {e}") from None
+            if "config.json" not in found:
+                raise ApiError(400, "Wrong input: Snapshot does not contain a collection config")
+            try:
+                config = json.loads(found["config.json"])
+                if not isinstance(config, dict):
+                    raise ValueError("config.json is not an object")
+            except ValueError as e:
+                raise ApiError(400, f"Wrong input: Snapshot collection config is invalid: {e}") from None
+            for member, data in found.items():
+                with open(os.path.join(work, member), "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+            try:
+                op, pts = load_points_file(os.path.join(work, "points.json"))
+            except (ValueError, ApiError) as e:
+                raise ApiError(400, f"Wrong input: Snapshot points are invalid: {e}") from None
+            dst = os.path.join(self.collections, name)
+            old = None
+            with self.lock:
+                existing = self.get(name)
+                if existing is not None and vector_params(existing) != vector_params(config):
+                    raise ApiError(400, "Wrong input: Snapshot is not compatible with existing collection: "
+                                   f"Collection vectors: {json.dumps(existing.get('vectors'))} "
+                                   f"Snapshot Vectors: {json.dumps(config.get('vectors'))}")
+                if not os.path.exists(os.path.join(work, "points.json")):
+                    with open(os.path.join(work, "points.json"), "w") as f:
+                        json.dump({"operation_id": 0, "points": []}, f)
+                if os.path.exists(dst):
+                    old = os.path.join(self.storage_tmp, f"col-{name}-replaced-{uuid.uuid4().hex}")
+                    os.rename(dst, old)
+                os.rename(work, dst)
+                work = None
+                self.points[name] = {"op": op, "pts": pts}
+            if old:
+                shutil.rmtree(old, ignore_errors=True)
+            return True
+        finally:
+            if work:
+                shutil.rmtree(work, ignore_errors=True)
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 # ---------------------------------------------------------------- HTTP
 
 NAME_RE = re.compile(r"^[^/\\\x00]{1,255}$")
 OPEN_PATHS = {"/", "/healthz", "/livez", "/readyz"}
+PRIORITIES = ("no_sync", "snapshot", "replica")
+
+
+def is_read(method, parts):
+    """Requests a read-only API key may make: GET/HEAD, and the POST reads of points."""
+    if method in ("GET", "HEAD"):
+        return True
+    return (method == "POST" and len(parts) >= 3 and parts[0] == "collections" and parts[2] == "points"
+            and (len(parts) == 3 or (len(parts) == 4 and parts[3] in ("search", "scroll", "count"))))
 
 
 def make_handler(settings, storage):
@@ -491,9 +911,6 @@ def make_handler(settings, storage):
     keys = {k for k in (svc["api_key"], svc["alt_api_key"]) if k}
     ro_key = svc["read_only_api_key"]
     max_body = svc["max_request_size_mb"] * 1024 * 1024
-    # Points live in memory only (the stand-in keeps collections' configs on disk, not
-    # their points): enough for a create/upsert/search/delete round trip.
-    points = {}
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "qdrant"
@@ -537,15 +954,50 @@ def make_handler(settings, storage):
                       "text/plain")
             return False
 
-        def body_json(self):
+        def read_body(self):
+            """Read the whole body first, so an early answer leaves the connection usable."""
             n = int(self.headers.get("Content-Length") or 0)
-            if n > max_body:
+            self._too_large = n > max_body
+            if self._too_large:
+                self.close_connection = True
+                self._raw = b""
+            else:
+                self._raw = self.rfile.read(n) if n else b""
+
+        def body_json(self):
+            if self._too_large:
                 raise ValueError("Payload too large")
-            raw = self.rfile.read(n) if n else b""
-            return json.loads(raw) if raw.strip() else {}
+            return json.loads(self._raw) if self._raw.strip() else {}
+
+        def body_object(self):
+            try:
+                body = self.body_json()
+            except ValueError as e:
+                raise ApiError(400, f"Format error in JSON body: {e}") from None
+            if not isinstance(body, dict):
+                raise format_error("invalid type: expected a map")
+            return body
+
+        def query(self):
+            return urllib.parse.parse_qs(self.path.split("?", 1)[1]) if "?" in self.path else {}
+
+        def send_file(self, path):
+            """actix NamedFile: the bytes with Content-Length, octet-stream, attachment."""
+            st = os.stat(path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(st.st_size))
+            self.send_header("Content-Disposition", f'attachment; filename="{os.path.basename(path)}"')
+            self.send_header("Last-Modified", email.utils.formatdate(st.st_mtime, usegmt=True))
+            self.send_header("Accept-Ranges", "bytes")
+            self.end_headers()
+            if self.command != "HEAD":
+                with open(path, "rb") as f:
+                    shutil.copyfileobj(f, self.wfile, 1 << 20)
 
         def route(self):
             t0 = time.monotonic()
+            self.read_body()
             path = self.path.split("?", 1)[0].rstrip("/") or "/"
             if path == "/":
                 return self.send(200, {"title": "qdrant - vector search engine",
@@ -556,9 +1008,17 @@ def make_handler(settings, storage):
                 return self.send(200, "livez check passed", "text/plain")
             if path == "/readyz":
                 return self.send(200, "all shards are ready", "text/plain")
-            if not self.authorized(self.command not in ("GET", "HEAD")):
+            parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
+            if not self.authorized(not is_read(self.command, parts)):
                 return
-            parts = path.strip("/").split("/")
+            try:
+                return self.route_api(path, parts, t0)
+            except ApiError as e:
+                return self.err(e.code, e.msg, t0)
+            except OSError as e:
+                return self.err(500, f"Service internal error: {rust_io_error(e)}", t0)
+
+        def route_api(self, path, parts, t0):
             if path == "/metrics" and self.command in ("GET", "HEAD"):
                 # Prometheus text with the names Qdrant uses (no prefix by default).
                 names = storage.names()
@@ -572,15 +1032,8 @@ def make_handler(settings, storage):
                     "# HELP collection_points approximate amount of points per collection",
                     "# TYPE collection_points gauge",
                 ]
-                lines += [f'collection_points{{id="{n}"}} {len(points.get(n, {}))}' for n in names]
-                body = ("\n".join(lines) + "\n").encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if self.command == "GET":
-                    self.wfile.write(body)
-                return
+                lines += [f'collection_points{{id="{n}"}} {storage.count(n)}' for n in names]
+                return self.send(200, ("\n".join(lines) + "\n").encode(), "text/plain; version=0.0.4")
             if parts[0] != "collections":
                 return self.err(404, f"Not found: {path}", t0)
             if len(parts) == 1 and self.command in ("GET", "HEAD"):
@@ -593,8 +1046,10 @@ def make_handler(settings, storage):
                     cfg = storage.get(name)
                     if cfg is None:
                         return self.err(404, f"Not found: Collection `{name}` doesn't exist!", t0)
+                    # indexed_vectors_count stays 0: below the indexing threshold (10000 KB) Qdrant
+                    # builds no HNSW index, and the stand-in never builds one.
                     return self.ok({"status": "green", "optimizer_status": "ok", "indexed_vectors_count": 0,
-                                    "points_count": 0, "segments_count": 0,
+                                    "points_count": storage.count(name), "segments_count": 0,
                                     "config": {"params": cfg}, "payload_schema": {}}, t0)
                 if self.command == "PUT":
                     try:
@@ -608,48 +1063,208 @@ def make_handler(settings, storage):
                     log("INFO", "storage::content_manager::toc::create_collection", f"Creating collection {name}")
                     return self.ok(True, t0)
                 if self.command == "DELETE":
-                    points.pop(name, None)
                     return self.ok(storage.delete(name), t0)
             if len(parts) >= 3 and parts[2] == "points":
-                cfg = storage.get(name)
-                if cfg is None:
-                    return self.err(404, f"Not found: Collection `{name}` doesn't exist!", t0)
+                return self.route_points(name, parts[3:], t0)
+            if len(parts) >= 3 and parts[2] == "snapshots":
+                return self.route_snapshots(name, parts[3:], t0)
+            return self.err(404, f"Not found: {path}", t0)
+
+        # ---- /collections/NAME/points[/...]
+
+        def route_points(self, name, rest, t0):
+            cfg = storage.get(name)
+            if cfg is None:
+                return self.err(404, f"Not found: Collection `{name}` doesn't exist!", t0)
+            wait = (self.query().get("wait") or ["false"])[-1].lower() == "true"
+            if self.command == "GET" and len(rest) == 1:
+                # GET /collections/NAME/points/ID: payload and vector
                 try:
-                    body = self.body_json()
-                except ValueError as e:
-                    return self.err(400, f"Json deserialize error: {e}", t0)
-                size = ((cfg.get("vectors") or {}).get("size")) if isinstance(cfg.get("vectors"), dict) else None
-                pts = points.setdefault(name, {})
-                if len(parts) == 3 and self.command == "PUT":
-                    for pt in body.get("points") or []:
-                        vec = pt.get("vector")
-                        if not isinstance(vec, list) or (size and len(vec) != size):
-                            return self.err(400, f"Wrong input: Vector dimension error: expected dim: {size}, got {len(vec or [])}", t0)
-                        pts[pt.get("id")] = (vec, pt.get("payload") or {})
-                    return self.ok({"operation_id": len(pts), "status": "completed"}, t0)
-                if len(parts) == 4 and parts[3] == "search" and self.command == "POST":
-                    q = body.get("vector") or []
-                    if size and len(q) != size:
-                        return self.err(400, f"Wrong input: Vector dimension error: expected dim: {size}, got {len(q)}", t0)
-                    def cosine(a, b):
-                        na = sum(x * x for x in a) ** 0.5
-                        nb = sum(x * x for x in b) ** 0.5
-                        return sum(x * y for x, y in zip(a, b)) / (na * nb) if na and nb else 0.0
-                    hits = sorted(({"id": i, "version": 0, "score": cosine(q, v), "payload": pl}
-                                   for i, (v, pl) in pts.items()), key=lambda h: -h["score"])
-                    return self.ok(hits[: int(body.get("limit") or 10)], t0)
-            if len(parts) == 3 and parts[2] == "snapshots":
+                    pid = parse_point_id(int(rest[0]) if rest[0].isdigit() else rest[0])
+                except ApiError:
+                    raise ApiError(400, f"Deserialize error in path parameters: value {rest[0]} is not a valid point ID") from None
+                found = storage.retrieve(name, [pid])
+                if not found:
+                    return self.err(404, f"Not found: No point with id {pid} found", t0)
+                return self.ok(record(*found[0], True, True), t0)
+            body = self.body_object()
+            if self.command == "PUT" and not rest:
+                return self.upsert(name, cfg, body, wait, t0)
+            if self.command != "POST" or len(rest) > 1:
+                return self.err(404, f"Not found: {self.path.split('?', 1)[0]}", t0)
+            op = rest[0] if rest else ""
+            if op in ("scroll", "count", "delete") and body.get("filter") is not None:
+                raise ApiError(400, "Bad request: filters are not supported by the vpai-test stand-in")
+            if op == "":
+                # retrieve: POST /collections/NAME/points {"ids": [...]}
+                if not isinstance(body.get("ids"), list):
+                    raise format_error("missing field `ids`")
+                ids, seen = [], set()
+                for raw in body["ids"]:
+                    pid = parse_point_id(raw)
+                    if pid not in seen:
+                        seen.add(pid)
+                        ids.append(pid)
+                return self.ok([record(i, v, p, body.get("with_payload", True), body.get("with_vector",
+                                body.get("with_vectors", False))) for i, v, p in storage.retrieve(name, ids)], t0)
+            if op == "count":
+                return self.ok({"count": storage.count(name)}, t0)
+            if op == "scroll":
+                if body.get("order_by") is not None:
+                    raise ApiError(400, "Bad request: order_by is not supported by the vpai-test stand-in")
+                limit = body.get("limit", 10) if body.get("limit") is not None else 10
+                if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+                    raise format_error(f"invalid value: {json.dumps(limit)}, expected usize")
+                if limit < 1:
+                    raise ApiError(422, "Validation error in JSON body: [limit: value 0 invalid, must be 1 or larger]")
+                items = storage.sorted_points(name)
+                start = 0
+                if body.get("offset") is not None:
+                    key = id_key(parse_point_id(body["offset"]))
+                    while start < len(items) and id_key(items[start][0]) < key:
+                        start += 1
+                page = items[start:start + limit]
+                nxt = items[start + limit][0] if len(items) > start + limit else None
+                with_payload = body.get("with_payload", True)
+                with_vector = body.get("with_vector", body.get("with_vectors", False))
+                return self.ok({"points": [record(i, v, p, with_payload, with_vector) for i, v, p in page],
+                                "next_page_offset": nxt}, t0)
+            if op == "delete":
+                if not isinstance(body.get("points"), list):
+                    raise format_error("data did not match any variant of untagged enum PointsSelector")
+                opid = storage.delete_points(name, [parse_point_id(x) for x in body["points"]])
+                return self.ok({"operation_id": opid, "status": "completed" if wait else "acknowledged"}, t0)
+            if op == "search":
+                q = body.get("vector") or []
+                vname = ""
+                if isinstance(q, dict):
+                    vname, q = q.get("name") or "", q.get("vector") or []
+                size = (vector_params(cfg).get(vname) or {}).get("size")
+                if size and len(q) != size:
+                    return self.err(400, f"Wrong input: Vector dimension error: expected dim: {size}, got {len(q)}", t0)
+
+                def cosine(a, b):
+                    na = sum(x * x for x in a) ** 0.5
+                    nb = sum(x * x for x in b) ** 0.5
+                    return sum(x * y for x, y in zip(a, b)) / (na * nb) if na and nb else 0.0
+                hits = []
+                for i, v, pl in storage.sorted_points(name):
+                    v = v.get(vname) if isinstance(v, dict) else v
+                    if isinstance(v, list):
+                        hit = {"id": i, "version": 0, "score": cosine(q, v)}
+                        if body.get("with_payload", True) is not False:
+                            hit["payload"] = select_payload(pl, body.get("with_payload", True))
+                        if body.get("with_vector"):
+                            hit["vector"] = v
+                        hits.append(hit)
+                hits.sort(key=lambda h: -h["score"])
+                return self.ok(hits[: int(body.get("limit") or 10)], t0)
+            return self.err(404, f"Not found: {self.path.split('?', 1)[0]}", t0)
+
+        def upsert(self, name, cfg, body, wait, t0):
+            """PUT /collections/NAME/points: {"points": [{"id", "vector", "payload"}]} or
+            {"batch": {"ids", "vectors", "payloads"}}."""
+            prepared = []
+            if isinstance(body.get("points"), list):
+                for pt in body["points"]:
+                    if not isinstance(pt, dict):
+                        raise format_error("invalid type: expected struct PointStruct")
+                    if "vector" not in pt:
+                        raise format_error("missing field `vector`")
+                    payload = pt.get("payload") or {}
+                    if not isinstance(payload, dict):
+                        raise format_error("invalid type: expected a map for `payload`")
+                    prepared.append((parse_point_id(pt.get("id")), prepare_vector(cfg, pt["vector"]), payload))
+            elif isinstance(body.get("batch"), dict):
+                b = body["batch"]
+                ids, vecs, pls = b.get("ids") or [], b.get("vectors"), b.get("payloads")
+                if isinstance(vecs, dict):
+                    per = [{n: vs[k] for n, vs in vecs.items()} for k in range(len(ids))] \
+                        if all(isinstance(vs, list) and len(vs) == len(ids) for vs in vecs.values()) else None
+                else:
+                    per = vecs if isinstance(vecs, list) and len(vecs) == len(ids) else None
+                if per is None:
+                    raise ApiError(422, "Validation error in JSON body: [batch: number of ids and vectors must be equal]")
+                for k, raw in enumerate(ids):
+                    payload = (pls[k] if isinstance(pls, list) and k < len(pls) else None) or {}
+                    prepared.append((parse_point_id(raw), prepare_vector(cfg, per[k]), payload))
+            else:
+                raise format_error("data did not match any variant of untagged enum PointInsertOperations")
+            opid = storage.upsert(name, prepared)
+            return self.ok({"operation_id": opid, "status": "completed" if wait else "acknowledged"}, t0)
+
+        # ---- /collections/NAME/snapshots[/...]
+
+        def route_snapshots(self, name, rest, t0):
+            if not rest:
                 if storage.get(name) is None:
                     return self.err(404, f"Not found: Collection `{name}` doesn't exist!", t0)
                 if self.command == "POST":
-                    try:
-                        fname, size = storage.snapshot(name)
-                    except OSError as e:
-                        return self.err(500, f"Service internal error: {rust_io_error(e)}", t0)
-                    return self.ok({"name": fname, "creation_time": None, "size": size}, t0)
+                    desc = storage.snapshot(name)
+                    log("INFO", "collection::collection::snapshots",
+                        f"Creating snapshot of collection {name}: {desc['name']}")
+                    return self.ok(desc, t0)
                 if self.command in ("GET", "HEAD"):
                     return self.ok(storage.snapshots_of(name), t0)
-            return self.err(404, f"Not found: {path}", t0)
+            elif len(rest) == 1 and rest[0] == "recover" and self.command == "PUT":
+                return self.recover(name, t0)
+            elif len(rest) == 1 and self.command in ("GET", "HEAD"):
+                # Qdrant answers this one's errors as actix's default: text/plain, no JSON.
+                if storage.get(name) is None:
+                    return self.send(404, f"Not found: Collection `{name}` doesn't exist!", "text/plain; charset=utf-8")
+                try:
+                    return self.send_file(storage.snapshot_path(name, rest[0]))
+                except ApiError as e:
+                    return self.send(e.code, e.msg, "text/plain; charset=utf-8")
+            elif len(rest) == 1 and self.command == "DELETE":
+                if storage.get(name) is None:
+                    return self.err(404, f"Not found: Collection `{name}` doesn't exist!", t0)
+                return self.ok(storage.delete_snapshot(name, rest[0]), t0)
+            return self.err(404, f"Not found: {self.path.split('?', 1)[0]}", t0)
+
+        def recover(self, name, t0):
+            """PUT /collections/NAME/snapshots/recover {"location", "priority"?, "checksum"?}."""
+            body = self.body_object()
+            location = body.get("location")
+            if not isinstance(location, str):
+                raise format_error("missing field `location`")
+            priority = body.get("priority")
+            if priority is not None and priority not in PRIORITIES:
+                raise format_error(f"unknown variant `{priority}`, expected one of `no_sync`, `snapshot`, `replica`")
+            url = urllib.parse.urlsplit(location)
+            scheme = url.scheme.lower()
+            if not scheme:
+                raise format_error("relative URL without a base")
+            if scheme == "file":
+                local = urllib.parse.unquote(url.path)
+                if url.netloc not in ("", "localhost") or not local.startswith("/"):
+                    raise ApiError(400, "Bad request: Invalid snapshot URI, file path must be absolute or on localhost")
+                if not os.path.exists(local):
+                    raise ApiError(400, f'Bad request: Snapshot file "{local}" does not exist')
+                # Qdrant >= 1.17.1 (c6f7550): file:// only inside the snapshots directory.
+                allowed = os.path.realpath(storage.snapshots)
+                real = os.path.realpath(local)
+                if os.path.commonpath([real, allowed]) != allowed:
+                    raise ApiError(403, "Forbidden: Snapshot file path must be inside the snapshots "
+                                   f'directory "{allowed}"')
+                if not os.path.isfile(real):
+                    raise ApiError(400, f'Bad request: Snapshot file "{local}" is not a file')
+            elif scheme in ("http", "https"):
+                raise ApiError(400, f"Bad request: recovering from an {scheme}:// location is not supported "
+                               "by the vpai-test stand-in (use a file:// location in the snapshots directory)")
+            else:
+                raise ApiError(400, f"Bad request: URL {location} with schema {scheme} is not supported")
+            checksum = body.get("checksum")
+            if checksum is not None:
+                got = sha256_file(real)
+                if not isinstance(checksum, str) or checksum.lower() != got:
+                    raise ApiError(400, f"Wrong input: Snapshot checksum mismatch: expected {checksum}, got {got}")
+            log("INFO", "storage::content_manager::snapshots::recover",
+                f"Recovering collection {name} from snapshot {real}")
+            storage.recover(name, real)
+            if (self.query().get("wait") or ["true"])[-1].lower() == "false":
+                return self.send(202, {"status": "accepted", "time": round(time.monotonic() - t0, 6)})
+            return self.ok(True, t0)
 
         do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = do_PATCH = route
 

@@ -1,5 +1,6 @@
 //! One file per command; this file only dispatches.
 
+pub mod backup;
 pub mod check;
 pub mod completions;
 pub mod doctor;
@@ -42,6 +43,8 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<ExitCode> {
         Command::Logs(args) => logs::run(args, printer),
         Command::Exec(args) => exec::run(args, printer),
         Command::Restart(args) => restart::run(args, printer),
+        Command::Backup(args) => backup::run_backup(args, printer),
+        Command::Restore(args) => backup::run_restore(args, printer),
         Command::Completions(args) => completions::run(args, printer),
         Command::Man(args) => man::run(args, printer),
     }

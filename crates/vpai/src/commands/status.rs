@@ -15,6 +15,10 @@ pub fn run(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         printer.out(&serde_json::to_string_pretty(&statuses)?);
     } else {
         printer.out(&status_table(&statuses));
+        // The age of the last backup and of the last restore drill: a stale one shows.
+        if let Ok(backup) = vpai_deploy::backup::status(&host, &project.stack) {
+            printer.info(&crate::commands::backup::status_lines(&backup));
+        }
     }
     Ok(if statuses.iter().all(ServiceStatus::is_ok) {
         ExitCode::SUCCESS

@@ -134,6 +134,25 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         Ok(report) => {
             printer.clear_services();
             let statuses = vpai_deploy::status(&guarded, stack)?;
+            // The backup timer's units changed (or are new): link and enable them.
+            let unit = vpai_render::backup::unit_name(stack);
+            if report.files_written.iter().any(|f| {
+                f == vpai_render::backup::UNIT_SERVICE || f == vpai_render::backup::UNIT_TIMER
+            }) {
+                use vpai_deploy::backup::TimerOutcome;
+                match vpai_deploy::backup::install_timer(&guarded, stack) {
+                    Ok(TimerOutcome::Enabled(next)) => printer.info(&format!(
+                        "backup timer {unit}.timer enabled (next run: {})",
+                        if next.is_empty() { "?" } else { next.as_str() }
+                    )),
+                    Ok(TimerOutcome::Off) => printer.info("backup timer off (`[backup] schedule = \"off\"`)"),
+                    Ok(TimerOutcome::NoSystemd) => printer.warn(&format!(
+                        "`{}` does not run systemd: no daily backup is scheduled; run `vpai backup` from your own scheduler",
+                        host.name()
+                    )),
+                    Err(e) => printer.warn(&e.to_string()),
+                }
+            }
             deploy_lock.release();
             printer.success(&format!(
                 "{} is up on `{}`: {} services healthy{}, {} files written{} ({:.1}s)",
