@@ -83,7 +83,14 @@ pub fn rollback_to(
     let services = state::manifest_services(&manifest);
     let engine = DockerEngine::new(host);
     let mut statuses = Vec::new();
+    // A release may hold services this stack no longer has (their phase is unknown
+    // here): then every phase is brought up; otherwise a phase without a service is
+    // skipped, as the deploy skips it (compose refuses a file with no service).
+    let unknown = services.keys().any(|s| stack.service(s).is_none());
     for phase in [Phase::Infra, Phase::Apps] {
+        if !unknown && stack.phase(phase).next().is_none() {
+            continue;
+        }
         let file = stack.root.join(Stack::compose_file(phase));
         let label = match phase {
             Phase::Infra => "phase A (infra)",

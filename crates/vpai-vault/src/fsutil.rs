@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 /// Why a file that should be a plain, regular file cannot be used.
 #[derive(Debug)]
-pub(crate) enum FileProblem {
+pub enum FileProblem {
     Io(std::io::Error),
     /// The path is a symbolic link (and links are not followed).
     Symlink,
@@ -140,13 +140,13 @@ pub(crate) fn is_symlink(path: &Path) -> std::io::Result<bool> {
 
 /// An exclusive `flock` on a lock file, released when dropped (the descriptor closes).
 #[derive(Debug)]
-pub(crate) struct FileLock {
+pub struct FileLock {
     _file: std::fs::File,
 }
 
 /// Take the exclusive lock on `path`, created 0600 if needed, never through a symbolic
 /// link. Waits for the holder (another vpai) to finish, saying so on stderr.
-pub(crate) fn lock(path: &Path, what: &Path) -> Result<FileLock, FileProblem> {
+pub fn lock(path: &Path, what: &Path) -> Result<FileLock, FileProblem> {
     let file = match std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -182,7 +182,7 @@ pub(crate) fn lock(path: &Path, what: &Path) -> Result<FileLock, FileProblem> {
 /// With `backup`, the file's previous content (`previous`) is first put there the
 /// same way, so an interrupted save leaves either the old or the new vault, and a
 /// `.bak` that decrypts.
-pub(crate) fn atomic_write(
+pub fn atomic_write(
     path: &Path,
     bytes: &[u8],
     mode: u32,

@@ -15,7 +15,7 @@
 pub mod ansible;
 pub mod edit;
 mod error;
-mod fsutil;
+pub mod fsutil;
 mod generate;
 pub mod import;
 mod key;

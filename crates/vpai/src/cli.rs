@@ -118,6 +118,9 @@ pub enum Command {
     /// Recreate services (so env files are read again), then wait until they are healthy.
     #[command(after_help = crate::commands::restart::EXAMPLES)]
     Restart(crate::commands::restart::RestartArgs),
+    /// Move a service to another image tag: pulled first, pinned in stack.toml, gated, rolled back on failure.
+    #[command(after_help = crate::commands::update::EXAMPLES, disable_version_flag = true)]
+    Update(crate::commands::update::UpdateArgs),
     /// Back up the stack's data into its restic repository (or list the snapshots).
     #[command(after_help = crate::commands::backup::BACKUP_EXAMPLES)]
     Backup(crate::commands::backup::BackupArgs),
@@ -373,4 +376,15 @@ pub struct RotateArgs {
     /// Longest wait for one phase to become healthy, in seconds.
     #[arg(long, default_value_t = 600, value_name = "SECS")]
     pub timeout: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks, on every subcommand (a clash shows here, not in
+    /// an operator's terminal).
+    #[test]
+    fn the_command_tree_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

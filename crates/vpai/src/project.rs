@@ -31,6 +31,12 @@ impl Project {
             (true, false) => StackFile::example(),
             (false, _) => StackFile::load(&args.file)?,
         };
+        Self::from_file(args, file)
+    }
+
+    /// The project of an already parsed stack file (`vpai update` checks an edited
+    /// text before it writes it).
+    pub fn from_file(args: &StackArgs, file: StackFile) -> anyhow::Result<Self> {
         let dir = file.dir();
         let state_dir = if args.example {
             example_state_dir()?

@@ -468,6 +468,9 @@ fn day_2_commands_have_help_with_examples() {
         ("logs", "vpai logs -f postgresql n8n"),
         ("exec", "vpai exec postgresql -- psql -U postgres"),
         ("restart", "vpai restart n8n"),
+        ("backup", "vpai backup --list"),
+        ("restore", "vpai restore --drill"),
+        ("update", "vpai update n8n --version 2.8.0"),
     ] {
         let out = vpai(dir.path()).args([command, "--help"]).output().unwrap();
         assert!(out.status.success(), "{command} --help");

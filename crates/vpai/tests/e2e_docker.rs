@@ -1101,3 +1101,138 @@ fn backup_drill_restore_and_failures() {
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status["last_backup"]["status"], "failed", "{status}");
 }
+
+/// `vpai update` on the real engine, with a service whose image is not overridden in
+/// `[images]` (a catalog entry of the operator's on the local base image): a tag that
+/// cannot be pulled changes nothing; a tag whose image does not start is rolled back
+/// (the previous container healthy again, the previous pin back in stack.toml); a good
+/// tag is pinned with the file's comments kept and the service recreated on it.
+#[test]
+fn update_pulls_first_pins_and_rolls_back() {
+    if !require_engine() {
+        return;
+    }
+    // The service's repository names a registry on loopback where nothing listens: a
+    // pull fails there without leaving the machine; the tags the test uses are local.
+    const REPO: &str = "127.0.0.1:9/vpai-e2e/base";
+    for (from, tag) in [
+        ("vpai-test/base:trixie", "trixie"),
+        ("vpai-test/base:trixie", "vpai-e2e-next"),
+        // An image whose entrypoint is not a shell: the service's command cannot start.
+        ("vpai-test/loki:latest", "vpai-e2e-broken"),
+    ] {
+        assert!(
+            sh(&["docker", "tag", from, &format!("{REPO}:{tag}")])
+                .status
+                .success()
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("catalog")).unwrap();
+    std::fs::write(
+        dir.path().join("catalog/ticker.toml"),
+        r#"name = "ticker"
+description = "a small service on the base image"
+phase = "apps"
+image = "127.0.0.1:9/vpai-e2e/base"
+version = "trixie"
+uid = 0
+gid = 0
+tools = ["sh", "true"]
+memory = "64M"
+memory_floor = "16M"
+networks = ["backend"]
+init = true
+command = ["sh", "-c", "touch /tmp/ready; exec sleep infinity"]
+[healthcheck]
+test = ["CMD", "sh", "-c", "test -f /tmp/ready"]
+interval = "1s"
+retries = 5
+start_period = "0s"
+"#,
+    )
+    .unwrap();
+    let stack_text = "# the operator's stack\n[project]\nname = \"vpaiupd\"\ndomain = \"localhost\"\nservices = [\"ticker\"]\nsubnet = \"10.234.0.0/16\"\n\n[backup]\nschedule = \"off\"\n\n[services.ticker]\n# pinned on purpose\nversion = \"trixie\" # the base\n";
+    std::fs::write(dir.path().join("stack.toml"), stack_text).unwrap();
+    let root = dir.path().join("root");
+    let vpai = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_vpai"))
+            .current_dir(dir.path())
+            .args(args)
+            .arg("--root")
+            .arg(&root)
+            .env("NO_COLOR", "1")
+            .env("VPAI_VAULT_PASSWORD", "e2e-test-passphrase")
+            .output()
+            .unwrap();
+        eprintln!(
+            "vpai {args:?}: {:?}\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    let image = || {
+        let out = sh(&[
+            "docker",
+            "inspect",
+            "-f",
+            "{{.Config.Image}}",
+            "vpaiupd_ticker",
+        ]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let read_stack = || std::fs::read_to_string(dir.path().join("stack.toml")).unwrap();
+    assert!(vpai(&["up", "--timeout", "120"]).status.success());
+    assert_eq!(image(), format!("{REPO}:trixie"));
+
+    // A tag that does not exist anywhere: the pull fails, nothing changes.
+    let out = vpai(&["update", "ticker", "--version", "vpai-e2e-missing"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was changed"));
+    assert_eq!(read_stack(), stack_text);
+    assert_eq!(image(), format!("{REPO}:trixie"));
+
+    // A tag whose container never becomes healthy: rolled back, the pin put back.
+    let out = vpai(&[
+        "update",
+        "ticker",
+        "--version",
+        "vpai-e2e-broken",
+        "--timeout",
+        "30",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("rolled back"), "{err}");
+    assert!(err.contains("pins `ticker` at trixie again"), "{err}");
+    assert_eq!(read_stack(), stack_text);
+    assert_eq!(image(), format!("{REPO}:trixie"));
+    let out = sh(&[
+        "docker",
+        "inspect",
+        "-f",
+        "{{.State.Health.Status}}",
+        "vpaiupd_ticker",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "healthy");
+
+    // A good tag: pinned (comments kept), recreated on it, healthy.
+    let out = vpai(&["update", "ticker", "--version", "vpai-e2e-next"]);
+    assert!(out.status.success());
+    assert_eq!(
+        read_stack(),
+        stack_text.replace("\"trixie\" # the base", "\"vpai-e2e-next\" # the base")
+    );
+    assert_eq!(image(), format!("{REPO}:vpai-e2e-next"));
+    let out = vpai(&["update", "--all", "--check", "--json"]);
+    let pins: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(pins[0]["pinned"], "vpai-e2e-next");
+    assert_eq!(pins[0]["catalog"], "trixie");
+    let _ = vpai(&["down", "--all"]);
+    let _ = sh(&["docker", "network", "rm", "vpaiupd_backend"]);
+    for tag in ["trixie", "vpai-e2e-next", "vpai-e2e-broken"] {
+        let _ = sh(&["docker", "image", "rm", &format!("{REPO}:{tag}")]);
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -19,6 +19,7 @@ mod secrets;
 mod status;
 mod target;
 mod up;
+pub mod update;
 pub mod verify;
 
 use crate::cli::{Cli, Command};
@@ -43,6 +44,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<ExitCode> {
         Command::Logs(args) => logs::run(args, printer),
         Command::Exec(args) => exec::run(args, printer),
         Command::Restart(args) => restart::run(args, printer),
+        Command::Update(args) => update::run(args, printer),
         Command::Backup(args) => backup::run_backup(args, printer),
         Command::Restore(args) => backup::run_restore(args, printer),
         Command::Completions(args) => completions::run(args, printer),
