@@ -582,6 +582,11 @@ fn check_backups(def: &ServiceDef) -> Result<(), String> {
             }
             _ => {}
         }
+        if !b.fingerprint.is_empty() && b.command.is_empty() {
+            return Err(format!(
+                "{what}: `fingerprint` only goes with a capture `command`"
+            ));
+        }
         let r = &b.restore;
         match (r.command.is_empty(), &r.volume) {
             (true, None) | (false, Some(_)) => {

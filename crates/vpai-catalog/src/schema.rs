@@ -375,6 +375,11 @@ pub struct BackupDef {
     /// exec environment, never argv; may use `secrets`.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// argv in the container printing one line that changes whenever the data does
+    /// (PostgreSQL: the WAL position): the same line as at the previous backup means the
+    /// capture kept from it is taken again without running `command`.
+    #[serde(default)]
+    pub fingerprint: Vec<String>,
     /// Longest a capture (or its restore) may take.
     #[serde(default = "default_backup_timeout")]
     pub timeout: String,
@@ -416,6 +421,9 @@ pub struct RestoreDef {
 #[serde(deny_unknown_fields)]
 pub struct DrillDef {
     pub command: Vec<String>,
+    /// Restart the scratch copy and compare again (what was restored must survive it).
+    #[serde(default)]
+    pub restart: bool,
 }
 
 fn default_backup_timeout() -> String {

@@ -167,6 +167,9 @@ pub struct CaptureReport {
     pub id: String,
     pub bytes: u64,
     pub seconds: u64,
+    /// Its data had not changed since the last backup (its fingerprint): the capture
+    /// kept from then was taken again.
+    pub unchanged: bool,
 }
 
 /// Take a backup now: every capture, one snapshot, the retention.
@@ -180,7 +183,15 @@ pub fn run(
     ensure_current(host, stack, rendered)?;
     let show = |e: &Event| match e[0].as_str() {
         "captured" if e.len() > 2 => {
-            progress.service(&e[1], &format!("captured ({})", human_bytes(num(&e[2]))))
+            let unchanged = if e.get(4).is_some_and(|u| u == "unchanged") {
+                ", unchanged: kept from the last backup"
+            } else {
+                ""
+            };
+            progress.service(
+                &e[1],
+                &format!("captured ({}{unchanged})", human_bytes(num(&e[2]))),
+            )
         }
         "snapshot" if e.len() > 1 => progress.step(&format!("snapshot {} written", e[1])),
         "repository-created" => progress.step("the repository did not exist: created"),
@@ -209,6 +220,7 @@ pub fn run(
                 id: e[1].clone(),
                 bytes: num(&e[2]),
                 seconds: num(&e[3]),
+                unchanged: e.get(4).is_some_and(|u| u == "unchanged"),
             })
             .collect(),
         warnings: run

@@ -14,6 +14,7 @@ pub struct BackupSettings {
     pub repository: String,
     /// Daily time (hour, minute) of the timer; None: no timer.
     pub schedule: Option<(u8, u8)>,
+    pub keep_last: u32,
     pub keep_daily: u32,
     pub keep_weekly: u32,
     pub keep_monthly: u32,
@@ -113,16 +114,17 @@ pub(crate) fn build(file: &StackFile, project: &str) -> Result<BackupSettings, S
         })?),
     };
     let k = spec.keep;
-    if k.daily + k.weekly + k.monthly + k.yearly == 0 {
+    if k.last + k.daily + k.weekly + k.monthly + k.yearly == 0 {
         return Err(file.error_at(
             0..0,
             "`[backup.keep]` keeps no snapshot at all".to_string(),
-            "keep at least one (the default is 7 daily, 4 weekly, 6 monthly, 2 yearly)",
+            "keep at least one (the default is the last 3, 7 daily, 4 weekly, 6 monthly, 2 yearly)",
         ));
     }
     Ok(BackupSettings {
         repository,
         schedule,
+        keep_last: k.last,
         keep_daily: k.daily,
         keep_weekly: k.weekly,
         keep_monthly: k.monthly,
@@ -146,6 +148,7 @@ impl BackupSettings {
         BackupSettings {
             repository: format!("/var/backups/vpai/{project}"),
             schedule: Some((3, 0)),
+            keep_last: 3,
             keep_daily: 7,
             keep_weekly: 4,
             keep_monthly: 6,

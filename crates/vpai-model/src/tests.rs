@@ -236,7 +236,7 @@ fn backup_settings_are_checked_where_they_are_written() {
             .is_none()
     );
     let err = build_text(&format!(
-        "{base}[backup.keep]\ndaily = 0\nweekly = 0\nmonthly = 0\nyearly = 0\n"
+        "{base}[backup.keep]\nlast = 0\ndaily = 0\nweekly = 0\nmonthly = 0\nyearly = 0\n"
     ))
     .unwrap_err();
     assert!(err.to_string().contains("keeps no snapshot"), "{err}");

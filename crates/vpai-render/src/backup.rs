@@ -118,6 +118,7 @@ pub(crate) fn render_backup(
     let mut vars = vec![
         format!("VPAI_PROJECT={}", stack.project),
         format!("RESTIC_REPOSITORY={}", b.repository),
+        format!("VPAI_KEEP_LAST={}", b.keep_last),
         format!("VPAI_KEEP_DAILY={}", b.keep_daily),
         format!("VPAI_KEEP_WEEKLY={}", b.keep_weekly),
         format!("VPAI_KEEP_MONTHLY={}", b.keep_monthly),
@@ -240,6 +241,7 @@ fn render_capture(
     let mut argv_files = Vec::new();
     for (file, cmd) in [
         ("capture", &def.command),
+        ("fingerprint", &def.fingerprint),
         ("restore", &def.restore.command),
         ("undo", &def.restore.undo),
     ] {
@@ -368,6 +370,10 @@ fn render_capture(
                 .join(" "),
         ),
         ("timeout", seconds("timeout", &def.timeout)?),
+        (
+            "drill_restart",
+            u8::from(def.drill.as_ref().is_some_and(|d| d.restart)).to_string(),
+        ),
         ("health_timeout", health_timeout(svc).to_string()),
     ];
     info.sort_by_key(|(k, _)| *k);

@@ -46,10 +46,13 @@ pub struct BackupSpec {
     pub drill: Option<bool>,
 }
 
-/// `[backup.keep]`: restic's `--keep-daily/weekly/monthly/yearly`.
+/// `[backup.keep]`: restic's `--keep-last/daily/weekly/monthly/yearly` (the last ones
+/// whatever their day: a backup taken by hand before a change survives the night's).
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeepSpec {
+    #[serde(default = "keep_last")]
+    pub last: u32,
     #[serde(default = "keep_daily")]
     pub daily: u32,
     #[serde(default = "keep_weekly")]
@@ -63,6 +66,7 @@ pub struct KeepSpec {
 impl Default for KeepSpec {
     fn default() -> Self {
         KeepSpec {
+            last: keep_last(),
             daily: keep_daily(),
             weekly: keep_weekly(),
             monthly: keep_monthly(),
@@ -71,6 +75,9 @@ impl Default for KeepSpec {
     }
 }
 
+fn keep_last() -> u32 {
+    3
+}
 fn keep_daily() -> u32 {
     7
 }

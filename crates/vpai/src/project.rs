@@ -34,6 +34,22 @@ impl Project {
         Self::from_file(args, file)
     }
 
+    /// The service named, or an error that lists the stack's services.
+    pub fn service(&self, name: &str) -> anyhow::Result<&vpai_model::Service> {
+        self.stack.service(name).ok_or_else(|| {
+            let known: Vec<&str> = self
+                .stack
+                .services
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect();
+            anyhow::anyhow!(
+                "`{name}` is not a service of this stack\n  help: its services are: {}",
+                known.join(", ")
+            )
+        })
+    }
+
     /// The project of an already parsed stack file (`vpai update` checks an edited
     /// text before it writes it).
     pub fn from_file(args: &StackArgs, file: StackFile) -> anyhow::Result<Self> {

@@ -939,6 +939,14 @@ fn backup_drill_restore_and_failures() {
         );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
+    // A first backup while Qdrant holds no collection: an empty manifest is still one,
+    // and the drill passes on it.
+    assert!(
+        stack.vpai(&["backup"]).status.success(),
+        "first backup failed"
+    );
+    let out = stack.vpai(&["restore", "--drill", "--json"]);
+    assert!(out.status.success(), "the drill of an empty Qdrant failed");
     qdrant(
         "call('PUT', '/collections/docs', {'vectors': {'size': 4, 'distance': 'Cosine'}})\ncall('PUT', '/collections/docs/points?wait=true', {'points': [{'id': i, 'vector': [1, i, 2, 3], 'payload': {'n': i}} for i in range(1, 81)]})",
     );
@@ -967,7 +975,7 @@ fn backup_drill_restore_and_failures() {
         assert!(ids.contains(&id), "{id} missing from {ids:?}");
     }
     assert_eq!(report["heartbeat"], true);
-    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 2);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         !err.contains(&redis_password) && !err.contains("e2eToken"),
@@ -975,8 +983,21 @@ fn backup_drill_restore_and_failures() {
     );
     let out = stack.vpai(&["backup", "--list", "--json"]);
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(list.as_array().unwrap().len(), 1);
-    assert!(list[0]["bytes"].as_u64().unwrap() > 10_000, "{list}");
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert!(list[1]["bytes"].as_u64().unwrap() > 10_000, "{list}");
+    // A write to the database after a backup: the next one dumps it anew (its
+    // fingerprint moved), never the kept capture.
+    psql("CREATE TABLE vpai_touch AS SELECT 1 AS x; ALTER TABLE vpai_touch OWNER TO n8n");
+    let out = stack.vpai(&["backup", "--json"]);
+    assert!(out.status.success(), "third backup failed");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let db = report["captures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "postgresql-database-n8n")
+        .unwrap();
+    assert_eq!(db["unchanged"], false, "{report}");
 
     // The drill: restored in scratch containers, compared with the manifests.
     let out = stack.vpai(&["restore", "--drill", "--json"]);
@@ -1057,18 +1078,15 @@ fn backup_drill_restore_and_failures() {
     }));
     stack.verify();
 
-    // A damaged repository: the drill says so and exits 1.
-    let packs = walk(&repo.path().join("restic/data"));
-    let biggest = packs
-        .iter()
-        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
-        .unwrap();
-    let mut bytes = std::fs::read(biggest).unwrap();
-    let mid = bytes.len() / 2;
-    for b in &mut bytes[mid..mid + 64] {
-        *b ^= 0xff;
+    // A damaged repository (bit rot in every data pack): the drill says so and exits 1.
+    for pack in walk(&repo.path().join("restic/data")) {
+        let mut bytes = std::fs::read(&pack).unwrap();
+        let (mid, end) = (bytes.len() / 2, (bytes.len() / 2 + 64).min(bytes.len()));
+        for b in &mut bytes[mid..end] {
+            *b ^= 0xff;
+        }
+        std::fs::write(&pack, bytes).unwrap();
     }
-    std::fs::write(biggest, bytes).unwrap();
     let out = stack.vpai(&["restore", "--drill"]);
     assert_eq!(
         out.status.code(),
@@ -1094,7 +1112,7 @@ fn backup_drill_restore_and_failures() {
     assert!(err.contains("repository"), "{err}");
     assert_eq!(
         hits.load(std::sync::atomic::Ordering::SeqCst),
-        1,
+        3,
         "a failed backup pinged the heartbeat"
     );
     let out = stack.vpai(&["backup", "--status", "--json"]);

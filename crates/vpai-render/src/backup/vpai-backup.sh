@@ -24,6 +24,9 @@ HERE=$(cd -P -- "$(dirname -- "$0")" && pwd)
 ROOT=${HERE%/backup}
 STATE=$ROOT/.vpai/backup
 STAGING=$STATE/staging
+# The captures of the last backup that succeeded, kept with their fingerprints: one
+# whose data has not changed since is taken again as it was.
+LAST=$STATE/last
 DRILL_DIR=$STATE/drill
 mkdir -p "$STATE"
 chmod 0700 "$STATE"
@@ -117,6 +120,19 @@ capture_one() {
     case ${C[kind]} in
     command)
         running "${C[container]}" || fail "$id: container ${C[container]} is not running: start the stack (\`vpai up\`) before a backup"
+        if [ -s "$dir/fingerprint" ]; then
+            local token=""
+            token=$(exec_in "$dir" fingerprint "${C[container]}" </dev/null 2>/dev/null | head -1 | tr -d '\r') || token=""
+            if [ -n "$token" ]; then
+                printf '%s\n' "$token" >"$STAGING/.tokens/$id"
+                if [ -f "$LAST/$id.tar" ] && [ "$(cat "$LAST/$id.token" 2>/dev/null)" = "$token" ] &&
+                    tar -tf "$LAST/$id.tar" >/dev/null 2>&1; then
+                    ln -f "$LAST/$id.tar" "$out"
+                    event captured "$id" "$(stat -c %s "$out")" "$(($(now) - t0))" unchanged
+                    return 0
+                fi
+            fi
+        fi
         local rc=0
         exec_in "$dir" capture "${C[container]}" </dev/null >"$out.part" 2>"$err" || rc=$?
         if [ $rc -ne 0 ]; then
@@ -182,7 +198,7 @@ cmd_run() {
     # A failure anywhere: nothing in the repository, the cause recorded, no heartbeat.
     trap 'rc=$?; rm -rf "$STAGING"; if [ "${FAILED:-0}" -eq 1 ]; then write_status "$STATE/last-backup.json" failed "\"exit\":$rc"; fi' EXIT
     rm -rf "$STAGING"
-    mkdir -p "$STAGING"
+    mkdir -p "$STAGING/.tokens"
     local dir
     for dir in "$HERE"/captures/*/; do
         [ -f "$dir/info" ] && capture_one "${dir%/}"
@@ -193,6 +209,9 @@ cmd_run() {
 $(tail_of "$STAGING/.err")"
     rm -f "$STAGING/.err"
     event captured files "$(stat -c %s "$STAGING/files.tar")" 0
+    local tokens=$STATE/tokens.new
+    rm -rf "$tokens"
+    mv "$STAGING/.tokens" "$tokens"
     open_repository
     local size rc=0 out=$STATE/restic.out err=$STATE/restic.err snapshot
     size=$(du -sb "$STAGING" | cut -f1)
@@ -207,8 +226,12 @@ $(tail_of "$err")"
     [ -n "$snapshot" ] || fail "restic backup printed no snapshot id:
 $(tail_of "$out")"
     event snapshot "$snapshot" "$size"
-    restic forget --host "$VPAI_PROJECT" --tag vpai --keep-daily "$VPAI_KEEP_DAILY" --keep-weekly "$VPAI_KEEP_WEEKLY" \
-        --keep-monthly "$VPAI_KEEP_MONTHLY" --keep-yearly "$VPAI_KEEP_YEARLY" --prune >/dev/null 2>"$err" ||
+    # The retention on every run; the space of forgotten snapshots is freed (prune, which
+    # rewrites packs and takes long) on the timer's runs only.
+    local prune=()
+    [ $scheduled -eq 1 ] && prune=(--prune)
+    restic forget --host "$VPAI_PROJECT" --tag vpai --keep-last "$VPAI_KEEP_LAST" --keep-daily "$VPAI_KEEP_DAILY" --keep-weekly "$VPAI_KEEP_WEEKLY" \
+        --keep-monthly "$VPAI_KEEP_MONTHLY" --keep-yearly "$VPAI_KEEP_YEARLY" "${prune[@]}" >/dev/null 2>"$err" ||
         fail "snapshot $snapshot is complete, but applying the retention failed:
 $(tail_of "$err")"
     event retention done
@@ -219,6 +242,17 @@ $(tail_of "$err")"
 $(tail_of "$err")"
         event checked "$slice/7"
     fi
+    # Keep this backup's fingerprinted captures (hard links: no copy) for the next one.
+    rm -rf "$LAST.new"
+    mkdir -p "$LAST.new"
+    local f
+    for f in "$tokens"/*; do
+        [ -f "$f" ] || continue
+        ln -f "$STAGING/$(basename "$f").tar" "$LAST.new/$(basename "$f").tar"
+        cp "$f" "$LAST.new/$(basename "$f").token"
+    done
+    rm -rf "$LAST" "$tokens"
+    mv "$LAST.new" "$LAST"
     FAILED=0
     write_status "$STATE/last-backup.json" ok "\"snapshot\":\"$snapshot\"" "\"bytes\":$size" "\"seconds\":$(($(now) - t0))"
     if [ -s "$HERE/heartbeat-url" ]; then
@@ -395,6 +429,16 @@ drill_compose() {
     docker compose -p "$VPAI_PROJECT-drill" --project-directory "$ROOT" -f "$HERE/drill.yml" "$@"
 }
 
+# Restart the scratch copy, wait for it, run the drill command again: the same lines?
+drill_again() {
+    local dir=$1 scratch=$2 want=$3 got=$4
+    docker restart -t 30 "$scratch" >/dev/null 2>&1 || return 1
+    wait_healthy "$scratch" "${C[health_timeout]}" || return 1
+    exec_in "$dir" drill "$scratch" </dev/null >"$got" 2>"$STATE/drill.out" || return 1
+    sort -o "$got" "$got"
+    cmp -s "$want" "$got"
+}
+
 cmd_drill() {
     need_restic
     lock 60
@@ -449,19 +493,24 @@ cmd_drill() {
         fi
         if [ $ok -eq 1 ]; then
             local want=$STATE/drill.want got=$STATE/drill.got
-            tar -xOf "$tarball" ./manifest >"$want" 2>/dev/null || tar -xOf "$tarball" manifest >"$want" 2>/dev/null || : >"$want"
+            local has_manifest=1
+            tar -xOf "$tarball" ./manifest >"$want" 2>/dev/null || tar -xOf "$tarball" manifest >"$want" 2>/dev/null || has_manifest=0
             if exec_in "$dir" drill "$scratch" </dev/null >"$got" 2>"$STATE/drill.out"; then
                 sort -o "$want" "$want"
                 sort -o "$got" "$got"
-                if [ ! -s "$want" ]; then
+                # An empty manifest is one: a database without tables, no collection.
+                if [ $has_manifest -eq 0 ]; then
                     event drill "$id" failed "the capture has no manifest to compare with"
                     ok=0
-                elif cmp -s "$want" "$got"; then
-                    event drill "$id" identical "$(wc -l <"$want") manifest lines"
-                    checked=$((checked + 1))
-                else
+                elif ! cmp -s "$want" "$got"; then
                     event drill "$id" different "$(diff "$want" "$got" | grep '^[<>]' | head -5 | tr '\n\t' '  ')"
                     ok=0
+                elif [ "${C[drill_restart]:-0}" = 1 ] && ! drill_again "$dir" "$scratch" "$want" "$got"; then
+                    event drill "$id" different "after a restart of the scratch copy: $(diff "$want" "$got" | grep '^[<>]' | head -5 | tr '\n\t' '  ')"
+                    ok=0
+                else
+                    event drill "$id" identical "$(wc -l <"$want") manifest lines"
+                    checked=$((checked + 1))
                 fi
             else
                 event drill "$id" failed "the drill command failed: $(tail -c 400 "$STATE/drill.out" | tr '\n\t' '  ')"

@@ -302,18 +302,7 @@ fn parse_rfc3339(text: &str) -> Option<i64> {
 pub fn run_restore(args: RestoreArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let mut project = Project::load(&args.stack)?;
     for name in &args.services {
-        if project.stack.service(name).is_none() {
-            anyhow::bail!(
-                "`{name}` is not a service of this stack\n  help: its services: {}",
-                project
-                    .stack
-                    .services
-                    .iter()
-                    .map(|s| s.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
+        project.service(name)?;
     }
     let store = project.secrets(printer)?;
     let rendered = project.render(&store)?;

@@ -67,18 +67,7 @@ pub fn run(args: UpdateArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     }
     check_tag(&version)?;
     let project = Project::load(&args.stack)?;
-    let Some(svc) = project.stack.service(&service) else {
-        bail!(
-            "`{service}` is not a service of this stack\n  help: its services: {}",
-            project
-                .stack
-                .services
-                .iter()
-                .map(|s| s.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    };
+    let svc = project.service(&service)?;
     if svc.local_image {
         bail!(
             "`{service}` runs `{}`, set in `[images]` of stack.toml: its version is that image's\n  help: change the image there",

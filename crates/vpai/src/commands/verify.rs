@@ -39,18 +39,7 @@ pub struct VerifyArgs {
 pub fn run(args: VerifyArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let mut project = Project::load(&args.stack)?;
     for name in &args.services {
-        if project.stack.service(name).is_none() {
-            let known: Vec<&str> = project
-                .stack
-                .services
-                .iter()
-                .map(|s| s.name.as_str())
-                .collect();
-            anyhow::bail!(
-                "`{name}` is not a service of this stack\n  help: its services are: {}",
-                known.join(", ")
-            );
-        }
+        project.service(name)?;
     }
     let store = project.secrets(printer)?;
     let rendered = project.render(&store)?;
