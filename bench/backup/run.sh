@@ -9,8 +9,9 @@
 # Rows: (1) `vpai backup` with the data in place vs `pg_dump -Fc | restic backup --stdin`
 # of the same database (goal: within 1.2x; vpai also takes the roles, Redis, Qdrant, n8n's
 # directory, the rendered files, a per-table checksum manifest in the dump's snapshot);
-# (2) a second `vpai backup` with nothing changed (goal: under 3 s); (3) the drill's wall
-# time, which is the measured time to restore. Needs root; removes what it started.
+# (2) a second `vpai backup` with nothing changed, at once and after 90 s idle (goal:
+# under 3 s); (3) the drill's wall time, which is the measured time to restore. Needs
+# root; removes what it started.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 size_mb=${SIZE_MB:-1024}
@@ -56,14 +57,20 @@ first=$(secs "$t0" "$t1")
 t0=$(now); "$vpai" backup --root "$root" >/dev/null 2>"$work/b2.log" || { cat "$work/b2.log"; exit 1; }; t1=$(now)
 second=$(secs "$t0" "$t1")
 # Whether the second run took the dump again by its fingerprint (the cluster's snapshot
-# and sequences): when not, what moved is in the kept token.
+# and sequences). Right after a load, autovacuum's workers still assign transaction ids
+# (ANALYZE of the catalogs): a third run after its nap time (60 s) is the idle steady state.
 reused=$(grep -c 'unchanged: kept from the last backup' "$work/b2.log" || true)
+sleep 90
+t0=$(now); "$vpai" backup --root "$root" >/dev/null 2>"$work/b3.log" || { cat "$work/b3.log"; exit 1; }; t1=$(now)
+third=$(secs "$t0" "$t1")
+reused3=$(grep -c 'unchanged: kept from the last backup' "$work/b3.log" || true)
 t0=$(now); "$vpai" restore --drill --root "$root" >/dev/null 2>"$work/d.log" || { cat "$work/d.log"; exit 1; }; t1=$(now)
 drill=$(secs "$t0" "$t1")
 
 echo "database n8n: $db_size"
 printf '%-34s %10s %10s %8s\n' case vpai anchor ratio
 printf '%-34s %9ss %9ss %8s\n' "backup (first)" "$first" "$bare" "$(awk -v a="$first" -v b="$bare" 'BEGIN { printf "%.2fx", a / b }')"
-printf '%-34s %9ss %10s %8s\n' "backup again, nothing changed" "$second" "-" "goal <3s"
-echo "captures reused by their fingerprint in the second backup: $reused"
+printf '%-34s %9ss %10s %8s\n' "backup again at once" "$second" "-" "-"
+printf '%-34s %9ss %10s %8s\n' "backup again, idle 90 s" "$third" "-" "goal <3s"
+echo "dumps reused by their fingerprint: $reused at once, $reused3 after 90 s idle"
 printf '%-34s %9ss %10s %8s\n' "restore drill (RTO)" "$drill" "-" "-"
