@@ -345,7 +345,7 @@ mod tests {
         assert_eq!(compare_versions("v1.81.3", "v1.82.0"), Less);
         assert_eq!(compare_versions("2.10.0", "2.9.1"), Greater);
         assert_eq!(compare_versions("18.1-bookworm", "18.1-bookworm"), Equal);
-        assert_eq!(tag_of("ghcr.io:443/org/img:1.2"), "1.2");
+        assert_eq!(tag_of("registry.example:443/org/img:1.2"), "1.2");
         assert_eq!(tag_of("postgres"), "latest");
     }
 }
