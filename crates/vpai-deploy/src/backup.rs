@@ -87,6 +87,11 @@ pub fn ensure_current(
     })
 }
 
+/// Where the engine is on the host.
+fn engine_path(stack: &Stack) -> String {
+    format!("{}/{ENGINE}", stack.root.display())
+}
+
 /// Run the engine with `args`, calling `on_event` for each progress line.
 pub fn engine(
     host: &dyn Host,
@@ -94,7 +99,7 @@ pub fn engine(
     args: &[&str],
     on_event: &dyn Fn(&Event),
 ) -> Result<EngineRun, HostError> {
-    let path = format!("{}/{ENGINE}", stack.root.display());
+    let path = engine_path(stack);
     let mut argv = vec![path.as_str()];
     argv.extend_from_slice(args);
     let mut child = host.spawn(&argv)?;
@@ -269,7 +274,7 @@ pub fn list(
     stack: &Stack,
     redact: &dyn Fn(&str) -> String,
 ) -> Result<Vec<Snapshot>, BackupError> {
-    let path = format!("{}/{ENGINE}", stack.root.display());
+    let path = engine_path(stack);
     let out = host.run(&[path.as_str(), "list"], None)?;
     if !out.success() {
         return Err(BackupError::Engine {
@@ -517,7 +522,7 @@ pub struct BackupStatus {
 }
 
 pub fn status(host: &dyn Host, stack: &Stack) -> Result<BackupStatus, HostError> {
-    let path = format!("{}/{ENGINE}", stack.root.display());
+    let path = engine_path(stack);
     let out = host.run(
         &[
             "bash",

@@ -108,6 +108,8 @@ wait_healthy() {
     done
 }
 
+# The end of a step's output on one line, for an event.
+brief() { tail -c 400 "$1" 2>/dev/null | tr '\n\t' '  '; }
 tail_of() { tail -c 2000 "$1" 2>/dev/null | sed 's/^/    /'; }
 
 # ---------------------------------------------------------------- capture
@@ -479,7 +481,7 @@ cmd_drill() {
             build_dir "$tarball" "$DRILL_DIR/${C[restore_volume]}" "$dir"
         fi
         if ! drill_compose up -d --wait --wait-timeout "${C[health_timeout]}" "${C[service]}" >"$STATE/drill.out" 2>&1; then
-            event drill "$id" failed "the scratch container did not become healthy: $(tail -c 400 "$STATE/drill.out" | tr '\n\t' '  ')"
+            event drill "$id" failed "the scratch container did not become healthy: $(brief "$STATE/drill.out")"
             diffs=$((diffs + 1))
             drill_compose down -v >/dev/null 2>&1 || true
             continue
@@ -487,7 +489,7 @@ cmd_drill() {
         local scratch=${C[drill_container]} ok=1
         if [ "${C[restore]}" = command ]; then
             exec_in "$dir" restore "$scratch" <"$tarball" >"$STATE/drill.out" 2>&1 || {
-                event drill "$id" failed "the restore command failed in the scratch copy: $(tail -c 400 "$STATE/drill.out" | tr '\n\t' '  ')"
+                event drill "$id" failed "the restore command failed in the scratch copy: $(brief "$STATE/drill.out")"
                 ok=0
             }
         fi
@@ -513,7 +515,7 @@ cmd_drill() {
                     checked=$((checked + 1))
                 fi
             else
-                event drill "$id" failed "the drill command failed: $(tail -c 400 "$STATE/drill.out" | tr '\n\t' '  ')"
+                event drill "$id" failed "the drill command failed: $(brief "$STATE/drill.out")"
                 ok=0
             fi
         fi
