@@ -57,10 +57,17 @@ log "all services healthy"
 
 # ---- postgresql
 PGPASS=smoke-postgres-password
+# Throwaway values the smoke stack's own files set; a refused login uses `wrong`.
+# vpai: allow VP902 -- test value of a throwaway stack
+N8N_DB_PASS=smoke-n8n-db-password
+# vpai: allow VP902 -- test value of a throwaway stack
+REDIS_PASS=smoke-redis-password
+# vpai: allow VP902 -- a password the test expects to be refused
+WRONG_PASS=wrong
 check "postgres: password login over the network" '^1$' \
     run_in postgresql env PGPASSWORD=$PGPASS psql -h postgresql -U postgres -d postgres -Atc 'select 1'
 check "postgres: wrong password refused" 'password authentication failed' \
-    run_in postgresql env PGPASSWORD=wrong psql -h postgresql -U postgres -d postgres -Atc 'select 1'
+    run_in postgresql env PGPASSWORD=$WRONG_PASS psql -h postgresql -U postgres -d postgres -Atc 'select 1'
 check "postgres: ICU fr-FR from POSTGRES_INITDB_ARGS" '^i\|fr-FR\|C$' \
     run_in postgresql env PGPASSWORD=$PGPASS psql -h postgresql -U postgres -d postgres -Atc \
     "select datlocprovider::text || '|' || coalesce(datlocale, '') || '|' || datcollate from pg_database where datname = 'postgres'"
@@ -68,18 +75,18 @@ check "postgres: PGDATA under the volume, config_file from -c" '^/var/lib/postgr
     run_in postgresql env PGPASSWORD=$PGPASS psql -h postgresql -U postgres -d postgres -Atc \
     "select current_setting('data_directory') || '|' || current_setting('config_file')"
 check "postgres: initdb.d script ran (n8n role and database)" '^n8n\|n8n$' \
-    run_in postgresql env PGPASSWORD=smoke-n8n-db-password psql -h postgresql -U n8n -d n8n -Atc \
+    run_in postgresql env PGPASSWORD=$N8N_DB_PASS psql -h postgresql -U n8n -d n8n -Atc \
     "select current_user || '|' || current_database()"
 check "postgres: server runs as uid 999 without capabilities" 'Uid:\s+999\s+999.*CapEff:\s+0+\s*$' \
     exec_in postgresql sh -c "grep -E '^(Uid|CapEff)' /proc/1/status | tr '\n' ' '"
 
 # ---- redis
 check "redis: ACL user app, password from REDISCLI_AUTH" '^PONG$' \
-    run_in redis env REDISCLI_AUTH=smoke-redis-password redis-cli -h redis --user app ping
+    run_in redis env REDISCLI_AUTH=$REDIS_PASS redis-cli -h redis --user app ping
 check "redis: app can write" '^OK$' \
-    run_in redis env REDISCLI_AUTH=smoke-redis-password redis-cli -h redis --user app set smoke ok
+    run_in redis env REDISCLI_AUTH=$REDIS_PASS redis-cli -h redis --user app set smoke ok
 check "redis: wrong password refused" 'WRONGPASS' \
-    run_in redis env REDISCLI_AUTH=wrong redis-cli -h redis --user app ping
+    run_in redis env REDISCLI_AUTH=$WRONG_PASS redis-cli -h redis --user app ping
 check "redis: default user is off" 'NOAUTH' \
     run_in redis redis-cli -h redis ping
 check "redis: healthcheck user may only ping" 'NOPERM' \
@@ -118,7 +125,7 @@ check "qdrant: no wget, curl or nc in the image" '^none$' \
 # ---- n8n
 check "n8n: /healthz with BusyBox wget" '"status": ?"ok"' exec_in n8n wget -qO- http://127.0.0.1:5678/healthz
 check "n8n: its tables are in PostgreSQL" '^workflow_entity$' \
-    run_in postgresql env PGPASSWORD=smoke-n8n-db-password psql -h postgresql -U n8n -d n8n -Atc "select to_regclass('public.workflow_entity')"
+    run_in postgresql env PGPASSWORD=$N8N_DB_PASS psql -h postgresql -U n8n -d n8n -Atc "select to_regclass('public.workflow_entity')"
 check "n8n: runs as node (1000), no curl" '^1000 none$' exec_in n8n sh -c 'printf "%s " "$(id -u)"; command -v curl || echo none'
 
 # ---- litellm

@@ -16,6 +16,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 size_mb=${SIZE_MB:-1024}
 work=$(mktemp -d /tmp/vpai-bench-backup.XXXXXX)
+# vpai: allow VP902 -- throwaway passphrase of a bench run
 export XDG_STATE_HOME="$work/state" VPAI_VAULT_PASSWORD=bench-backup-passphrase NO_COLOR=1
 cargo build --release -q -p vpai --manifest-path "$repo/Cargo.toml"
 vpai="${CARGO_TARGET_DIR:-$repo/target}/release/vpai"
@@ -44,6 +45,7 @@ docker exec "$pg" psql -X -q -U postgres -d n8n -c "CHECKPOINT"
 db_size=$(docker exec "$pg" psql -X -At -U postgres -d n8n -c "SELECT pg_size_pretty(pg_database_size('n8n'))")
 
 # The bare pipeline: the same dump format into a restic repository of its own.
+# vpai: allow VP902 -- throwaway passphrase of a bench run
 export RESTIC_PASSWORD=bench RESTIC_REPOSITORY="$work/repo-bare"
 restic init -q
 t0=$(now)

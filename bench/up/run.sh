@@ -15,6 +15,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 profiles=${PROFILES:-core full}
 work=$(mktemp -d /tmp/vpai-bench-up.XXXXXX)
+# vpai: allow VP902 -- throwaway passphrase of a bench run
 export XDG_STATE_HOME="$work/state" VPAI_VAULT_PASSWORD=bench-up-passphrase NO_COLOR=1
 cargo build --release -q -p vpai --manifest-path "$repo/Cargo.toml"
 vpai="${CARGO_TARGET_DIR:-$repo/target}/release/vpai"

@@ -435,6 +435,28 @@ pub fn parse_entry(file: &str, text: &str) -> Result<Entry, CatalogError> {
 
 /// What the schema alone cannot say.
 fn consistent(entry: &Entry) -> Result<(), String> {
+    let (cap_add, lint) = match entry {
+        Entry::Deployable(def) => (&def.cap_add, &def.lint),
+        Entry::FactsOnly(facts) => (&facts.cap_add, &facts.lint),
+    };
+    if let Some(cap) = lint
+        .caps_for_foreign_mounts
+        .iter()
+        .find(|c| !cap_add.contains(c))
+    {
+        return Err(format!(
+            "`[lint] caps_for_foreign_mounts` names `{cap}`, which `cap_add` does not list"
+        ));
+    }
+    if let Some(repo) = lint
+        .tag_styles
+        .keys()
+        .find(|r| !lint.repositories.contains(r))
+    {
+        return Err(format!(
+            "`[lint] tag_styles` names `{repo}`, which `[lint] repositories` does not list"
+        ));
+    }
     let signatures = match entry {
         Entry::Deployable(def) => {
             if let Some(provider) = &def.provides_databases

@@ -462,6 +462,16 @@ pub struct FactsOnlyDef {
     pub doctor: Vec<SignatureDef>,
 }
 
+/// The base of an image's command-line tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Userland {
+    /// Debian or Ubuntu: GNU coreutils and wget.
+    Gnu,
+    /// Alpine or BusyBox.
+    Busybox,
+}
+
 /// How an image's tags are spelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -482,6 +492,23 @@ pub struct LintDef {
     /// Tag spelling; derived from `version` when the entry is deployable.
     #[serde(default)]
     pub tag_style: Option<TagStyle>,
+    /// Tag spelling of a repository of `repositories` that differs from `tag_style`
+    /// (cAdvisor's older registry kept the `v` its newer one dropped; VP704).
+    #[serde(default)]
+    pub tag_styles: BTreeMap<String, TagStyle>,
+    /// Capabilities of `cap_add` needed only to write a host directory owned by another
+    /// UID (Caddy's log directory): a named volume, created by the engine for the
+    /// process, needs none of them (VP103 is then a warning for bind mounts only).
+    #[serde(default)]
+    pub caps_for_foreign_mounts: Vec<String>,
+    /// Whose `wget`/`nc` the image has: GNU ones try every address of `localhost`,
+    /// BusyBox ones may stop at `::1` (VP101). Unset: guessed from the tag and tools.
+    #[serde(default)]
+    pub userland: Option<Userland>,
+    /// Serves its API without authentication by default: its ports are never
+    /// published on every interface (Ollama, Prometheus; VP802).
+    #[serde(default)]
+    pub unauthenticated: bool,
     /// Calls external APIs (needs a non-internal network); derived from an `egress`
     /// network when the entry is deployable.
     #[serde(default)]
@@ -513,6 +540,10 @@ pub struct LintDef {
     /// Env it needs behind the reverse proxy (n8n `N8N_PROXY_HOPS`).
     #[serde(default)]
     pub proxy_env: Vec<String>,
+    /// Env vars holding its public URL: an `https://` one means a proxy terminates
+    /// TLS in front of it (n8n `WEBHOOK_URL`; VP602).
+    #[serde(default)]
+    pub public_url_env: Vec<String>,
     /// A data store: its ports are never published on every interface (VP802).
     #[serde(default)]
     pub datastore: bool,

@@ -23,24 +23,31 @@ pub struct Diagnosis {
     pub line: usize,
 }
 
-/// The signatures to try, in order: each service folder's (shipped order), then the
-/// ones any container may show. A service's own signatures come first so that the
-/// more specific explanation of a line wins. `only_this_service` signatures apply when
+/// The signatures to try, in order: the service's own folder's, then the other
+/// folders' (shipped order), then the ones any container may show, so that the more
+/// specific explanation of a line wins. `only_this_service` signatures apply when
 /// the service name contains the folder's name (`javisi_openclaw` is OpenClaw).
 fn signatures<'c>(catalog: &'c Catalog, service: &str) -> Vec<&'c SignatureDef> {
     let per_service = catalog
         .services()
         .map(|s| (s.name.as_str(), &s.doctor))
         .chain(catalog.facts_only().map(|f| (f.name.as_str(), &f.doctor)));
-    let mut out = Vec::new();
+    // The service's own folder first: a line gets one explanation, the first that
+    // matches, and its own is the most specific; then the other folders' unscoped
+    // ones; then the common ones.
+    let (mut own, mut others) = (Vec::new(), Vec::new());
     for (name, list) in per_service {
-        out.extend(
-            list.iter()
-                .filter(|sig| !sig.only_this_service || service.contains(name)),
-        );
+        let mine = service.contains(name);
+        let list = list.iter().filter(|sig| !sig.only_this_service || mine);
+        if mine {
+            own.extend(list);
+        } else {
+            others.extend(list);
+        }
     }
-    out.extend(catalog.common_signatures());
-    out
+    own.extend(others);
+    own.extend(catalog.common_signatures());
+    own
 }
 
 /// Match the logs of `service` against the failures the shipped catalog knows.
@@ -50,7 +57,7 @@ pub fn diagnose(service: &str, logs: &str) -> Vec<Diagnosis> {
 
 /// Match the logs of `service` against the failures `catalog` knows (the shipped one
 /// plus a stack's own `catalog/`). One diagnosis per symptom, with the first line
-/// that shows it.
+/// that shows it, and at most one per line.
 pub fn diagnose_with(catalog: &Catalog, service: &str, logs: &str) -> Vec<Diagnosis> {
     let service = service.to_ascii_lowercase();
     let mut out: Vec<Diagnosis> = Vec::new();
@@ -68,8 +75,10 @@ pub fn diagnose_with(catalog: &Catalog, service: &str, logs: &str) -> Vec<Diagno
             .iter()
             .find(|(_, lower, _)| needles.iter().all(|needle| lower.contains(needle)))
         {
-            // a more specific symptom already explained this line
-            if out.iter().any(|d| d.line == *n && d.rule == s.rule) {
+            // One explanation per line: the signature tried first (the service folders',
+            // then the common ones) is the more specific, and a generic one (`permission
+            // denied`) would only repeat it with a wrong cause.
+            if out.iter().any(|d| d.line == *n) {
                 continue;
             }
             out.push(Diagnosis {

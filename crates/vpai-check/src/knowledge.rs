@@ -38,6 +38,23 @@ pub struct ImageFacts {
     pub lint: LintDef,
 }
 
+impl ImageFacts {
+    /// How tags of `image` are spelled, and whether that is the repository's own
+    /// spelling (`[lint] tag_styles`) rather than the entry's.
+    pub fn tag_style_of(&self, image: &str) -> (Option<bool>, bool) {
+        let repo = normalize_repo(image_repository(image));
+        match self
+            .lint
+            .tag_styles
+            .iter()
+            .find(|(r, _)| normalize_repo(r) == repo)
+        {
+            Some((_, style)) => (Some(*style == TagStyle::V), true),
+            None => (self.tag_v_prefix, false),
+        }
+    }
+}
+
 /// All image facts, looked up by image reference or by service name.
 #[derive(Debug, Clone, Default)]
 pub struct Knowledge {

@@ -113,6 +113,7 @@ pub fn check_files_with(
     // Secret values are never printed: masked in snippets, scrubbed from messages.
     let masks: Vec<report::Mask> = checks::secrets::spans(&ctx)
         .into_iter()
+        .chain(checks::scripts::secret_spans(&ctx))
         .map(|(i, start, end)| report::Mask {
             path: files[i].path.clone(),
             start,

@@ -78,7 +78,7 @@ rules! {
     CAP_DROP_BLOCKS_WRITES = "VP103" "cap-drop-all-blocks-writes" Error false
         summary: "`cap_drop: ALL` without the capabilities the service needs to write its mounts"
         seed: "seed 000 #8 #10 #15 #17 #18, seed 001 §2.3"
-        explanation: "With `cap_drop: ALL`, even root inside the container loses DAC_OVERRIDE and FOWNER: it can no longer write a bind mount it does not own or chmod its data directory. PostgreSQL fails with `chmod: Operation not permitted`, Qdrant with `PermissionDenied` on snapshots/tmp, VictoriaMetrics on `/storage/flock.lock`, Loki on `/loki`, Caddy on its log file."
+        explanation: "With `cap_drop: ALL`, even root inside the container loses DAC_OVERRIDE and FOWNER: it can no longer write a bind mount it does not own or chmod its data directory. PostgreSQL fails with `chmod: Operation not permitted`, Qdrant with `PermissionDenied` on snapshots/tmp, VictoriaMetrics on `/storage/flock.lock`, Loki on `/loki`, Caddy on its log file. An error when vpai's catalog says the image needs the capability whatever owns its mounts (PostgreSQL's entrypoint chowns its data and switches user); a warning when it needs it only for a host directory another user owns and the service bind-mounts one; nothing for named volumes (the engine creates them for root), for a process that is not root (`user:`: capabilities never reach it, the directory must belong to its UID) or for an entrypoint that manages owners itself (`cap_add: [CHOWN, SETUID, SETGID]`)."
         fix: "add back the capabilities the service needs (`cap_add: [DAC_OVERRIDE, FOWNER]` for a process that writes mounts it does not own), or run it as the UID that owns its data";
     DOCKER_SOCKET_GROUP = "VP104" "docker-socket-without-group-add" Error false
         summary: "Docker socket mounted for a non-root user without `group_add`"
@@ -88,12 +88,12 @@ rules! {
     DUPLICATE_SERVICE = "VP105" "service-in-two-compose-files" Error false
         summary: "the same service is defined in two compose files of one host"
         seed: "seed 000 #16, seed 001 §2.2"
-        explanation: "When phase B's file also defines the infra services, `docker compose up` of phase B tries to recreate PostgreSQL, Redis, Qdrant and Caddy that phase A owns, and handlers restart them through the wrong file (`no such service`)."
+        explanation: "When phase B's file also defines the infra services, `docker compose up` of phase B tries to recreate PostgreSQL, Redis, Qdrant and Caddy that phase A owns, and handlers restart them through the wrong file (`no such service`). Reported when the files run side by side: each has its own project `name:`, or one `include:`s the other. Files of one directory that share a project are alternatives of each other (a queue-mode variant) or phases of one project, which VP106 warns about."
         fix: "define each service in exactly one file: data stores and the proxy in `docker-compose-infra.yml`, applications in `docker-compose.yml`";
     SHARED_PROJECT_NAME = "VP106" "compose-files-share-project" Warning false
         summary: "two compose files of one host share a compose project name"
         seed: "seed 001 §2.2, seeds README (later facts)"
-        explanation: "Compose names a project after `name:` or, without it, after the directory. Two files in one project see each other's containers as orphans: `up --remove-orphans` on one phase removes the other phase's containers."
+        explanation: "Compose names a project after `name:` or, without it, after the directory. Two files in one project see each other's containers as orphans: `up --remove-orphans` on one phase removes the other phase's containers. False alarm when the files are alternatives (you run one or the other)."
         fix: "give each file its own top-level `name:` (for example `<project>-infra` and `<project>`)";
     MEMORY_BELOW_FLOOR = "VP107" "memory-below-floor" Error false
         summary: "memory limit below what the service is known to need"
@@ -128,7 +128,7 @@ rules! {
     REDIS_PASSWORD_EXPOSED = "VP212" "redis-password-on-command-line" Error false
         summary: "Redis password in a healthcheck or a command line"
         seed: "seed 001 §4, issue 3"
-        explanation: "Arguments of the command and of the healthcheck are visible to anyone who can run `docker inspect` or `ps`, and they are stored in the compose file itself. `redis-cli -a` also prints a warning on every check."
+        explanation: "Arguments of the command and of the healthcheck are visible to anyone who can run `ps` on the host, and `redis-cli -a` prints a warning on every check. An error when the password is written in the file (it is also in `docker inspect`); a warning for `${VAR}`, which Compose interpolates into `docker inspect`, and for `$$VAR`, which the container's shell expands (on the process list while the command runs, nowhere else)."
         fix: "keep the password in redis.conf or an ACL file; let the healthcheck use an ACL user that may only PING, or `REDISCLI_AUTH` from the environment";
     QDRANT_CONFIG_PATH = "VP221" "qdrant-config-path" Error false
         summary: "Qdrant configuration mounted where Qdrant does not read it"
@@ -138,7 +138,7 @@ rules! {
     CADDY_HEALTHCHECK = "VP301" "caddy-healthcheck-through-site" Error false
         summary: "Caddy healthcheck through a Host-matched site or the admin API"
         seed: "seed 000 #14 #21, seed 001 §6.1"
-        explanation: "Inside the container the request's Host is `localhost`, which matches no site block, so `/health` on port 80 answers nothing useful; the admin API on :2019 is not reachable from the healthcheck in Docker either. Caddy stays `unhealthy` while it serves traffic."
+        explanation: "Inside the container the request's Host is `localhost` or `127.0.0.1`, which matches no site block, so `/health` on port 80 answers nothing useful and Caddy stays `unhealthy` while it serves traffic. A healthcheck on the admin API (`127.0.0.1:2019`) works while the API stays on its default address; it is reported when the Caddyfile turns it off (`admin off`), moves it, or `CADDY_ADMIN` does. With BusyBox `wget`, `localhost:2019` may try `::1` only: that is VP101."
         fix: "use `test: [\"CMD\", \"caddy\", \"version\"]`";
     CADDY_HEREDOC_STATUS = "VP302" "caddy-heredoc-status" Error true
         summary: "heredoc `respond` whose status code is not on the closing marker's line"
@@ -208,7 +208,7 @@ rules! {
     SECRET_WORLD_READABLE = "VP412" "secret-world-readable" Error false
         summary: "file holding secrets is readable by every user on the host"
         seed: "seed 000 #20 (its 0644 fix), seed 003 §3"
-        explanation: "Env files and configs with passwords must not be world-readable: any local user or compromised process can read every credential of the stack. The seeds' quick fix for #20, mode 0644, is exactly that. vpai judges the mode it can see: an error for files it renders and files outside a git work tree; a warning in a git checkout (git records only 644 and 755, the deployed copy may differ) and for files whose secrets are all placeholders (`change-me`, `your-key`); nothing for templates (`.env.example`, `*.sample`, `*.dist`, `*.template`). False alarm when the file on the host is written with mode 0600 by another tool (Ansible `mode:`)."
+        explanation: "Env files and configs with passwords must not be world-readable: any local user or compromised process can read every credential of the stack. The seeds' quick fix for #20, mode 0644, is exactly that. vpai judges the mode it can see: an error for files it renders and files under a vpai project root (the copy the host uses); a warning elsewhere: in a git checkout (git records only 644 and 755), in a copy another tool rendered (it may write the deployed one 0600), and for files whose secrets are all placeholders (`change-me`, `your-key`); nothing for templates (`.env.example`, `*.sample`, `*.dist`, `*.template`). False alarm when the file on the host is written with mode 0600 by another tool (Ansible `mode:`)."
         fix: "mode 0600 for env files (read by the Docker daemon as root), 0640 owned by the container's UID:GID for mounted configs";
     LOKI_TARGET_ALL = "VP501" "loki-missing-target-all" Error false
         summary: "Loki monolithic without `-target=all`"
@@ -233,7 +233,7 @@ rules! {
     N8N_PROXY_HOPS = "VP602" "n8n-missing-proxy-hops" Warning false
         summary: "n8n behind a proxy without `N8N_PROXY_HOPS`"
         seed: "seed 001 §10.6"
-        explanation: "Caddy adds `X-Forwarded-For` but Express trusts no proxy by default: n8n logs `ERR_ERL_UNEXPECTED_X_FORWARDED_FOR` continuously and rate limiting keys every client by the proxy's address."
+        explanation: "Caddy adds `X-Forwarded-For` but Express trusts no proxy by default: n8n logs `ERR_ERL_UNEXPECTED_X_FORWARDED_FOR` continuously and rate limiting keys every client by the proxy's address. Reported for a process a proxy routes to: a Caddyfile of the set proxies to it, its labels configure Traefik or caddy-docker-proxy, it sets `VIRTUAL_HOST`, or its public URL (`WEBHOOK_URL`) is https; queue workers and one-shot imports see no forwarded request."
         fix: "set `N8N_PROXY_HOPS=1` (one hop: Caddy)";
     LITELLM_HEALTH_CHECKS = "VP611" "litellm-background-health-checks" Error true
         summary: "LiteLLM background model health checks are on"
@@ -298,12 +298,12 @@ rules! {
     IMAGE_TAG_FORMAT = "VP704" "image-tag-format" Error true
         summary: "tag in a format the image's publisher does not use"
         seed: "seed 000 #5, seed 001 §8.3 §11.2"
-        explanation: "Some projects tag `v1.2.3` and others `1.2.3`: cAdvisor tags have no `v` prefix (`0.55.1`), Qdrant's have one (`v1.16.3`), OpenClaw uses dates (`2026.2.22`). A wrong prefix is `manifest unknown` at pull time, in the middle of a deploy."
+        explanation: "Some projects tag `v1.2.3` and others `1.2.3`: cAdvisor tags have no `v` prefix (`0.55.1`), Qdrant's have one (`v1.16.3`), OpenClaw uses dates (`2026.2.22`). A wrong prefix is `manifest unknown` at pull time, in the middle of a deploy. The format is known per repository: cAdvisor's older repository kept the `v` (`v0.52.1`) its newer one dropped. A tag that comes from a variable is judged as Compose resolves it (`.env`, then the default)."
         fix: "use the publisher's tag format (shown in the message)";
     UNDEFINED_VARIABLE = "VP705" "compose-undefined-variable" Warning false
         summary: "`${VAR}` used in a compose file but defined nowhere"
         seed: "seed 003 §2"
-        explanation: "Compose interpolates `${VAR}` from the shell and from the `.env` file of the project directory only (or `--env-file`). A variable defined nowhere becomes an empty string with a mere warning: services start with empty passwords."
+        explanation: "Compose interpolates `${VAR}` from the shell and from the `.env` file of the project directory only (or `--env-file`). A variable defined nowhere becomes an empty string with a mere warning: services start with empty passwords. Secret-named variables are reported one by one; the others once per file, listed. Variables of an env template beside the file (`.env.example`, which the operator copies) and those a platform generates (`SERVICE_PASSWORD_*`, `SERVICE_FQDN_*`) count as defined."
         fix: "define it in the `.env` next to the compose file, give it a default (`${VAR:-value}`), or make it required (`${VAR:?message}`)";
     COMPOSE_CLEAR_SECRET = "VP801" "compose-secret-in-clear" Error false
         summary: "secret written in clear in a compose file"
@@ -311,9 +311,9 @@ rules! {
         explanation: "Compose files are read by everyone who operates the host and are often committed. Secrets belong in an env file with mode 0600 (`env_file:`) or in Docker secrets. The value decides, not only the name: flags and small numbers (`SECRETS: \"0\"`, `..._REQUIRED: 'False'`), empty values and references (`${VAR}`, `/run/secrets/...`) are not secrets; obvious placeholders (`change-me`, `your-password`) are a warning. A literal default of a secret-named variable (`${DB_PASSWORD:-postgres}`) and a password in URL user info (`postgres://app:pw@db`) are secrets in clear too: the default is used silently when the variable is unset."
         fix: "move the value to the service's env file and reference it with `env_file:`";
     DB_PORT_PUBLISHED = "VP802" "database-port-published" Error false
-        summary: "internal database port published on the host"
+        summary: "database or unauthenticated service port published on the host"
         seed: "seed 001 §12.1"
-        explanation: "PostgreSQL, Redis and Qdrant belong on the internal `backend` network. `ports:` publishes them on every interface of the host, and Docker's iptables rules bypass the host firewall (UFW)."
+        explanation: "PostgreSQL, Redis and Qdrant belong on the internal `backend` network, and so do services whose API has no authentication (Ollama, Prometheus, Loki, VictoriaMetrics, cAdvisor: whoever reaches them reads, writes or shuts them down). `ports:` publishes them on every interface of the host, and Docker's iptables rules bypass the host firewall (UFW)."
         fix: "remove `ports:` (other containers reach the service by name), or bind to `127.0.0.1:` for a local tool";
     EGRESS_INTERNAL_ONLY = "VP803" "egress-service-on-internal-networks" Error false
         summary: "service that calls external APIs is attached only to internal networks"
@@ -325,6 +325,11 @@ rules! {
         seed: "seed 000 #27, seed 001 §2.4"
         explanation: "`dig` comes from `dnsutils`/`bind9-dnsutils`, which minimal Debian 13 hosts and images do not install: the script fails while DNS works."
         fix: "use `getent hosts NAME | awk '{print $1}' | head -1`";
+    SCRIPT_SECRET = "VP902" "script-secret-in-clear-or-argv" Error false
+        summary: "secret written in clear in a shell script, or put on a command line"
+        seed: "seed 001 §3.2 (provision-postgresql.sh), seed 003 §3"
+        explanation: "A password written in a script (`export PGPASSWORD='...'`, `MYSQL_PWD=...`, `${DB_PASSWORD:-default}`, a URL's user info, SQL's `PASSWORD '...'`, even in a heredoc) is read by everyone who reads the script, its backups and its git history. A value on a command line leaks too, written in clear or expanded from `$VAR`: every user of the host reads it with `ps` while the command runs. `docker exec -e NAME=\"$VAR\"` keeps it on docker's command line for the whole command, where `-e NAME` alone copies it from the script's environment; so do `psql -c \"... PASSWORD '...'\"`, `psql -v NAME=...`, `redis-cli -a`, `redis-server --requirepass`, `docker login -p`, and a variable the script expands inside `sh -c \"...\"`. Not reported: references (`$VAR`, `$(cat FILE)`), names alone, SQL on stdin (a heredoc, `echo ... | psql`), password verifiers (SCRAM, md5, MySQL `*` hashes), flags and small numbers. A warning for obvious placeholders (`change-me`) and for `mysql -p\"$VAR\"` run by the shell that expands it: MySQL clients blank that argument as they start, leaving a short window. Stdin keeps SQL off command lines but not out of the server log when `log_statement` covers DDL: send a SCRAM verifier there. False alarm on a command line when no other user can list the host's processes (`/proc` mounted with `hidepid=2`), and for a value in clear when it is a throwaway test credential (a test suite's)."
+        fix: "read secrets when the script runs, from a file with mode 0600 or from its environment; give names alone (`docker exec -e PGPASSWORD`, `export REDISCLI_AUTH`), send SQL on stdin, use `--password-stdin` and MySQL's `--defaults-extra-file`";
 }
 
 /// Look a rule up by id (`VP101`) or name (`healthcheck-localhost`), case-insensitive.
@@ -348,7 +353,9 @@ fn false_alarm(id: &str) -> &'static str {
         "VP212" => {
             "the password is a `$$VAR` expanded by the container's shell and the host has no other users"
         }
-        "VP301" => "the Caddyfile keeps the admin API on its default `localhost:2019`",
+        "VP301" => {
+            "a site block matches `localhost` or `127.0.0.1` (or the admin API answers where the healthcheck asks)"
+        }
         "VP412" => {
             "the deployed copy has another mode than the file checked (a checkout, or a tool that writes it 0600)"
         }
@@ -357,6 +364,9 @@ fn false_alarm(id: &str) -> &'static str {
         "VP615" | "VP801" => "the value is a public placeholder that is replaced at deploy time",
         "VP704" => "the registry tags this image in another format than the one vpai knows",
         "VP802" => "the host is a workstation and the port is meant to be reached from it",
+        "VP902" => {
+            "no other user can list the host's processes (`/proc` mounted with `hidepid=2`), or the value in clear is a throwaway test credential"
+        }
         _ => {
             "the file is right for a reason vpai cannot see from the files (the host, a tool that rewrites it)"
         }

@@ -117,24 +117,28 @@ fn inline_secrets_are_masked_and_words_are_not() {
     assert!(human.contains("pg_isready -U postgres"), "{human}");
 }
 
-/// A world-readable env file in a git work tree: git keeps only 644/755, so the
-/// mode says nothing about the deployed copy (warning); outside one, an error.
+/// A world-readable env file is an error where vpai knows it is the deployed copy
+/// (under a project root, with its `.vpai`); in a git work tree (git keeps only
+/// 644/755) or anywhere else (a copy another tool rendered) it is a warning.
 #[test]
-fn world_readable_env_in_a_checkout_is_a_warning() {
+fn world_readable_env_is_an_error_only_in_a_deploy_root() {
     use std::os::unix::fs::PermissionsExt;
     let root = std::env::temp_dir().join(format!("vpai-check-vp412-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let plain = root.join("plain");
     let repo = root.join("repo");
+    let deployed = root.join("deployed");
     std::fs::create_dir_all(&plain).unwrap();
     std::fs::create_dir_all(repo.join(".git")).unwrap();
-    for dir in [&plain, &repo] {
-        let env = dir.join("app.env");
+    std::fs::create_dir_all(deployed.join(".vpai")).unwrap();
+    for dir in [&plain, &repo, &deployed] {
+        let env = dir.join("configs").join("app.env");
+        std::fs::create_dir_all(env.parent().unwrap()).unwrap();
         std::fs::write(&env, "DB_PASSWORD=Kq2-real-looking-9\n").unwrap();
         std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
     let severity = |dir: &std::path::Path| {
-        let loaded = vpai_check::load(&[dir.to_path_buf()]).unwrap();
+        let loaded = vpai_check::load(&[dir.join("configs")]).unwrap();
         let report = check_files(&loaded.files, &CheckOptions::default());
         report
             .findings
@@ -142,7 +146,8 @@ fn world_readable_env_in_a_checkout_is_a_warning() {
             .find(|f| f.rule == "VP412")
             .map(|f| f.severity.as_str())
     };
-    assert_eq!(severity(&plain), Some("error"));
+    assert_eq!(severity(&deployed), Some("error"));
+    assert_eq!(severity(&plain), Some("warning"));
     assert_eq!(severity(&repo), Some("warning"));
     let _ = std::fs::remove_dir_all(&root);
 }
@@ -208,5 +213,92 @@ fn inline_allow_comments_suppress_and_are_reported() {
         report
             .render_human(&files, false)
             .contains("2 findings suppressed by `# vpai: allow` comments")
+    );
+}
+
+/// Optional knobs defined nowhere are one finding per file, listing them; a secret
+/// defined nowhere is its own finding.
+#[test]
+fn undefined_variables_are_listed_once_per_file_and_secrets_one_by_one() {
+    let compose = "services:
+  flow:
+    image: example/flow:3.0.1
+    environment:
+      PORT: ${PORT}
+      LOG_LEVEL: ${LOG_LEVEL}
+      DEBUG: ${DEBUG}
+      STORAGE_TYPE: ${STORAGE_TYPE}
+      LANGCHAIN_PROJECT: ${LANGCHAIN_PROJECT}
+      DISABLE_TELEMETRY: ${DISABLE_TELEMETRY}
+      DB_PASSWORD: ${DB_PASSWORD}
+";
+    let files = vec![vpai_check::SourceFile::new(
+        "docker-compose.yml",
+        compose.as_bytes().to_vec(),
+    )];
+    let report = check_files(&files, &CheckOptions::default());
+    let found: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule == "VP705")
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found
+            .iter()
+            .any(|m| m.starts_with("`DB_PASSWORD`") && m.contains("empty secret")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|m| m.starts_with("6 variables") && m.contains("`PORT`") && m.contains("1 more")),
+        "{found:?}"
+    );
+}
+
+/// Two compose files of one directory that define the same service: an error only
+/// when they run side by side (each its own project name, or one includes the
+/// other); files of one project are alternatives or phases, which VP106 warns about.
+#[test]
+fn a_service_in_two_files_is_an_error_only_when_they_run_side_by_side() {
+    let file = |name: &str, project: Option<&str>| {
+        let text = format!(
+            "{}services:\n  app:\n    image: example/app:1.2.3\n",
+            project.map(|p| format!("name: {p}\n")).unwrap_or_default()
+        );
+        vpai_check::SourceFile::new(name, text.into_bytes())
+    };
+    let rules_of = |files: Vec<vpai_check::SourceFile>| {
+        let report = check_files(&files, &CheckOptions::default());
+        let mut found: Vec<(String, String)> = report
+            .findings
+            .iter()
+            .map(|f| (f.rule.to_string(), f.severity.as_str().to_string()))
+            .collect();
+        found.sort();
+        found
+    };
+    let alternatives = rules_of(vec![
+        file("docker-compose.yml", None),
+        file("docker-compose-queue.yml", None),
+    ]);
+    assert_eq!(alternatives, [("VP106".to_string(), "warning".to_string())]);
+    let side_by_side = rules_of(vec![
+        file("docker-compose.yml", Some("app")),
+        file("docker-compose-infra.yml", Some("app-infra")),
+    ]);
+    assert_eq!(side_by_side, [("VP105".to_string(), "error".to_string())]);
+    let included = rules_of(vec![
+        vpai_check::SourceFile::new(
+            "docker-compose.yml",
+            b"include:\n  - docker-compose-infra.yml\nservices:\n  app:\n    image: example/app:1.2.3\n".to_vec(),
+        ),
+        file("docker-compose-infra.yml", None),
+    ]);
+    assert!(
+        included.contains(&("VP105".to_string(), "error".to_string())),
+        "{included:?}"
     );
 }

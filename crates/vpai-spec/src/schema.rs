@@ -23,6 +23,18 @@ pub struct StackSpec {
     /// Where and when `vpai backup` stores the stack's data (restic on the host).
     #[serde(default)]
     pub backup: Option<BackupSpec>,
+    /// What `vpai check` leaves out for this stack (before `up`, `render`, `check -f`).
+    #[serde(default)]
+    pub check: CheckSpec,
+}
+
+/// `[check]`: rules this project accepts knowingly, like `--allow` on every command.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    /// Rule ids or names (`VP703`, `image-unpinned`); say why in a comment beside.
+    #[serde(default)]
+    pub allow: Vec<Spanned<String>>,
 }
 
 /// `[backup]`: a restic repository on the host's side, a daily timer, a retention.

@@ -22,6 +22,9 @@ pub struct Project {
     /// The shipped catalog plus the operator's `catalog/`: what render used, and the
     /// facts `vpai check` and the doctor read for this stack.
     pub catalog: Catalog,
+    /// `[check] allow` of stack.toml: rules accepted for this project, added to
+    /// every `--allow`.
+    pub allow: Vec<String>,
 }
 
 impl Project {
@@ -70,6 +73,7 @@ impl Project {
         let templates = TemplateSource {
             override_dir: (!args.example && templates_dir.is_dir()).then_some(templates_dir),
         };
+        let allow = allowed_rules(&file)?;
         let mut stack = vpai_model::build(
             &file,
             &catalog,
@@ -85,6 +89,7 @@ impl Project {
             stack,
             templates,
             catalog,
+            allow,
         })
     }
 
@@ -177,6 +182,7 @@ impl Project {
                 unknown.join(", ")
             );
         }
+        let allow: Vec<String> = allow.iter().chain(&self.allow).cloned().collect();
         let files: Vec<vpai_check::SourceFile> = rendered
             .artifacts
             .iter()
@@ -189,7 +195,7 @@ impl Project {
         let report = vpai_check::check_files_with_catalog(
             &files,
             &vpai_check::CheckOptions {
-                allow: allow.to_vec(),
+                allow,
                 ..Default::default()
             },
             &self.catalog,
@@ -202,6 +208,25 @@ impl Project {
         }
         Ok(report.has_errors())
     }
+}
+
+/// `[check] allow` of a stack file, each a known rule id or name (an unknown one is
+/// an error at its place in the file: a typo would silently allow nothing).
+pub fn allowed_rules(file: &StackFile) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for rule in &file.spec.check.allow {
+        if !vpai_check::unknown_rules(std::slice::from_ref(rule.get_ref())).is_empty() {
+            return Err(file
+                .error_at(
+                    rule.span(),
+                    format!("`{}` is not a rule of `vpai check`", rule.get_ref()),
+                    "write a rule id or name from `vpai check --list-rules` (`VP703` or `image-unpinned`)",
+                )
+                .into());
+        }
+        out.push(rule.get_ref().clone());
+    }
+    Ok(out)
 }
 
 /// The embedded example's own state directory: `$XDG_STATE_HOME/vpai/example`, else

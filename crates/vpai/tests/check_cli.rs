@@ -371,3 +371,42 @@ files = [{ name = "logstore.yaml", yaml = true, top_keys = ["server"], format = 
     assert!(report.contains("VP502"), "{report}");
     assert!(report.contains("logstore.yaml"), "{report}");
 }
+
+/// `[check] allow` in stack.toml: the project's accepted rules, for `vpai check` of
+/// its directory as for `-f`; an unknown rule there is an error at its place.
+#[test]
+fn stack_toml_allow_list() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("docker-compose.yml"), BAD).unwrap();
+    let stack = |allow: &str| {
+        format!(
+            "[project]\nname = \"x\"\ndomain = \"example.org\"\n\n[check]\n# the service listens on ::1 too\nallow = [{allow}]\n"
+        )
+    };
+    let out = vpai(dir.path()).args(["check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    std::fs::write(
+        dir.path().join("stack.toml"),
+        stack("\"healthcheck-localhost\""),
+    )
+    .unwrap();
+    let out = vpai(dir.path()).args(["check"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("ok: no findings"), "{stdout}");
+    std::fs::write(
+        dir.path().join("stack.toml"),
+        stack("\"VP101\", \"VP9999\""),
+    )
+    .unwrap();
+    for args in [&["check"][..], &["check", "-f", "stack.toml"][..]] {
+        let out = vpai(dir.path()).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("stack.toml:7:19"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("`VP9999` is not a rule"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

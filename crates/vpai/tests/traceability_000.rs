@@ -133,6 +133,7 @@ fn block_value(block: &str, key: &str) -> Option<String> {
 #[derive(Debug)]
 struct Finding {
     rule: String,
+    severity: String,
     message: String,
 }
 
@@ -158,6 +159,7 @@ fn check(path: &Path) -> Vec<Finding> {
         .iter()
         .map(|f| Finding {
             rule: f["rule"].as_str().unwrap().to_string(),
+            severity: f["severity"].as_str().unwrap().to_string(),
             message: f["message"].as_str().unwrap_or_default().to_string(),
         })
         .collect()
@@ -1147,33 +1149,59 @@ fn loki_keeps_dac_override_and_fowner_000_18() {
 }
 
 /// #21 "Caddy admin API does not answer": the healthcheck
-/// `wget http://localhost:2019/config/` got `Connection refused` in Docker.
+/// `wget -qO- http://localhost:2019/config/` got `Connection refused` in Docker,
+/// although the Caddyfile said `admin localhost:2019`.
 ///
+/// The admin API listens on loopback IPv4; BusyBox `wget` (the Alpine image) tries
+/// `localhost` as `::1` only: the seed's `Connection refused` is #22's cause.
 /// By construction: the rendered healthcheck is `caddy version`, which needs neither a
-/// site nor the admin API. Caught before a deploy: a healthcheck on the admin API is
-/// reported (VP301); `caddy version` is clean.
+/// site nor the admin API. Caught before a deploy: the seed's healthcheck is an
+/// error (VP101, the catalog's Caddy has BusyBox's wget), and a healthcheck on an
+/// admin API the Caddyfile turns off is VP301; `caddy version` is clean of both.
 #[test]
 fn caddy_healthcheck_does_not_use_the_admin_api_000_21() {
     let test = rendered_caddy_healthcheck();
     assert_eq!(test, ["CMD", "caddy", "version"]);
     assert!(test.iter().all(|a| !a.contains("2019")));
-    let messages = flagged(
-        "docker-compose.yml",
-        &CADDY_COMPOSE.replace(
+    let seed = CADDY_COMPOSE.replace(
+        "TEST",
+        r#"["CMD", "wget", "-qO-", "http://localhost:2019/config/"]"#,
+    );
+    let errors: Vec<_> = check_file("docker-compose.yml", &seed)
+        .into_iter()
+        .filter(|f| f.rule == "VP101" && f.severity == "error")
+        .collect();
+    assert!(!errors.is_empty(), "the seed's healthcheck is not an error");
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project");
+    std::fs::create_dir(&project).unwrap();
+    std::fs::write(
+        project.join("docker-compose.yml"),
+        CADDY_COMPOSE.replace(
             "TEST",
             r#"["CMD", "wget", "-qO-", "http://127.0.0.1:2019/config/"]"#,
         ),
-        "VP301",
-    );
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("Caddyfile"),
+        "{\n\tadmin off\n}\n\nexample.org {\n\trespond \"ok\"\n}\n",
+    )
+    .unwrap();
+    let findings = check(&project);
     assert!(
-        messages.iter().any(|m| m.contains("admin API")),
-        "{messages:?}"
+        findings
+            .iter()
+            .any(|f| f.rule == "VP301" && f.message.contains("admin API")),
+        "{findings:?}"
     );
-    clean_for(
-        "docker-compose.yml",
-        &CADDY_COMPOSE.replace("TEST", r#"["CMD", "caddy", "version"]"#),
-        "VP301",
-    );
+    for rule in ["VP101", "VP301"] {
+        clean_for(
+            "docker-compose.yml",
+            &CADDY_COMPOSE.replace("TEST", r#"["CMD", "caddy", "version"]"#),
+            rule,
+        );
+    }
     explains("VP301", "#21");
 }
 

@@ -190,6 +190,38 @@ fn tokenize(text: &str, heredocs: &mut Vec<Heredoc>) -> Vec<Vec<Token>> {
     lines
 }
 
+/// Where the admin API listens, per the global options of a Caddyfile: `None` when
+/// the file does not say (Caddy's default, `localhost:2019`), `Some("off")` when off.
+pub fn admin_option(text: &str) -> Option<String> {
+    let file = parse(text);
+    file.top
+        .iter()
+        .filter(|d| d.tokens.is_empty())
+        .flat_map(|g| g.children())
+        .find(|d| d.name() == "admin")
+        .map(|d| d.args().first().map(|t| t.text.clone()).unwrap_or_default())
+}
+
+/// Whether a healthcheck inside the container reaches an admin API set to `address`
+/// on 127.0.0.1:`port` (or `localhost`, which the rule about it judges).
+pub fn admin_answers_on(address: &str, port: u16) -> bool {
+    if address.is_empty() {
+        return port == 2019;
+    }
+    if address == "off" || address.starts_with("unix/") {
+        return false;
+    }
+    let (host, p) = match address.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<u16>().ok()),
+        None => (address, Some(2019)),
+    };
+    let loopback_reachable = matches!(
+        host,
+        "" | "localhost" | "127.0.0.1" | "0.0.0.0" | "[::]" | "[::1]" | "::1"
+    );
+    loopback_reachable && p == Some(port)
+}
+
 pub fn parse(text: &str) -> Caddyfile {
     let mut heredocs = Vec::new();
     let lines = tokenize(text, &mut heredocs);
@@ -274,6 +306,24 @@ fn upstreams(d: &Directive) -> Vec<(String, Option<u16>)> {
             }
         })
         .collect()
+}
+
+/// Every upstream host a Caddyfile proxies to (`reverse_proxy n8n:5678`, and the
+/// `to` lines of a `reverse_proxy { ... }` block), lower-cased.
+pub fn upstream_hosts(text: &str) -> Vec<String> {
+    let file = parse(text);
+    let mut hosts = Vec::new();
+    for top in &file.top {
+        top.walk(&mut |d| {
+            if d.name() == "reverse_proxy" {
+                hosts.extend(upstreams(d).into_iter().map(|(h, _)| h));
+                for to in d.children().iter().filter(|c| c.name() == "to") {
+                    hosts.extend(upstreams(to).into_iter().map(|(h, _)| h));
+                }
+            }
+        });
+    }
+    hosts
 }
 
 fn proxies_to(block: &Directive, pred: &dyn Fn(&str, Option<u16>) -> bool) -> bool {

@@ -8,7 +8,7 @@ use crate::report::Finding;
 use crate::rules::{self, Severity};
 use crate::source::FileKind;
 use crate::yaml::{Node, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One service of one compose file.
 pub struct Service<'a> {
@@ -16,6 +16,9 @@ pub struct Service<'a> {
     pub name: String,
     pub key: &'a Node,
     pub node: &'a Node,
+    /// `image:` with its `${VAR:-default}` resolved from the `.env` next to the file
+    /// (what Compose would pull); `None` when a variable has no value here.
+    resolved_image: Option<String>,
 }
 
 /// A volume of a service.
@@ -68,9 +71,40 @@ impl<'a> HealthTest<'a> {
 }
 
 impl<'a> Service<'a> {
-    pub fn image(&self) -> Option<(&'a str, &'a Node)> {
+    /// The image as written, `${...}` included.
+    pub fn raw_image(&self) -> Option<(&'a str, &'a Node)> {
         let n = self.node.get("image")?;
         n.as_str().map(|s| (s, n))
+    }
+
+    /// The image Compose would use: variables resolved from the `.env` next to the
+    /// file or from their defaults (`postgres:${PG_TAG:-latest}` is `postgres:latest`),
+    /// else as written.
+    pub fn image(&self) -> Option<(&str, &'a Node)> {
+        let (raw, node) = self.raw_image()?;
+        Some((self.resolved_image.as_deref().unwrap_or(raw), node))
+    }
+
+    /// The resolved image, if it held variables and all of them resolved.
+    pub fn interpolated_image(&self) -> Option<&str> {
+        let (raw, _) = self.raw_image()?;
+        raw.contains('$').then_some(())?;
+        self.resolved_image.as_deref()
+    }
+
+    fn new(ctx: &Ctx, file: &'a Parsed<'a>, key: &'a Node, node: &'a Node) -> Self {
+        let resolved_image = node
+            .get("image")
+            .and_then(Node::as_str)
+            .filter(|i| i.contains('$'))
+            .and_then(|i| interpolate(i, &dot_env(ctx, file)));
+        Service {
+            file,
+            name: key.scalar_text().unwrap_or_default(),
+            key,
+            node,
+            resolved_image,
+        }
     }
 
     /// Facts about the image itself (what it contains, who it runs as). A local image
@@ -367,12 +401,7 @@ pub fn services<'a>(ctx: &'a Ctx<'a>) -> Vec<Service<'a>> {
             if !v.is_map() {
                 continue;
             }
-            out.push(Service {
-                file: f,
-                name: k.scalar_text().unwrap_or_default(),
-                key: k,
-                node: v,
-            });
+            out.push(Service::new(ctx, f, k, v));
         }
     }
     out
@@ -385,12 +414,7 @@ pub fn image_mounting(ctx: &Ctx, file: &Parsed) -> Option<String> {
             continue;
         };
         for (k, v) in services.entries() {
-            let svc = Service {
-                file: f,
-                name: k.scalar_text().unwrap_or_default(),
-                key: k,
-                node: v,
-            };
+            let svc = Service::new(ctx, f, k, v);
             for m in svc.mounts() {
                 if let Some(src) = &m.source
                     && m.bind
@@ -553,12 +577,13 @@ fn localhost_without_fallback(
     let image = svc.image().map(|(i, _)| i);
     // The catalog's minimal images with wget and no bash are BusyBox ones, where the
     // seeds saw this healthcheck fail (VictoriaMetrics): certain, so an error.
-    let from_catalog = svc
-        .facts(ctx)
-        .and_then(|fa| fa.tools.as_ref())
-        .and_then(|t| {
+    let facts = svc.facts(ctx);
+    let from_catalog = match facts.and_then(|fa| fa.lint.userland) {
+        Some(u) => Some(u == vpai_catalog::Userland::Gnu),
+        None => facts.and_then(|fa| fa.tools.as_ref()).and_then(|t| {
             (t.iter().any(|p| p == "wget") && !t.iter().any(|p| p == "bash")).then_some(false)
-        });
+        }),
+    };
     let userland = gnu_userland(image).or(from_catalog);
     let certain = from_catalog.is_some();
     for p in programs {
@@ -749,22 +774,39 @@ fn healthcheck_rules(ctx: &Ctx, svc: &Service, out: &mut Vec<Finding>) {
     }
 
     let lint = svc.app(ctx).map(|a| &a.lint);
-    // VP301: Caddy healthcheck through a site or the admin API
+    // VP301: Caddy healthcheck through a site, or through an admin API that is off
+    // or elsewhere. By default the admin API answers on loopback port 2019 inside
+    // the container; `localhost` there is VP101's business.
     if lint.is_some_and(|l| l.healthcheck_without_http)
         && (joined.contains("http://") || joined.contains("https://"))
     {
-        out.push(
-            f.at(
-                rules::CADDY_HEALTHCHECK,
-                test.node,
-                if joined.contains(":2019") {
-                    "Caddy healthcheck uses the admin API, which does not answer in Docker"
-                } else {
-                    "Caddy healthcheck goes through a site block that matches no Host `localhost`"
-                },
-            )
-            .with_help("use `test: [\"CMD\", \"caddy\", \"version\"]`"),
-        );
+        let message = if joined.contains(":2019") {
+            let (env, _) = svc.environment(ctx);
+            let from_env = env
+                .iter()
+                .rev()
+                .find(|e| e.key == "CADDY_ADMIN")
+                .and_then(|e| e.value.clone());
+            let from_files = ctx
+                .of_kind(FileKind::Caddyfile)
+                .find_map(|c| crate::checks::caddy::admin_option(&c.text));
+            from_env
+                .or(from_files)
+                .filter(|a| !crate::checks::caddy::admin_answers_on(a, 2019))
+                .map(|a| {
+                    format!(
+                        "Caddy healthcheck uses the admin API on :2019, but the admin API is `{a}`"
+                    )
+                })
+        } else {
+            Some("Caddy healthcheck goes through a site, and no site block matches the container's own address (Host `localhost` or `127.0.0.1`)".into())
+        };
+        if let Some(message) = message {
+            out.push(
+                f.at(rules::CADDY_HEALTHCHECK, test.node, message)
+                    .with_help("use `test: [\"CMD\", \"caddy\", \"version\"]`"),
+            );
+        }
     }
     // VP612: a health path that calls every model (LiteLLM's `/health`)
     if let Some(costly) = lint.and_then(|l| l.costly_health_path.as_ref())
@@ -807,10 +849,11 @@ fn healthcheck_rules(ctx: &Ctx, svc: &Service, out: &mut Vec<Finding>) {
     }
     // VP212: Redis password on the healthcheck's command line
     if lint.is_some_and(|l| l.password_never_in_arguments) && redis_auth_argument(&joined) {
-        out.push(f.at(
-            rules::REDIS_PASSWORD_EXPOSED,
+        out.push(redis_password_finding(
+            f,
             test.node,
-            "the Redis password is passed on the healthcheck's command line",
+            "the healthcheck's command line",
+            &joined,
         ));
     }
 }
@@ -825,12 +868,58 @@ impl HealthTest<'_> {
 }
 
 fn redis_auth_argument(s: &str) -> bool {
+    redis_auth_value(s).is_some()
+}
+
+/// The password argument of a Redis command line (`-a PW`, `--requirepass PW`,
+/// `redis://:PW@host`), unquoted; `Some("")` when the flag ends the line.
+fn redis_auth_value(s: &str) -> Option<String> {
     let words: Vec<&str> = s.split_whitespace().collect();
-    words.iter().any(|w| {
-        matches!(*w, "-a" | "--pass" | "--requirepass" | "--masterauth")
-            || w.starts_with("redis://") && w.contains('@')
-            || w.starts_with("--requirepass=")
-    })
+    let unquote = |w: &str| w.trim_matches(|c| c == '"' || c == '\'').to_string();
+    for (i, w) in words.iter().enumerate() {
+        if matches!(*w, "-a" | "--pass" | "--requirepass" | "--masterauth") {
+            return Some(words.get(i + 1).map(|v| unquote(v)).unwrap_or_default());
+        }
+        if let Some(v) = w.strip_prefix("--requirepass=") {
+            return Some(unquote(v));
+        }
+        if let Some(rest) = w.strip_prefix("redis://")
+            && let Some((userinfo, _)) = rest.split_once('@')
+        {
+            return Some(unquote(userinfo.rsplit(':').next().unwrap_or(userinfo)));
+        }
+    }
+    None
+}
+
+/// VP212 at the severity its value calls for: a literal is stored in the file, in
+/// `docker inspect` and on `ps` (error); `${VAR}` is interpolated by Compose, so it
+/// is in `docker inspect` and on `ps` (warning); `$$VAR` is expanded by the
+/// container's shell and is on `ps` only while the command runs (warning).
+fn redis_password_finding(f: &Parsed, node: &Node, where_: &str, joined: &str) -> Finding {
+    let value = redis_auth_value(joined).unwrap_or_default();
+    let (severity, how) = if value.starts_with("$$") {
+        (
+            Severity::Warning,
+            "expanded by the container's shell: it is on the process list (`ps`) while the command runs",
+        )
+    } else if value.starts_with('$') {
+        (
+            Severity::Warning,
+            "interpolated by Compose: it is in `docker inspect` and on the process list",
+        )
+    } else {
+        (
+            Severity::Error,
+            "written in the file: it is also in `docker inspect` and on the process list",
+        )
+    };
+    f.at(
+        rules::REDIS_PASSWORD_EXPOSED,
+        node,
+        format!("the Redis password is on {where_}, {how}"),
+    )
+    .with_severity(severity)
 }
 
 // ---------------------------------------------------------------- capabilities
@@ -840,8 +929,13 @@ fn capability_rules(ctx: &Ctx, svc: &Service, out: &mut Vec<Finding>) {
     let facts = svc.facts(ctx);
     let mounts = svc.mounts();
     let cap_add = svc.cap_add();
-    if svc.cap_drop_all() {
+    // A process that is not root never has capabilities in its effective set (the
+    // engine sets no ambient ones): `cap_drop` changes nothing for it, and `cap_add`
+    // would not help. What it writes must belong to its UID.
+    let root = svc.user().is_none_or(|u| u == Some(0));
+    if svc.cap_drop_all() && root {
         let drop = svc.node.get("cap_drop").unwrap_or(svc.key);
+        let writes_bind_mount = mounts.iter().any(|m| m.bind && !m.read_only);
         match facts {
             Some(fa) => {
                 let missing: Vec<&String> = fa
@@ -849,46 +943,61 @@ fn capability_rules(ctx: &Ctx, svc: &Service, out: &mut Vec<Finding>) {
                     .iter()
                     .filter(|c| !cap_add.contains(&c.to_ascii_uppercase()))
                     .collect();
-                // A UID override that owns its data makes DAC_OVERRIDE/FOWNER moot only
-                // when the catalog does not list them; trust the catalog.
-                if !missing.is_empty() {
-                    let list = missing
+                // Capabilities for a host directory owned by another UID: not needed
+                // for the named volumes the engine creates, and for a bind mount they
+                // depend on who owns it on the host.
+                let (for_mounts, always): (Vec<&String>, Vec<&String>) = missing
+                    .into_iter()
+                    .partition(|c| fa.lint.caps_for_foreign_mounts.contains(c));
+                let report = |list: &[&String], severity: Severity, why: &str| {
+                    let list = list
                         .iter()
                         .map(|c| c.as_str())
                         .collect::<Vec<_>>()
                         .join(", ");
-                    out.push(
-                        f.at(
-                            rules::CAP_DROP_BLOCKS_WRITES,
-                            drop,
-                            format!(
-                                "`{}` drops all capabilities but does not add back {list}",
-                                svc.name
-                            ),
-                        )
-                        .with_help(format!(
-                            "`{}` needs `cap_add: [{}]` (vpai's catalog)",
-                            fa.service,
-                            fa.cap_add.join(", ")
-                        )),
-                    );
+                    f.at(
+                        rules::CAP_DROP_BLOCKS_WRITES,
+                        drop,
+                        format!(
+                            "`{}` drops all capabilities but does not add back {list}{why}",
+                            svc.name
+                        ),
+                    )
+                    .with_severity(severity)
+                    .with_help(format!(
+                        "`{}` needs `cap_add: [{}]` (vpai's catalog)",
+                        fa.service,
+                        fa.cap_add.join(", ")
+                    ))
+                };
+                if !always.is_empty() {
+                    out.push(report(&always, Severity::Error, ""));
+                } else if !for_mounts.is_empty() && writes_bind_mount {
+                    out.push(report(
+                        &for_mounts,
+                        Severity::Warning,
+                        ", which it needs when a bind-mounted directory belongs to another user",
+                    ));
                 }
             }
             None => {
-                let writes = mounts.iter().any(|m| !m.read_only && m.source.is_some());
-                let root = svc.user().is_none_or(|u| u == Some(0));
-                if writes && root && !cap_add.iter().any(|c| c == "DAC_OVERRIDE") {
+                // An entrypoint that changes owners and drops to a user itself
+                // (`cap_add: [CHOWN, SETUID, SETGID]`) manages its mounts.
+                let manages_owners = ["CHOWN", "SETUID", "SETGID", "DAC_OVERRIDE"]
+                    .iter()
+                    .any(|c| cap_add.iter().any(|a| a == c));
+                if writes_bind_mount && !manages_owners {
                     out.push(
                         f.at(
                             rules::CAP_DROP_BLOCKS_WRITES,
                             drop,
                             format!(
-                                "`{}` drops all capabilities and writes to a mount without DAC_OVERRIDE",
+                                "`{}` drops all capabilities and writes to a bind mount without DAC_OVERRIDE",
                                 svc.name
                             ),
                         )
                         .with_severity(Severity::Warning)
-                        .with_help("if the process runs as root and writes a mount it does not own, add `cap_add: [DAC_OVERRIDE, FOWNER]`"),
+                        .with_help("if the process runs as root and the host directory belongs to another user, add `cap_add: [DAC_OVERRIDE, FOWNER]` (or chown the directory to the process's user)"),
                     );
                 }
             }
@@ -920,7 +1029,7 @@ fn capability_rules(ctx: &Ctx, svc: &Service, out: &mut Vec<Finding>) {
 
 fn image_rules(ctx: &Ctx, svc: &Service, out: &mut Vec<Finding>) {
     let f = svc.file;
-    let Some((image, node)) = svc.image() else {
+    let Some((image, node)) = svc.raw_image() else {
         return;
     };
     let local = svc.is_local_image();
@@ -982,9 +1091,19 @@ fn image_rules(ctx: &Ctx, svc: &Service, out: &mut Vec<Finding>) {
         }
     }
 
-    if image.contains('$') {
-        return;
-    }
+    // Past this point the rules judge what Compose would pull: `${V:-latest}`
+    // is `latest` when `.env` does not set V.
+    let written = image;
+    let interpolated = svc.interpolated_image();
+    let image = match interpolated {
+        Some(resolved) => resolved,
+        None if image.contains('$') => return,
+        None => image,
+    };
+    let shown = match interpolated {
+        Some(resolved) => format!("`{written}` (resolves to `{resolved}`)"),
+        None => format!("`{image}`"),
+    };
     let tag = image_tag(image);
     let digest = image.contains('@');
     // VP703: latest / no tag
@@ -993,14 +1112,14 @@ fn image_rules(ctx: &Ctx, svc: &Service, out: &mut Vec<Finding>) {
             rules::IMAGE_UNPINNED,
             node,
             match tag {
-                Some(_) => format!("`{image}` uses the moving tag `latest`"),
-                None => format!("`{image}` has no tag (means `latest`)"),
+                Some(_) => format!("{shown} uses the moving tag `latest`"),
+                None => format!("{shown} has no tag (means `latest`)"),
             },
         ));
     }
     // VP704: tag format
     if let (Some(tag), Some(fa)) = (tag, svc.facts(ctx))
-        && let Some(v) = fa.tag_v_prefix
+        && let (Some(v), own_style) = fa.tag_style_of(image)
     {
         let has_v = tag.starts_with('v') && tag[1..].starts_with(|c: char| c.is_ascii_digit());
         let plain = tag.starts_with(|c: char| c.is_ascii_digit());
@@ -1014,18 +1133,23 @@ fn image_rules(ctx: &Ctx, svc: &Service, out: &mut Vec<Finding>) {
                 .find_in(node, &format!(":{tag}"))
                 .map(|i| i + 1)
                 .unwrap_or(node.start);
-            let hint = fa.tag_hint.clone().unwrap_or_else(|| {
-                format!(
-                    "`{}` tags {} a `v` prefix{}",
-                    fa.service,
-                    if v { "have" } else { "have no" },
-                    fa.pinned_version
-                        .as_ref()
-                        .map(|p| format!(" (vpai pins `{p}`)"))
-                        .unwrap_or_default()
-                )
-            });
-            out.push(
+            let hint = fa
+                .tag_hint
+                .clone()
+                .filter(|_| !own_style)
+                .unwrap_or_else(|| {
+                    format!(
+                        "`{}` tags {} a `v` prefix{}",
+                        fa.service,
+                        if v { "have" } else { "have no" },
+                        fa.pinned_version
+                            .as_ref()
+                            .map(|p| format!(" (vpai pins `{p}`)"))
+                            .unwrap_or_default()
+                    )
+                });
+            let written_at = f.find_in(node, &format!(":{tag}")).is_some();
+            let finding = if written_at {
                 f.finding(
                     rules::IMAGE_TAG_FORMAT,
                     tag_at,
@@ -1036,8 +1160,17 @@ fn image_rules(ctx: &Ctx, svc: &Service, out: &mut Vec<Finding>) {
                 .with_fix(
                     format!("tag `{tag}` -> `{fixed}`"),
                     vec![edit(tag_at, tag_at + tag.len(), fixed.clone())],
-                ),
-            );
+                )
+            } else {
+                // The tag comes from a variable: say where, fix nothing here.
+                f.at(
+                    rules::IMAGE_TAG_FORMAT,
+                    node,
+                    format!("{shown}: tag `{tag}` does not exist in that format: {hint}"),
+                )
+                .with_help(format!("set the tag to `{fixed}`"))
+            };
+            out.push(finding);
         }
     }
 }
@@ -1125,10 +1258,11 @@ fn app_rules<'a>(ctx: &'a Ctx<'a>, svc: &Service<'a>, out: &mut Vec<Finding>) {
         && let Some((words, node)) = svc.command()
         && redis_auth_argument(&words.join(" "))
     {
-        out.push(f.at(
-            rules::REDIS_PASSWORD_EXPOSED,
+        out.push(redis_password_finding(
+            f,
             node,
-            "the Redis password is on the command line",
+            "the command line",
+            &words.join(" "),
         ));
     }
     // VP601: a sub-path the application does not support (n8n `N8N_PATH`)
@@ -1152,8 +1286,11 @@ fn app_rules<'a>(ctx: &'a Ctx<'a>, svc: &Service<'a>, out: &mut Vec<Finding>) {
             );
         }
     }
-    // VP602: what the application needs behind the proxy (n8n `N8N_PROXY_HOPS`)
-    for var in &lint.proxy_env {
+    // VP602: what the application needs behind the proxy (n8n `N8N_PROXY_HOPS`),
+    // for a process a proxy routes to: not its workers or one-shot imports, and not
+    // a stack that publishes it without a proxy.
+    let needs_proxy_env = !lint.proxy_env.is_empty() && behind_a_proxy(ctx, svc);
+    for var in lint.proxy_env.iter().filter(|_| needs_proxy_env) {
         if env_complete && env_get(var).is_none() {
             out.push(f.at(
                 rules::N8N_PROXY_HOPS,
@@ -1162,6 +1299,69 @@ fn app_rules<'a>(ctx: &'a Ctx<'a>, svc: &Service<'a>, out: &mut Vec<Finding>) {
             ));
         }
     }
+}
+
+/// Whether a reverse proxy routes to `svc`: a Caddyfile of the set proxies to its
+/// name (or container name, host name, network alias), its labels configure a proxy
+/// that reads labels (Traefik, caddy-docker-proxy), it sets nginx-proxy's
+/// `VIRTUAL_HOST`, or its public URL is https (`[lint] public_url_env`). An external
+/// network alone says nothing: a stack split in phases shares its networks that way.
+fn behind_a_proxy(ctx: &Ctx, svc: &Service) -> bool {
+    let mut names: Vec<String> = vec![svc.name.to_ascii_lowercase()];
+    for key in ["container_name", "hostname"] {
+        if let Some(v) = svc.node.get(key).and_then(Node::scalar_text) {
+            names.push(v.to_ascii_lowercase());
+        }
+    }
+    if let Some(nets) = svc.node.get("networks") {
+        for (_, net) in nets.entries() {
+            for alias in net.get("aliases").map(Node::as_seq).unwrap_or_default() {
+                if let Some(a) = alias.scalar_text() {
+                    names.push(a.to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    let routed_by_caddyfile = ctx.of_kind(FileKind::Caddyfile).any(|c| {
+        crate::checks::caddy::upstream_hosts(&c.text)
+            .iter()
+            .any(|h| names.contains(h))
+    });
+    let label_keys: Vec<String> = match svc.node.get("labels").map(|n| &n.value) {
+        Some(Value::Map(entries)) => entries
+            .iter()
+            .filter_map(|(k, _)| k.scalar_text())
+            .collect(),
+        Some(Value::Seq(items)) => items
+            .iter()
+            .filter_map(Node::scalar_text)
+            .map(|l| l.split('=').next().unwrap_or_default().to_string())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let routed_by_labels = label_keys.iter().any(|k| {
+        let k = k.trim().to_ascii_lowercase();
+        k.starts_with("traefik.")
+            || k == "caddy"
+            || k.starts_with("caddy.")
+            || k.starts_with("caddy_")
+    });
+    let (env, _) = svc.environment(ctx);
+    let nginx_proxy = env.iter().any(|e| e.key == "VIRTUAL_HOST");
+    // A public URL in https for a process that serves plain HTTP, or a URL a
+    // platform generates for its own proxy (`${SERVICE_URL_N8N}`).
+    let public_url = svc.app(ctx).is_some_and(|a| {
+        env.iter().any(|e| {
+            a.lint.public_url_env.contains(&e.key)
+                && e.value.as_deref().is_some_and(|v| {
+                    v.starts_with("https://")
+                        || PLATFORM_VARIABLE_PREFIXES
+                            .iter()
+                            .any(|p| v.starts_with(&format!("${{{p}")))
+                })
+        })
+    });
+    routed_by_caddyfile || routed_by_labels || nginx_proxy || public_url
 }
 
 /// PostgreSQL's initdb traps: the data path of the major version, locales the image
@@ -1318,6 +1518,7 @@ fn secrets_and_ports<'a>(ctx: &'a Ctx<'a>, svc: &Service<'a>, out: &mut Vec<Find
     // VP802: database ports published
     const DB_PORTS: &[u16] = &[5432, 6379, 6333, 6334, 3306, 27017, 11211];
     let db_service = svc.app(ctx).is_some_and(|a| a.lint.datastore);
+    let unauthenticated = svc.app(ctx).is_some_and(|a| a.lint.unauthenticated);
     if let Some(ports) = svc.node.get("ports") {
         for p in ports.as_seq() {
             let (host_ip, container) = match &p.value {
@@ -1342,14 +1543,23 @@ fn secrets_and_ports<'a>(ctx: &'a Ctx<'a>, svc: &Service<'a>, out: &mut Vec<Find
             let loopback = host_ip
                 .as_deref()
                 .is_some_and(|h| h.starts_with("127.") || h == "::1" || h == "localhost");
-            if !loopback && (db_service || container.is_some_and(|c| DB_PORTS.contains(&c))) {
+            if !loopback
+                && (db_service
+                    || unauthenticated
+                    || container.is_some_and(|c| DB_PORTS.contains(&c)))
+            {
                 out.push(f.at(
                     rules::DB_PORT_PUBLISHED,
                     p,
                     format!(
-                        "`{}` publishes port {} on every host interface",
+                        "`{}` publishes port {} on every host interface{}",
                         svc.name,
-                        container.map(|c| c.to_string()).unwrap_or_default()
+                        container.map(|c| c.to_string()).unwrap_or_default(),
+                        if unauthenticated && !db_service {
+                            ", and it has no authentication"
+                        } else {
+                            ""
+                        }
                     ),
                 ));
             }
@@ -1432,6 +1642,69 @@ fn network_rules<'a>(ctx: &'a Ctx<'a>, svc: &Service<'a>, out: &mut Vec<Finding>
 // ---------------------------------------------------------------- variables
 
 /// `${VAR}` / `$VAR` without a default, with their offsets.
+/// The variables of the `.env` next to `f` (what Compose reads by default).
+fn dot_env(ctx: &Ctx, f: &Parsed) -> BTreeMap<String, String> {
+    ctx.files
+        .iter()
+        .find(|p| p.file.dir() == f.file.dir() && p.file.file_name() == ".env")
+        .map(|p| {
+            parse_env(&p.text)
+                .into_iter()
+                .map(|e| (e.key, e.value))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Compose interpolation of one value: `$NAME`, `${NAME}`, `${NAME:-default}`,
+/// `${NAME-default}`, `${NAME:?error}`; `$$` is a `$`. `None` when a variable has
+/// neither a value in `vars` nor a default (Compose would take it from the shell).
+fn interpolate(text: &str, vars: &BTreeMap<String, String>) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(inner_start) = after.strip_prefix('{') {
+            let close = inner_start.find('}')?;
+            let inner = &inner_start[..close];
+            let name_end = inner
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(inner.len());
+            let (name, op) = inner.split_at(name_end);
+            let value = vars.get(name);
+            let resolved = match op {
+                "" => value.cloned(),
+                _ if op.starts_with(":-") => value
+                    .filter(|v| !v.is_empty())
+                    .cloned()
+                    .or_else(|| Some(op[2..].to_string())),
+                _ if op.starts_with('-') => value.cloned().or_else(|| Some(op[1..].to_string())),
+                _ if op.starts_with(":?") || op.starts_with('?') => value.cloned(),
+                _ => None,
+            }?;
+            out.push_str(&resolved);
+            rest = &inner_start[close + 1..];
+        } else {
+            let name_len = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            if name_len == 0 {
+                out.push('$');
+                rest = after;
+                continue;
+            }
+            out.push_str(vars.get(&after[..name_len])?);
+            rest = &after[name_len..];
+        }
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 pub fn variables(text: &str) -> Vec<(String, usize, usize)> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
@@ -1487,41 +1760,91 @@ pub fn variables(text: &str) -> Vec<(String, usize, usize)> {
     out
 }
 
+/// Variables a platform sets itself when it deploys a compose file (Coolify's
+/// generated `SERVICE_PASSWORD_*`, `SERVICE_FQDN_*`, ...): defined, though no file says so.
+const PLATFORM_VARIABLE_PREFIXES: &[&str] = &[
+    "SERVICE_FQDN_",
+    "SERVICE_URL_",
+    "SERVICE_PASSWORD_",
+    "SERVICE_USER_",
+    "SERVICE_BASE64_",
+    "SERVICE_REALBASE64_",
+    "SERVICE_HEX_",
+];
+
+/// VP705. A variable is defined by the `.env` next to the file, by an env template
+/// there (`.env.example`: the operator copies it), or by the platform; secret-named
+/// variables defined nowhere are reported one by one (the service would start with an
+/// empty secret), the others once per file, listed (optional knobs are many).
 fn undefined_variables(ctx: &Ctx, f: &Parsed, out: &mut Vec<Finding>) {
     let vars = variables(&f.text);
     if vars.is_empty() {
         return;
     }
-    let dot_env = ctx
+    let beside: Vec<&Parsed> = ctx
         .files
         .iter()
-        .find(|p| p.file.dir() == f.file.dir() && p.file.file_name() == ".env");
-    let defined: BTreeSet<String> = dot_env
-        .map(|p| parse_env(&p.text).into_iter().map(|e| e.key).collect())
-        .unwrap_or_default();
+        .filter(|p| p.file.dir() == f.file.dir() && p.kind == FileKind::Env)
+        .collect();
+    let has_dot_env = beside.iter().any(|p| p.file.file_name() == ".env");
+    let defined: BTreeSet<String> = beside
+        .iter()
+        .filter(|p| p.file.file_name() == ".env" || super::files::is_template(p.path()))
+        .flat_map(|p| parse_env(&p.text).into_iter().map(|e| e.key))
+        .collect();
+    let template = beside
+        .iter()
+        .find(|p| super::files::is_template(p.path()))
+        .map(|p| p.file.file_name().to_string());
+    let where_ = if has_dot_env {
+        "the `.env` next to this file".to_string()
+    } else {
+        "any `.env` next to this file".to_string()
+    };
     let mut seen = BTreeSet::new();
+    let mut others: Vec<(String, usize, usize)> = Vec::new();
     for (name, start, end) in vars {
-        if defined.contains(&name) || !seen.insert(name.clone()) {
+        if defined.contains(&name)
+            || PLATFORM_VARIABLE_PREFIXES
+                .iter()
+                .any(|p| name.starts_with(p))
+            || !seen.insert(name.clone())
+        {
             continue;
         }
-        let finding = f.finding(
-            rules::UNDEFINED_VARIABLE,
-            start,
-            end,
-            format!(
-                "`{name}` is not defined in {}{}",
-                if dot_env.is_some() {
-                    "the `.env` next to this file"
-                } else {
-                    "any `.env` next to this file"
-                },
-                if is_secret_name(&name) {
-                    ": the service would start with an empty secret"
-                } else {
-                    ""
+        if is_secret_name(&name) {
+            out.push(f.finding(
+                rules::UNDEFINED_VARIABLE,
+                start,
+                end,
+                format!("`{name}` is not defined in {where_}: the service would start with an empty secret"),
+            ));
+        } else {
+            others.push((name, start, end));
+        }
+    }
+    if let Some((first, start, end)) = others.first() {
+        let message = match others.len() {
+            1 => format!("`{first}` is not defined in {where_}: Compose uses an empty string"),
+            n => {
+                let mut names: Vec<String> = others
+                    .iter()
+                    .take(5)
+                    .map(|(n, _, _)| format!("`{n}`"))
+                    .collect();
+                if n > 5 {
+                    names.push(format!("{} more", n - 5));
                 }
-            ),
-        );
+                format!(
+                    "{n} variables are not defined in {where_} ({}): Compose uses empty strings",
+                    names.join(", ")
+                )
+            }
+        };
+        let mut finding = f.finding(rules::UNDEFINED_VARIABLE, *start, *end, message);
+        if let Some(t) = &template {
+            finding = finding.with_help(format!("`{t}` does not define them either"));
+        }
         out.push(finding);
     }
 }
@@ -1530,7 +1853,35 @@ fn undefined_variables(ctx: &Ctx, f: &Parsed, out: &mut Vec<Finding>) {
 
 fn cross_file(ctx: &Ctx, all: &[Service], out: &mut Vec<Finding>) {
     let composes: Vec<&Parsed> = ctx.of_kind(FileKind::Compose).collect();
-    // VP105: a service in two files of one directory
+    let name_of = |p: &Parsed| -> Option<String> {
+        p.root()
+            .and_then(|r| r.get("name"))
+            .and_then(Node::scalar_text)
+    };
+    // Two files run side by side on one host when each has its own project name or
+    // one includes the other. Without that they are either one project (VP106 says
+    // so) or alternatives of one another (a queue-mode variant of the same stack),
+    // which define the same services on purpose.
+    let includes = |a: &Parsed, b: &Parsed| {
+        a.root().and_then(|r| r.get("include")).is_some_and(|inc| {
+            inc.as_seq().iter().any(|i| {
+                let path = i
+                    .as_str()
+                    .map(str::to_string)
+                    .or_else(|| i.get("path").and_then(Node::scalar_text));
+                path.is_some_and(|p| {
+                    ctx.resolve(a.file.dir(), &p)
+                        .is_some_and(|t| t.index == b.index)
+                })
+            })
+        })
+    };
+    let side_by_side = |a: &Parsed, b: &Parsed| {
+        matches!((name_of(a), name_of(b)), (Some(x), Some(y)) if x != y)
+            || includes(a, b)
+            || includes(b, a)
+    };
+    // VP105: a service in two files of one directory that run side by side
     let mut first_seen: std::collections::HashMap<(&str, &str), &Service> = Default::default();
     for svc in all {
         if is_override(svc.file) {
@@ -1538,7 +1889,9 @@ fn cross_file(ctx: &Ctx, all: &[Service], out: &mut Vec<Finding>) {
         }
         let key = (svc.file.file.dir(), svc.name.as_str());
         match first_seen.get(&key) {
-            Some(first) if first.file.index != svc.file.index => {
+            Some(first)
+                if first.file.index != svc.file.index && side_by_side(first.file, svc.file) =>
+            {
                 out.push(svc.file.at(
                     rules::DUPLICATE_SERVICE,
                     svc.key,
@@ -1561,11 +1914,6 @@ fn cross_file(ctx: &Ctx, all: &[Service], out: &mut Vec<Finding>) {
             if a.file.dir() != b.file.dir() || is_override(a) || is_override(b) {
                 continue;
             }
-            let name_of = |p: &Parsed| {
-                p.root()
-                    .and_then(|r| r.get("name"))
-                    .and_then(Node::scalar_text)
-            };
             let (na, nb) = (name_of(a), name_of(b));
             if na == nb {
                 let (s, e) = a

@@ -46,12 +46,25 @@ pub fn check<'a>(ctx: &'a Ctx<'a>, out: &mut Vec<Finding>) {
                 finding = finding
                     .with_severity(Severity::Warning)
                     .with_help("its secret values are placeholders; make sure the copy with the real values is `chmod 0600` on the host");
-            } else if in_git_checkout(f.path()) {
-                // git records 644 or 755 only: the mode of a checkout says nothing
-                // about the deployed copy.
-                finding = finding
-                    .with_severity(Severity::Warning)
-                    .with_help("this copy is in a git work tree, whose modes are 644 or 755; make sure the deployed copy is `chmod 0600`");
+            } else {
+                match copy_kind(f.path()) {
+                    // What vpai renders or deploys: this is the copy the host uses.
+                    Copy::Render | Copy::DeployRoot => {}
+                    // git records 644 or 755 only: the mode of a checkout says
+                    // nothing about the deployed copy.
+                    Copy::GitCheckout => {
+                        finding = finding
+                            .with_severity(Severity::Warning)
+                            .with_help("this copy is in a git work tree, whose modes are 644 or 755; make sure the deployed copy is `chmod 0600`");
+                    }
+                    // A copy elsewhere (a template rendered by another tool, a
+                    // backup): whether the host reads this one is not known.
+                    Copy::Elsewhere => {
+                        finding = finding
+                            .with_severity(Severity::Warning)
+                            .with_help("if this is the copy the host uses, `chmod 0600` it; the tool that deploys it must write it 0600 too");
+                    }
+                }
             }
             out.push(finding);
         }
@@ -167,18 +180,37 @@ fn holds_real_secret(f: &Parsed) -> Holds {
     holds
 }
 
-/// Whether the file lies in a git work tree (a `.git` in one of its directories).
-fn in_git_checkout(path: &str) -> bool {
+/// Where a checked file lies, which says whether its mode is the deployed one.
+#[derive(Debug, PartialEq, Eq)]
+enum Copy {
+    /// Not on disk: rendered in memory, with the mode vpai writes.
+    Render,
+    /// Under a vpai project root (a `.vpai` directory above it).
+    DeployRoot,
+    /// In a git work tree (a `.git` above it).
+    GitCheckout,
+    Elsewhere,
+}
+
+fn copy_kind(path: &str) -> Copy {
     let path = std::path::Path::new(path);
     if std::fs::symlink_metadata(path).is_err() {
-        // not on disk (a render): its mode is the one vpai writes
-        return false;
+        return Copy::Render;
     }
     let Ok(cwd) = std::env::current_dir() else {
-        return false;
+        return Copy::Elsewhere;
     };
     let full = cwd.join(path);
-    full.ancestors()
-        .skip(1)
-        .any(|dir| std::fs::symlink_metadata(dir.join(".git")).is_ok())
+    for dir in full.ancestors().skip(1) {
+        let is_dir = |name: &str| {
+            std::fs::symlink_metadata(dir.join(name)).is_ok_and(|m| m.file_type().is_dir())
+        };
+        if is_dir(".vpai") {
+            return Copy::DeployRoot;
+        }
+        if std::fs::symlink_metadata(dir.join(".git")).is_ok() {
+            return Copy::GitCheckout;
+        }
+    }
+    Copy::Elsewhere
 }

@@ -72,7 +72,7 @@ fn of_file(f: &Parsed, short_flag_services: &[&str], out: &mut Vec<(usize, usize
 
 /// A name whose value is a secret (`POSTGRES_PASSWORD`, `botToken`), not a count
 /// or a setting about secrets (`max_tokens`, `password_encryption`).
-fn secret_key(key: &str) -> bool {
+pub(crate) fn secret_key(key: &str) -> bool {
     let upper = key.to_ascii_uppercase();
     is_secret_name(key) && !upper.ends_with("TOKENS") && !upper.ends_with("_ENCRYPTION")
 }

@@ -112,6 +112,9 @@ pub fn run(args: CheckArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     // The facts the rules use: the shipped catalog plus the stack's own `catalog/`
     // entries (next to stack.toml, or next to the checked files), which win by name.
     let catalog;
+    // `[check] allow` of the stack file: of the one rendered, or of a `stack.toml`
+    // in the directory checked.
+    let mut allow = args.allow.clone();
     let mut files = if rendered {
         let stack = StackArgs {
             file: args.stack.clone().unwrap_or_else(|| "stack.toml".into()),
@@ -121,6 +124,7 @@ pub fn run(args: CheckArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         };
         let project = Project::load(&stack)?;
         catalog = project.catalog.clone();
+        allow.extend(project.allow.iter().cloned());
         // Throwaway secrets: the rules look at shapes, not values, and a check must
         // not need (or touch) the vault.
         let mut store = vpai_vault::SecretStore::in_memory();
@@ -143,6 +147,12 @@ pub fn run(args: CheckArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             args.paths.clone()
         };
         catalog = vpai_check::catalog_for_paths(&paths)?;
+        if let [dir] = paths.as_slice()
+            && dir.join("stack.toml").is_file()
+        {
+            let file = vpai_spec::StackFile::load(&dir.join("stack.toml"))?;
+            allow.extend(crate::project::allowed_rules(&file)?);
+        }
         let loaded = vpai_check::load(&paths)?;
         for s in loaded.skipped.iter().take(MAX_SKIP_NOTES) {
             printer.info(&format!(
@@ -160,7 +170,7 @@ pub fn run(args: CheckArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         loaded.files
     };
     let opts = CheckOptions {
-        allow: args.allow.clone(),
+        allow,
         inspect_images: args.inspect_images,
     };
     let mut report = vpai_check::check_files_with_catalog(&files, &opts, &catalog);
