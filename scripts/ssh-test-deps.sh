@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the SSH end-to-end tests (crates/vpai/tests/e2e_ssh.rs) and
 # bench/deploy need: Debian's OpenSSH server and client (the tests start their own sshd
-# on 127.0.0.1), flock (util-linux), iproute2 (ss, for preflight) and GNU tar.
+# on 127.0.0.1), flock (util-linux), iproute2 (ss, for preflight), GNU tar, and sudo
+# with two deploy users that are not root: `vpai-deploy` (passwordless sudo, as a
+# hardened host has) and `vpai-nopass` (sudo asks a password: vpai must refuse it).
 # Idempotent; never starts the system sshd (the tests run their own). Needs root.
 set -euo pipefail
 
 need=()
-for pkg in openssh-server openssh-client util-linux iproute2 tar coreutils; do
+for pkg in openssh-server openssh-client util-linux iproute2 tar coreutils sudo; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -22,6 +24,15 @@ if [ ${#need[@]} -gt 0 ]; then
   [ $policy_created -eq 1 ] && rm -f /usr/sbin/policy-rc.d
   [ $rc -eq 0 ] || { echo "ssh-test-deps: apt-get install ${need[*]} failed" >&2; exit $rc; }
 fi
+# The deploy users of the sudo test. `*` as the password hash: no password login, and
+# not "locked" (sshd refuses locked accounts when it does not use PAM).
+for user in vpai-deploy vpai-nopass; do
+  id -u "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$user"
+  usermod -p '*' "$user"
+done
+printf 'vpai-deploy ALL=(ALL) NOPASSWD: ALL\nvpai-nopass ALL=(ALL) ALL\n' >/etc/sudoers.d/vpai-test-users
+chmod 0440 /etc/sudoers.d/vpai-test-users
+visudo -cqf /etc/sudoers.d/vpai-test-users
 # The privilege separation directory sshd requires.
 mkdir -p /run/sshd && chmod 755 /run/sshd
 /usr/sbin/sshd -V 2>&1 | head -1 >&2 || ssh -V

@@ -170,9 +170,18 @@ if [ "${SKIP_ANSIBLE:-0}" = 1 ] && [ -f "$work/ansible.json" ]; then
 else
   hyperfine --style basic --runs "$runs" --export-json "$work/ansible.json" "${cmds[@]}" >&2
 fi
+# The floor of any tool that ships this tree over the same sshd: one `tar | ssh tar x`
+# (a first deploy with no plan, no atomic release, no lock) and an rsync no-op (a
+# checksum-free comparison of sizes and times). Each pays its own SSH handshake, as
+# vpai's runs do.
+SSH="ssh -p $port -i $W/ssh/id_ed25519 -o UserKnownHostsFile=$W/ssh/known_hosts -o BatchMode=yes -o ControlMaster=no"
+TARSSH="tar -C $SRC -cf - . | $SSH root@127.0.0.1 'mkdir -p $W/dest-tar && tar -C $W/dest-tar -xpf -'"
+RSYNC="rsync -a --delete -e '$SSH' $SRC/ root@127.0.0.1:$W/dest-rsync/"
 vcmds=(
   -n vpai-tree-first --prepare "rm -rf $W/dest-vpai" "$TREE"
+  -n tar-ssh-first --prepare "rm -rf $W/dest-tar" "$TARSSH"
   -n vpai-tree-noop "$TREE"
+  -n rsync-noop "$RSYNC"
 )
 if [ -n "$stack_dir" ]; then
   vcmds+=(
@@ -181,6 +190,7 @@ if [ -n "$stack_dir" ]; then
   )
 fi
 $TREE >/dev/null   # the no-op runs on a deployed tree
+eval "$RSYNC"      # and so does rsync's
 hyperfine --style basic --warmup 1 --runs "$fast" --export-json "$work/vpai.json" "${vcmds[@]}" >&2
 
 # ---------------------------------------------------------------- verification
@@ -225,6 +235,12 @@ for a, v in [("ansible-ssh-first", "vpai-tree-first"), ("ansible-pipe-first", "v
              ("ansible-ssh-noop", "vpai-up-noop")]:
     if a in r and v in r:
         print(f"{v} vs {a}: {med(a):.2f} s / {med(v)*1000:.0f} ms = {med(a)/med(v):.0f}x faster")
+# Against the floor of shipping the same tree over the same sshd (goals: a first deploy
+# within 1.5x of tar|ssh, a no-op within 1.2x of rsync).
+for v, a, goal in [("vpai-tree-first", "tar-ssh-first", 1.5), ("vpai-tree-noop", "rsync-noop", 1.2)]:
+    if a in r and v in r:
+        ratio = med(v) / med(a)
+        print(f"{v} vs {a}: {med(v)*1000:.0f} ms / {med(a)*1000:.0f} ms = {ratio:.2f}x (goal {goal}x{'' if ratio <= goal else ', not met'})")
 print("\nremote commands of one traced run (ms, bytes on stdin, what):")
 for f in sorted(glob.glob(os.path.join(w, "trace.*"))):
     lines = [l.rstrip("\n").split("\t") for l in open(f)]

@@ -302,3 +302,39 @@ fn a_service_in_two_files_is_an_error_only_when_they_run_side_by_side() {
         "{included:?}"
     );
 }
+
+/// Two entries of a stack's catalog on one base image: each service is judged by its
+/// own entry's facts (the tools of one are not the other's).
+#[test]
+fn services_on_one_image_are_judged_by_their_own_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog");
+    std::fs::create_dir(&catalog).unwrap();
+    for (name, tools) in [
+        ("alpha", "[\"sh\", \"true\"]"),
+        ("beta", "[\"sh\", \"test\"]"),
+    ] {
+        std::fs::write(
+            catalog.join(format!("{name}.toml")),
+            format!(
+                "name = \"{name}\"\ndescription = \"d\"\nphase = \"apps\"\nimage = \"example/base\"\nversion = \"1.0\"\nuid = 0\ngid = 0\ntools = {tools}\nmemory = \"64M\"\nmemory_floor = \"16M\"\nnetworks = [\"backend\"]\ncommand = [\"sleep\", \"infinity\"]\n[healthcheck]\ntest = [\"CMD\", \"true\"]\n"
+            ),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        dir.path().join("docker-compose.yml"),
+        "services:\n  beta:\n    image: example/base:1.0\n    healthcheck:\n      test: [\"CMD\", \"test\", \"-f\", \"/tmp/ok\"]\n",
+    )
+    .unwrap();
+    let paths = [dir.path().to_path_buf()];
+    let catalog = vpai_check::catalog_for_paths(&paths).unwrap();
+    let loaded = vpai_check::load(&paths).unwrap();
+    let report =
+        vpai_check::check_files_with_catalog(&loaded.files, &CheckOptions::default(), &catalog);
+    assert!(
+        !report.findings.iter().any(|f| f.rule == "VP102"),
+        "{:?}",
+        report.findings
+    );
+}

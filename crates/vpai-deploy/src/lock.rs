@@ -93,6 +93,11 @@ pub fn acquire(
             let _ = e.read_to_string(&mut err);
         }
         let _ = child.wait();
+        if buf.is_empty()
+            && let Some(failure) = host.transport_failure(&err)
+        {
+            return Err(failure);
+        }
         break state::parse(&buf).map_err(|m| format!("{m}\n{}", err.trim()));
     };
     vpai_host::trace_event("(lock taken, host state read)", started);
@@ -210,6 +215,10 @@ impl Host for Guarded<'_> {
 
     fn spawn(&self, args: &[&str]) -> Result<Child, HostError> {
         self.inner.spawn(args)
+    }
+
+    fn transport_failure(&self, stderr: &str) -> Option<HostError> {
+        self.inner.transport_failure(stderr)
     }
 
     fn run_interactive(&self, args: &[&str], tty: bool) -> Result<i32, HostError> {

@@ -213,6 +213,13 @@ pub trait Host {
     fn is_remote(&self) -> bool {
         false
     }
+
+    /// What the standard error of a failed command says about the transport itself
+    /// (a `sudo -n` that wants a password), as the error to report instead of the
+    /// command's; `None` when it is the command's own failure.
+    fn transport_failure(&self, _stderr: &str) -> Option<HostError> {
+        None
+    }
 }
 
 /// Start `cmd` with vpai's stdio and wait for it. Ctrl-C reaches the program (it is in

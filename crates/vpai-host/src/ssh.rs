@@ -401,20 +401,28 @@ impl SshHost {
                 });
             }
         }
-        if self.sudo && status == 1 && out.stdout.is_empty() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            if stderr.contains("sudo:") && stderr.contains("password") {
-                return Err(HostError::Transport {
-                    host: self.target.name.clone(),
-                    message: format!(
-                        "`sudo -n` needs a password for `{}`: {}\n  help: allow it without a password for the deploy user (a sudoers.d rule), or connect as root",
-                        self.user,
-                        stderr.trim()
-                    ),
-                });
-            }
+        if status != 0
+            && out.stdout.is_empty()
+            && let Some(err) = self.sudo_refused(&String::from_utf8_lossy(&out.stderr))
+        {
+            return Err(err);
         }
         Ok(out)
+    }
+
+    /// `sudo -n` refused to run without a password: the deploy user's sudo rule is
+    /// missing (every command fails the same way, so say it once, with the fix).
+    fn sudo_refused(&self, stderr: &str) -> Option<HostError> {
+        (self.sudo && stderr.contains("sudo:") && stderr.contains("password")).then(|| {
+            HostError::Transport {
+                host: self.target.name.clone(),
+                message: format!(
+                    "`sudo -n` needs a password for `{}`: {}\n  help: allow it without a password for the deploy user (a sudoers.d rule), or connect as root",
+                    self.user,
+                    stderr.trim()
+                ),
+            }
+        })
     }
 
     fn master_alive(&self) -> bool {
@@ -712,6 +720,10 @@ impl Host for SshHost {
 
     fn is_remote(&self) -> bool {
         true
+    }
+
+    fn transport_failure(&self, stderr: &str) -> Option<HostError> {
+        self.sudo_refused(stderr)
     }
 }
 

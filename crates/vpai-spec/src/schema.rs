@@ -281,19 +281,7 @@ impl StackSpec {
             ));
         }
         for (name, host) in &self.hosts {
-            let n = name.get_ref();
-            if n.is_empty()
-                || !n.starts_with(|c: char| c.is_ascii_alphanumeric())
-                || !n
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-            {
-                return Err((
-                    name.span(),
-                    format!("`{n}` is not a valid host name"),
-                    "use letters, digits, `-`, `_` or `.` (it is what `--host` takes)".into(),
-                ));
-            }
+            check(name, check_host_name)?;
             // Never let a value reach ssh as an option (`-oProxyCommand=...`).
             let word_ok = |w: &str| {
                 !w.is_empty()

@@ -166,6 +166,89 @@ pub fn check_domain(domain: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// `[hosts] NAME`: what `--host` takes: letters, digits, `-`, `_` or `.`, starting with
+/// a letter or a digit.
+pub fn check_host_name(name: &str) -> Result<(), Refusal> {
+    let ok = name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+    if ok {
+        return Ok(());
+    }
+    Err(Refusal::new(
+        format!("`{}` is not a valid host name", shown(name)),
+        "use letters, digits, `-`, `_` or `.` (it is what `--host` takes)",
+    ))
+}
+
+/// A server's address as `vpai init` asks for it: an IP address or a DNS name, and
+/// nothing else (no user, no port, no scheme: those are asked apart). stack.toml
+/// itself also takes an alias of `~/.ssh/config` there.
+pub fn check_host_address(address: &str) -> Result<(), Refusal> {
+    let help = "a DNS name such as `vps.example.com` or an IP address such as `203.0.113.10` or `2001:db8::10`, alone: the user and the port are separate answers";
+    no_control(address, "the address")?;
+    if address.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    let bad = |why: &str| {
+        Err(Refusal::new(
+            format!("`{}` is not a server address: {why}", shown(address)),
+            help,
+        ))
+    };
+    if address.is_empty() {
+        return bad("it is empty");
+    }
+    if address.contains("://") || address.contains('/') {
+        return bad("it is a URL or a path");
+    }
+    if address.contains('@') {
+        return bad("it holds a user (`user@`)");
+    }
+    if address.contains(':') || address.contains('[') || address.contains(']') {
+        return bad("it holds a port or brackets");
+    }
+    if address.len() > MAX_DOMAIN {
+        return bad("it is longer than 253 characters");
+    }
+    if address.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return bad("it is not an IPv4 address (four numbers from 0 to 255)");
+    }
+    if let Some(problem) = address.split('.').find_map(label_problem) {
+        return bad(problem);
+    }
+    Ok(())
+}
+
+/// The SSH login user `vpai init` writes: a login name of letters, digits, `_`, `.`
+/// and `-`, starting with a letter or `_`, at most 32 characters.
+pub fn check_ssh_user(user: &str) -> Result<(), Refusal> {
+    let ok = (1..=32).contains(&user.len())
+        && user.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-');
+    if ok {
+        return Ok(());
+    }
+    Err(Refusal::new(
+        format!("`{}` is not a user name", shown(user)),
+        "a login name such as `root` or `deploy`: letters, digits, `_`, `.` or `-`, starting with a letter, at most 32 characters",
+    ))
+}
+
+/// A TCP port written as text: 1 to 65535.
+pub fn check_port(text: &str) -> Result<u16, Refusal> {
+    match text.parse::<u16>() {
+        Ok(port) if port > 0 && text.chars().all(|c| c.is_ascii_digit()) => Ok(port),
+        _ => Err(Refusal::new(
+            format!("`{}` is not a TCP port", shown(text)),
+            "a number from 1 to 65535 (22 unless sshd was moved)",
+        )),
+    }
+}
+
 /// `[services.X] subdomain`: one DNS label.
 pub fn check_subdomain(sub: &str) -> Result<(), Refusal> {
     let help = "one label such as `n8n`: 1 to 63 letters, digits or `-`, not at its start or end (each service gets its own subdomain; sub-paths break n8n, LiteLLM and Qdrant)";
@@ -722,5 +805,58 @@ mod byte_size_tests {
         assert!(ByteSize::parse("512M").unwrap() < b);
         assert_eq!(a.to_string(), "1024M");
         assert_eq!(a.mebibytes(), 1024);
+    }
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_names_or_ips_alone() {
+        for ok in [
+            "203.0.113.10",
+            "2001:db8::10",
+            "vps.example.com",
+            "prod",
+            "my-vps-1.example.net",
+        ] {
+            check_host_address(ok).unwrap();
+        }
+        for (bad, why) in [
+            ("", "empty"),
+            ("https://vps.example.com", "URL"),
+            ("root@vps.example.com", "user"),
+            ("vps.example.com:22", "port"),
+            ("[2001:db8::10]", "brackets"),
+            ("999.1.1.1", "IPv4"),
+            ("-oProxyCommand=x", "letters"),
+            ("-vps.example.com", "`-`"),
+            ("vps example.com", "letters"),
+            ("vps\n.example.com", "control"),
+        ] {
+            let err = check_host_address(bad).unwrap_err();
+            assert!(err.message.contains(why), "{bad:?}: {}", err.message);
+        }
+    }
+
+    #[test]
+    fn users_ports_and_host_names() {
+        for ok in ["root", "deploy", "_svc", "first.last", "ops-1"] {
+            check_ssh_user(ok).unwrap();
+        }
+        for bad in ["", "-l", "1user", "a b", "a@b", &"u".repeat(33)] {
+            check_ssh_user(bad).unwrap_err();
+        }
+        assert_eq!(check_port("22"), Ok(22));
+        assert_eq!(check_port("65535"), Ok(65535));
+        for bad in ["0", "65536", "+22", "-1", "", "22 ", "ssh"] {
+            check_port(bad).unwrap_err();
+        }
+        check_host_name("main").unwrap();
+        check_host_name("vps-1.prod").unwrap();
+        for bad in ["", "-x", "a b", "a/b", "é"] {
+            check_host_name(bad).unwrap_err();
+        }
     }
 }

@@ -105,6 +105,18 @@ pub enum VaultError {
         format: u32,
         supported: u32,
     },
+    #[error(
+        "the kernel keyring is not usable here: {reason}\n  help: `vpai unlock` needs it to hold the vault open; instead, keep the passphrase in a file of your own (mode 0600) and point VPAI_VAULT_PASSWORD_FILE at it (in a container, a seccomp profile that allows `add_key` and `keyctl` also works)"
+    )]
+    KeyringUnavailable { reason: String },
+    #[error(
+        "`{path}` opens with an age identity (VPAI_VAULT_IDENTITY_FILE), which takes milliseconds already: there is nothing to hold\n  help: `vpai unlock` is for passphrase vaults; with an identity, keep VPAI_VAULT_IDENTITY_FILE set"
+    )]
+    NothingToHold { path: String },
+    #[error(
+        "there is no vault at `{path}` yet, so nothing to unlock\n  help: the first command that needs a secret creates it (`vpai up`, `vpai secrets set NAME`)"
+    )]
+    NoVault { path: String },
 }
 
 pub(crate) fn display(path: &Path) -> String {

@@ -120,7 +120,7 @@ pub(crate) fn read_capped(
 }
 
 /// [`open_regular`] then [`read_capped`].
-pub(crate) fn read_regular(
+pub fn read_regular(
     path: &Path,
     follow: bool,
     max: u64,

@@ -27,6 +27,8 @@ pub const MIN_PASSPHRASE_LEN: usize = 12;
 /// uses; the other variants let callers and tests be explicit.
 #[derive(Clone)]
 pub enum PassphraseSource {
+    /// For an existing passphrase vault unlocked by `vpai unlock`, what the kernel
+    /// keyring holds for it (see [`crate::keyring`]); otherwise
     /// `VPAI_VAULT_PASSWORD_FILE`, then `VPAI_VAULT_PASSWORD`, then
     /// `VPAI_VAULT_IDENTITY_FILE`, then a prompt on the terminal. For an existing vault
     /// the kind of key it was encrypted with decides between passphrase and identity.
@@ -195,6 +197,12 @@ impl VaultKey {
         }
     }
 
+    /// Whether the passphrase was typed at the prompt (not from a variable, a file or
+    /// the kernel keyring).
+    pub(crate) fn was_typed(&self) -> bool {
+        matches!(self, VaultKey::Passphrase(_, from) if from == PROMPT_ORIGIN)
+    }
+
     fn via_env(self, var: &str) -> Self {
         match self {
             VaultKey::Passphrase(p, from) => VaultKey::Passphrase(p, format!("{var} ({from})")),
@@ -327,6 +335,9 @@ pub fn read_hidden(prompt: &str) -> std::io::Result<Zeroizing<String>> {
     rpassword::prompt_password(prompt).map(Zeroizing::new)
 }
 
+/// Where a typed passphrase came from, in messages.
+const PROMPT_ORIGIN: &str = "the prompt";
+
 fn prompt(vault: &Path, purpose: Purpose) -> Result<VaultKey, VaultError> {
     let no_tty = || VaultError::NoPassphrase {
         path: display(vault),
@@ -337,7 +348,7 @@ fn prompt(vault: &Path, purpose: Purpose) -> Result<VaultKey, VaultError> {
     match purpose {
         Purpose::Unlock => {
             let p = ask(&format!("Passphrase for {}: ", vault.display()))?;
-            passphrase_key(p.to_string(), "the prompt")
+            passphrase_key(p.to_string(), PROMPT_ORIGIN)
         }
         Purpose::Create => {
             let first = ask(&format!("New passphrase for {}: ", vault.display()))?;
@@ -348,7 +359,7 @@ fn prompt(vault: &Path, purpose: Purpose) -> Result<VaultKey, VaultError> {
                     reason: "the two entries differ; nothing was written".into(),
                 });
             }
-            passphrase_key(first.to_string(), "the prompt")
+            passphrase_key(first.to_string(), PROMPT_ORIGIN)
         }
     }
 }

@@ -6,6 +6,7 @@
 //! - [`SecretStore`]: the API the renderer and the deploy use; `open_vault` opens
 //!   `secrets.vault` (and migrates the foundation's plaintext `.vpai/secrets.toml`).
 //! - `vault_file`: the age-encrypted, armored file; [`PassphraseSource`]: its key.
+//! - [`keyring`]: `vpai unlock`, a passphrase vault held open in the kernel keyring.
 //! - [`edit`]: `vpai secrets edit`, all-or-nothing, through a shredded temp file.
 //! - [`rotate`]: rotation policy, the old value held until the deploy confirms, and
 //!   the [`RotationPlan`] the deploy executes.
@@ -19,6 +20,7 @@ pub mod fsutil;
 mod generate;
 pub mod import;
 mod key;
+pub mod keyring;
 pub mod limits;
 mod migrate;
 mod record;

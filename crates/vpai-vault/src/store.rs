@@ -16,7 +16,7 @@
 
 use crate::error::{VaultError, display};
 use crate::fsutil::{self, FileProblem};
-use crate::key::{PassphraseSource, Purpose, VaultKey};
+use crate::key::{KeyKind, PassphraseSource, Purpose, VaultKey};
 use crate::limits::{MAX_FILE_LEN, check_value};
 use crate::record::{EventKind, SecretEvent, SecretOrigin, SecretRecord};
 use crate::vault_file;
@@ -63,6 +63,17 @@ struct VaultBackend {
     /// The project recorded in the file, if any.
     stored_project: Option<String>,
     scrypt_log_n: u8,
+    /// Whether the kernel keyring is consulted (`vpai unlock`): for the CLI's
+    /// [`PassphraseSource::Environment`] only.
+    use_keyring: bool,
+    /// Whether the keyring was looked at already (once per store).
+    looked_up: bool,
+    /// This vault's entry in the kernel keyring, when it is unlocked.
+    held: Option<crate::keyring::Held>,
+    /// Whether `key` is the held passphrase.
+    key_is_held: bool,
+    /// The age file key of the bytes read or written last (`loaded`), for `hold`.
+    file_key: Option<crate::vault_file::FileKey>,
 }
 
 /// All secret values of one stack.
@@ -139,11 +150,27 @@ impl SecretStore {
 
     /// [`open_vault`](Self::open_vault) with explicit paths; `legacy` is the plaintext
     /// store to migrate, if any; `project: None` accepts a vault of any project.
+    ///
+    /// With [`PassphraseSource::Environment`], a vault unlocked by `vpai unlock` (the
+    /// kernel keyring, see [`crate::keyring`]) opens with what is held there, before any
+    /// variable or prompt is looked at.
     pub fn open_vault_at(
         path: &Path,
         legacy: Option<&Path>,
         project: Option<&str>,
         source: &PassphraseSource,
+    ) -> Result<Self, VaultError> {
+        let use_keyring = matches!(source, PassphraseSource::Environment);
+        Self::open_vault_with(path, legacy, project, source, use_keyring)
+    }
+
+    /// [`open_vault_at`](Self::open_vault_at), saying whether the keyring is consulted.
+    pub(crate) fn open_vault_with(
+        path: &Path,
+        legacy: Option<&Path>,
+        project: Option<&str>,
+        source: &PassphraseSource,
+        use_keyring: bool,
     ) -> Result<Self, VaultError> {
         let mut store = SecretStore {
             backend: Backend::Vault(Box::new(VaultBackend {
@@ -155,6 +182,11 @@ impl SecretStore {
                 project: project.map(str::to_string),
                 stored_project: None,
                 scrypt_log_n: vault_file::SCRYPT_LOG_N,
+                use_keyring,
+                looked_up: false,
+                held: None,
+                key_is_held: false,
+                file_key: None,
             })),
             records: BTreeMap::new(),
             generated: BTreeSet::new(),
@@ -173,11 +205,12 @@ impl SecretStore {
         let Backend::Vault(vault) = &mut self.backend else {
             unreachable!("load_vault on a vault backend only")
         };
-        let contents = vault.decrypt(bytes, Purpose::Unlock)?;
+        let (contents, file_key) = vault.decrypt(bytes, Purpose::Unlock)?;
         self.records = contents.records.clone();
         vault.base = contents.records;
         vault.stored_project = contents.project;
         vault.loaded = Some(Sha256::digest(bytes).into());
+        vault.file_key = file_key;
         Ok(())
     }
 
@@ -358,6 +391,58 @@ impl SecretStore {
         vault_file::render_document(project, &self.records)
     }
 
+    /// Whether the vault's key was typed at the terminal prompt by this command (the
+    /// moment to offer `vpai unlock`).
+    pub fn key_was_typed(&self) -> bool {
+        match &self.backend {
+            Backend::Vault(v) => v.key.as_ref().is_some_and(VaultKey::was_typed),
+            _ => false,
+        }
+    }
+
+    /// When the vault's entry in the kernel keyring expires (seconds since the epoch),
+    /// if this store opened through one.
+    pub fn held_until(&self) -> Option<u64> {
+        match &self.backend {
+            Backend::Vault(v) => v.held.as_ref().map(|h| h.expires_at),
+            _ => None,
+        }
+    }
+
+    /// `vpai unlock`: hold this (opened, passphrase) vault in the kernel keyring for
+    /// `ttl`, so that the next commands of this user open it without the key
+    /// derivation (see [`crate::keyring`]). Replaces the timeout of an entry it already
+    /// has. Returns when the kernel drops the entry (seconds since the epoch).
+    pub fn hold(&mut self, ttl: std::time::Duration) -> Result<u64, VaultError> {
+        let Backend::Vault(vault) = &mut self.backend else {
+            return Err(VaultError::NoVault {
+                path: display(self.path()),
+            });
+        };
+        let passphrase = match &vault.key {
+            Some(VaultKey::Passphrase(p, _)) => p,
+            Some(VaultKey::Identity(..)) => {
+                return Err(VaultError::NothingToHold {
+                    path: display(&vault.path),
+                });
+            }
+            None => {
+                return Err(VaultError::NoVault {
+                    path: display(&vault.path),
+                });
+            }
+        };
+        let (Some(digest), Some(file_key)) = (vault.loaded, &vault.file_key) else {
+            return Err(VaultError::NoVault {
+                path: display(&vault.path),
+            });
+        };
+        let expires_at = crate::keyring::hold(&vault.path, passphrase, digest, file_key, ttl)?;
+        vault.held = crate::keyring::find(&vault.path);
+        vault.key_is_held = vault.held.is_some();
+        Ok(expires_at)
+    }
+
     /// Lower the scrypt work factor of new writes. Tests only: real vaults use 2^18.
     #[doc(hidden)]
     pub fn set_scrypt_work_factor(&mut self, log_n: u8) {
@@ -409,20 +494,77 @@ impl VaultBackend {
         self.path.with_file_name(format!("{name}.bak"))
     }
 
-    /// Decrypt vault bytes with the key already resolved, or resolve it now.
+    /// Decrypt vault bytes with the key already resolved, or resolve it now; also
+    /// returns the file key of the bytes (`None` for an identity vault).
+    ///
+    /// When the vault is unlocked (an entry in the kernel keyring, looked up once):
+    /// bytes whose hash the entry names open with its file key, without scrypt; other
+    /// bytes (the vault changed elsewhere) with its passphrase, and the entry then
+    /// points at them. A held passphrase that no longer opens the vault is dropped
+    /// from the keyring and the key asked for as usual.
     fn decrypt(
         &mut self,
         bytes: &[u8],
         purpose: Purpose,
-    ) -> Result<vault_file::Contents, VaultError> {
+    ) -> Result<(vault_file::Contents, Option<vault_file::FileKey>), VaultError> {
         let kind = vault_file::key_kind(&self.path, bytes)?;
-        let key = match self.key.take() {
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
+        if kind == KeyKind::Passphrase && self.use_keyring && !self.looked_up {
+            self.looked_up = true;
+            self.held = crate::keyring::find(&self.path);
+            if let Some(held) = &self.held
+                && self.key.is_none()
+            {
+                self.key = Some(VaultKey::Passphrase(
+                    held.passphrase.clone(),
+                    crate::keyring::HELD_ORIGIN.to_string(),
+                ));
+                self.key_is_held = true;
+            }
+        }
+        if kind == KeyKind::Passphrase
+            && self.key_is_held
+            && let Some(held) = &self.held
+            && held.digest == digest
+            && let Ok(contents) =
+                vault_file::decrypt_with_file_key(&self.path, bytes, &held.file_key)
+        {
+            let file_key = held.file_key.clone();
+            return self.check_project(contents).map(|c| (c, Some(file_key)));
+        }
+        let mut key = match self.key.take() {
             Some(key) if key.kind() == kind => key,
-            _ => self.source.resolve(&self.path, Some(kind), purpose)?,
+            _ => {
+                self.key_is_held = false;
+                self.source.resolve(&self.path, Some(kind), purpose)?
+            }
         };
-        let contents = vault_file::decrypt(&self.path, bytes, &key);
+        let mut result = vault_file::decrypt_keyed(&self.path, bytes, &key);
+        if self.key_is_held && matches!(result, Err(VaultError::WrongPassphrase { .. })) {
+            // Another passphrase now (the vault was made again elsewhere).
+            if let Some(held) = self.held.take() {
+                held.forget();
+            }
+            self.key_is_held = false;
+            key = self.source.resolve(&self.path, Some(kind), purpose)?;
+            result = vault_file::decrypt_keyed(&self.path, bytes, &key);
+        }
         self.key = Some(key);
-        let contents = contents?;
+        let (contents, file_key) = result?;
+        if self.key_is_held
+            && let Some(held) = &mut self.held
+        {
+            held.refresh(digest, &file_key);
+        }
+        let file_key = (kind == KeyKind::Passphrase).then_some(file_key);
+        self.check_project(contents).map(|c| (c, file_key))
+    }
+
+    /// Refuse a vault that belongs to another project.
+    fn check_project(
+        &self,
+        contents: vault_file::Contents,
+    ) -> Result<vault_file::Contents, VaultError> {
         if let (Some(expected), Some(found)) = (&self.project, &contents.project)
             && expected != found
         {
@@ -505,7 +647,7 @@ impl VaultBackend {
                     path: display(&path),
                 });
             };
-            let theirs = self.decrypt(bytes, Purpose::Unlock)?;
+            let (theirs, _) = self.decrypt(bytes, Purpose::Unlock)?;
             merged = Some(merge(
                 &path,
                 &self.base,
@@ -524,10 +666,23 @@ impl VaultBackend {
         }
         let key = self.key.as_ref().expect("resolved above");
         let project = self.project.clone().or(self.stored_project.clone());
-        let bytes = vault_file::encrypt(project.as_deref(), to_write, key, self.scrypt_log_n);
+        let (bytes, file_key) =
+            vault_file::encrypt(project.as_deref(), to_write, key, self.scrypt_log_n);
         let backup = current.as_deref().map(|b| (backup_path.as_path(), b));
         fsutil::atomic_write(&path, &bytes, 0o600, backup).map_err(werr)?;
-        self.loaded = Some(Sha256::digest(&bytes).into());
+        let digest: [u8; 32] = Sha256::digest(&bytes).into();
+        self.loaded = Some(digest);
+        // An unlocked vault stays unlocked across a write: the entry names the new bytes.
+        if key.kind() == KeyKind::Passphrase {
+            if self.key_is_held
+                && let Some(held) = &mut self.held
+            {
+                held.refresh(digest, &file_key);
+            }
+            self.file_key = Some(file_key);
+        } else {
+            self.file_key = None;
+        }
         self.base = to_write.clone();
         self.stored_project = project;
         Ok(merged)
@@ -600,7 +755,7 @@ fn same_secret(a: Option<&SecretRecord>, b: Option<&SecretRecord>) -> bool {
 
 /// The vault's bytes, `None` if there is none. A symbolic link, a FIFO, a device or a
 /// file above [`MAX_FILE_LEN`] is refused.
-fn read_vault(path: &Path) -> Result<Option<Vec<u8>>, VaultError> {
+pub(crate) fn read_vault(path: &Path) -> Result<Option<Vec<u8>>, VaultError> {
     match fsutil::read_regular(path, false, MAX_FILE_LEN) {
         Ok(bytes) => Ok(Some(bytes.to_vec())),
         Err(problem) if problem.is_not_found() => Ok(None),

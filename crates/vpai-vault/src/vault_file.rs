@@ -58,11 +58,22 @@ pub(crate) fn key_kind(path: &Path, bytes: &[u8]) -> Result<KeyKind, VaultError>
     })
 }
 
+/// The age file key of one vault file (16 random bytes drawn for each encryption).
+/// With it, and for that file only, the payload decrypts without the scrypt work: this
+/// is what `vpai unlock` holds, next to the passphrase (see [`crate::keyring`]).
+pub(crate) type FileKey = Zeroizing<[u8; age_core::format::FILE_KEY_BYTES]>;
+
 /// Decrypt and parse a vault. Any failure leaves the caller with nothing.
 pub(crate) fn decrypt(path: &Path, bytes: &[u8], key: &VaultKey) -> Result<Contents, VaultError> {
-    let text = normalize(bytes);
-    let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(&text[..]))
-        .map_err(|e| header_error(path, bytes, e))?;
+    decrypt_keyed(path, bytes, key).map(|(contents, _)| contents)
+}
+
+/// [`decrypt`], also returning the file key the vault was encrypted with.
+pub(crate) fn decrypt_keyed(
+    path: &Path,
+    bytes: &[u8],
+    key: &VaultKey,
+) -> Result<(Contents, FileKey), VaultError> {
     let mut scrypt_identity;
     let identity: &dyn age::Identity = match key {
         VaultKey::Passphrase(p, _) => {
@@ -72,29 +83,62 @@ pub(crate) fn decrypt(path: &Path, bytes: &[u8], key: &VaultKey) -> Result<Conte
         }
         VaultKey::Identity(identity, _) => identity.as_ref(),
     };
+    let capture = CaptureIdentity {
+        inner: identity,
+        file_key: std::cell::RefCell::new(None),
+    };
+    let contents = read_payload(path, bytes, &capture, |e| match e {
+        age::DecryptError::DecryptionFailed | age::DecryptError::NoMatchingKeys => match key {
+            VaultKey::Passphrase(..) => VaultError::WrongPassphrase {
+                path: display(path),
+                from: key.origin(),
+            },
+            VaultKey::Identity(_, identity) => VaultError::WrongIdentity {
+                path: display(path),
+                identity: identity.clone(),
+            },
+        },
+        age::DecryptError::ExcessiveWork { required, .. } => VaultError::Tampered {
+            path: display(path),
+            detail: format!(
+                "it asks for scrypt work factor {required}, above the limit of {SCRYPT_MAX_LOG_N}"
+            ),
+        },
+        other => tampered(path, &other.to_string()),
+    })?;
+    let file_key = capture
+        .file_key
+        .into_inner()
+        .expect("age decrypted the payload, so the identity gave it the file key");
+    Ok((contents, file_key))
+}
+
+/// Decrypt and parse a vault with a file key held from an earlier decryption or
+/// encryption of the same bytes. age still checks the header's MAC and every payload
+/// chunk, so a file key that does not belong to these bytes fails like a wrong key.
+pub(crate) fn decrypt_with_file_key(
+    path: &Path,
+    bytes: &[u8],
+    file_key: &FileKey,
+) -> Result<Contents, VaultError> {
+    read_payload(path, bytes, &HeldFileKey(file_key), |e| {
+        tampered(path, &e.to_string())
+    })
+}
+
+/// Read the header, obtain the file key from `identity`, decrypt and parse the payload.
+fn read_payload(
+    path: &Path,
+    bytes: &[u8],
+    identity: &dyn age::Identity,
+    key_error: impl FnOnce(age::DecryptError) -> VaultError,
+) -> Result<Contents, VaultError> {
+    let text = normalize(bytes);
+    let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(&text[..]))
+        .map_err(|e| header_error(path, bytes, e))?;
     let mut reader = decryptor
         .decrypt(std::iter::once(identity))
-        .map_err(|e| match e {
-            age::DecryptError::DecryptionFailed | age::DecryptError::NoMatchingKeys => {
-                match key {
-                    VaultKey::Passphrase(..) => VaultError::WrongPassphrase {
-                        path: display(path),
-                        from: key.origin(),
-                    },
-                    VaultKey::Identity(_, identity) => VaultError::WrongIdentity {
-                        path: display(path),
-                        identity: identity.clone(),
-                    },
-                }
-            }
-            age::DecryptError::ExcessiveWork { required, .. } => VaultError::Tampered {
-                path: display(path),
-                detail: format!(
-                    "it asks for scrypt work factor {required}, above the limit of {SCRYPT_MAX_LOG_N}"
-                ),
-            },
-            other => tampered(path, &other.to_string()),
-        })?;
+        .map_err(key_error)?;
     // A vault written by vpai is far below the cap: a bigger payload is not one.
     let cap = crate::limits::MAX_FILE_LEN;
     let mut plain = Zeroizing::new(Vec::new());
@@ -209,26 +253,35 @@ pub(crate) fn render_document(
     )
 }
 
-/// Encrypt `records` for `key`; armored text.
+/// Encrypt `records` for `key`; armored text, and the file key age drew for it.
 pub(crate) fn encrypt(
     project: Option<&str>,
     records: &BTreeMap<String, SecretRecord>,
     key: &VaultKey,
     scrypt_log_n: u8,
-) -> Vec<u8> {
+) -> (Vec<u8>, FileKey) {
     let plain = render_document(project, records);
-    let encryptor = match key {
+    let scrypt_recipient;
+    let x25519_recipient;
+    let recipient: &dyn age::Recipient = match key {
         VaultKey::Passphrase(p, _) => {
-            let mut recipient = age::scrypt::Recipient::new(p.clone());
-            recipient.set_work_factor(scrypt_log_n);
-            age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+            let mut r = age::scrypt::Recipient::new(p.clone());
+            r.set_work_factor(scrypt_log_n);
+            scrypt_recipient = r;
+            &scrypt_recipient
         }
         VaultKey::Identity(identity, _) => {
-            let recipient = identity.to_public();
-            age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+            x25519_recipient = identity.to_public();
+            &x25519_recipient
         }
-    }
-    .expect("one native recipient is always a valid set");
+    };
+    let capture = CaptureRecipient {
+        inner: recipient,
+        file_key: std::cell::RefCell::new(None),
+    };
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(&capture as &dyn age::Recipient))
+            .expect("one native recipient is always a valid set");
     // Writing to a Vec cannot fail.
     let mut out = Vec::new();
     let armor = ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor).expect("in memory");
@@ -238,7 +291,78 @@ pub(crate) fn encrypt(
         .finish()
         .and_then(|armor| armor.finish())
         .expect("in memory");
-    out
+    let file_key = capture
+        .file_key
+        .into_inner()
+        .expect("age wrapped the file key for the recipient");
+    (out, file_key)
+}
+
+/// An identity that unwraps like `inner` and keeps a copy of the file key it returned.
+struct CaptureIdentity<'a> {
+    inner: &'a dyn age::Identity,
+    file_key: std::cell::RefCell<Option<FileKey>>,
+}
+
+impl age::Identity for CaptureIdentity<'_> {
+    fn unwrap_stanza(
+        &self,
+        stanza: &age_core::format::Stanza,
+    ) -> Option<Result<age_core::format::FileKey, age::DecryptError>> {
+        self.unwrap_stanzas(std::slice::from_ref(stanza))
+    }
+
+    // `inner`'s own `unwrap_stanzas`: scrypt's checks that its stanza is alone.
+    fn unwrap_stanzas(
+        &self,
+        stanzas: &[age_core::format::Stanza],
+    ) -> Option<Result<age_core::format::FileKey, age::DecryptError>> {
+        let found = self.inner.unwrap_stanzas(stanzas);
+        if let Some(Ok(file_key)) = &found {
+            *self.file_key.borrow_mut() = Some(copy_file_key(file_key));
+        }
+        found
+    }
+}
+
+/// A recipient that wraps like `inner` and keeps a copy of the file key it wrapped.
+struct CaptureRecipient<'a> {
+    inner: &'a dyn age::Recipient,
+    file_key: std::cell::RefCell<Option<FileKey>>,
+}
+
+impl age::Recipient for CaptureRecipient<'_> {
+    fn wrap_file_key(
+        &self,
+        file_key: &age_core::format::FileKey,
+    ) -> Result<
+        (
+            Vec<age_core::format::Stanza>,
+            std::collections::HashSet<String>,
+        ),
+        age::EncryptError,
+    > {
+        *self.file_key.borrow_mut() = Some(copy_file_key(file_key));
+        self.inner.wrap_file_key(file_key)
+    }
+}
+
+/// The identity of a held file key: it answers the one scrypt stanza of a vault
+/// (nothing else: an identity vault never gets here).
+struct HeldFileKey<'a>(&'a FileKey);
+
+impl age::Identity for HeldFileKey<'_> {
+    fn unwrap_stanza(
+        &self,
+        stanza: &age_core::format::Stanza,
+    ) -> Option<Result<age_core::format::FileKey, age::DecryptError>> {
+        (stanza.tag == "scrypt").then(|| Ok(age_core::format::FileKey::new(Box::new(**self.0))))
+    }
+}
+
+fn copy_file_key(file_key: &age_core::format::FileKey) -> FileKey {
+    use age::secrecy::ExposeSecret;
+    Zeroizing::new(*file_key.expose_secret())
 }
 
 /// Git on Windows (autocrlf) turns `\n` into `\r\n`, which age's armor rejects; the

@@ -109,6 +109,12 @@ pub enum Command {
     Secrets(SecretsCommand),
     /// Give secrets new values and recreate exactly the services that use them.
     Rotate(RotateArgs),
+    /// Keep the vault open (15 min by default): the next commands skip its key derivation.
+    #[command(after_help = crate::commands::unlock::UNLOCK_EXAMPLES)]
+    Unlock(crate::commands::unlock::UnlockArgs),
+    /// Close the vault `vpai unlock` kept open (--all: every one).
+    #[command(after_help = crate::commands::unlock::LOCK_EXAMPLES)]
+    Lock(crate::commands::unlock::LockArgs),
     /// Show services' logs (phase A or B, here or over SSH); -f follows them live.
     #[command(after_help = crate::commands::logs::EXAMPLES)]
     Logs(crate::commands::logs::LogsArgs),
@@ -127,6 +133,9 @@ pub enum Command {
     /// Put data back from a snapshot (health- and smoke-gated), or --drill: prove it restores.
     #[command(after_help = crate::commands::backup::RESTORE_EXAMPLES)]
     Restore(crate::commands::backup::RestoreArgs),
+    /// Turn a VPAI-style Ansible project into stack.toml and secrets.vault.
+    #[command(subcommand)]
+    Import(crate::commands::import::ImportCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(crate::commands::completions::CompletionsArgs),
     /// Print the man page (or write one page per command with --out DIR).
@@ -162,6 +171,8 @@ pub struct InitArgs {
     /// Replace an existing file.
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub host: crate::commands::init::HostArgs,
 }
 
 #[derive(Debug, Args)]

@@ -349,6 +349,10 @@ impl vpai_host::Host for Traced<'_> {
     fn is_remote(&self) -> bool {
         self.inner.is_remote()
     }
+
+    fn transport_failure(&self, stderr: &str) -> Option<vpai_host::HostError> {
+        self.inner.transport_failure(stderr)
+    }
 }
 
 /// miette::Report wants ownership; SpecError is cheap to rebuild from its parts.

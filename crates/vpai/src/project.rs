@@ -93,9 +93,10 @@ impl Project {
         })
     }
 
-    /// Open the encrypted vault next to stack.toml (key from `VPAI_VAULT_PASSWORD_FILE`,
-    /// `VPAI_VAULT_PASSWORD`, `VPAI_VAULT_IDENTITY_FILE` or a prompt), generate what is
-    /// missing, and teach the printer to mask every value.
+    /// Open the encrypted vault next to stack.toml (key from `vpai unlock`'s kernel
+    /// keyring, `VPAI_VAULT_PASSWORD_FILE`, `VPAI_VAULT_PASSWORD`,
+    /// `VPAI_VAULT_IDENTITY_FILE` or a prompt), generate what is missing, and teach the
+    /// printer to mask every value.
     ///
     /// The vault must belong to this project (`[project] name`). Generated values are
     /// saved before this returns, so nothing renders or deploys a value the vault does
@@ -120,6 +121,8 @@ impl Project {
                 created.join(", ")
             ));
         }
+        // After the save: a vault the prompt just created can be held too.
+        crate::commands::unlock::offer(&mut store, printer);
         printer.add_secrets(store.values());
         Ok(store)
     }

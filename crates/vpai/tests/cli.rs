@@ -274,7 +274,35 @@ fn no_output_path_shows_a_secret_value() {
         .unwrap()
         .trim_end_matches('\'')
         .to_string();
+    // A file that holds the vault's values where `vpai check` must flag them (an
+    // environment value, a healthcheck's PGPASSWORD=, a URL's user info): the sweep
+    // below fails if check ever prints one.
+    let leak = dir.path().join("leak");
+    std::fs::create_dir(&leak).unwrap();
+    std::fs::write(
+        leak.join("docker-compose.yml"),
+        format!(
+            "services:\n  db:\n    image: postgres:18.1-bookworm\n    environment:\n      POSTGRES_PASSWORD: {pg}\n      DATABASE_URL: postgresql://app:{n8n}@db:5432/app\n    healthcheck:\n      test: [\"CMD-SHELL\", \"PGPASSWORD={n8n} pg_isready -U app\"]\n",
+            pg = values[0],
+            n8n = values[5],
+        ),
+    )
+    .unwrap();
+    let leak_s = leak.display().to_string();
+    let out = vpai(dir.path()).args(["check", &leak_s]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .matches("VP801")
+            .count()
+            >= 3,
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let runs: &[&[&str]] = &[
+        &["check", &leak_s],
+        &["check", &leak_s, "--json"],
+        &["check", &leak_s, "--format", "sarif"],
         &["render"],
         &["render", "--json"],
         &["up", "--check", "--diff", "--root", &root_s],
@@ -395,6 +423,208 @@ fn init_refuses_a_crafted_email_and_writes_nothing() {
         assert!(err.contains(flag), "{flag}: {err}");
         assert!(!dir.path().join("stack.toml").exists(), "{flag} {value:?}");
     }
+}
+
+/// A private key file as ssh wants it (only its owner reads it).
+fn private_key(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, "-----BEGIN OPENSSH PRIVATE KEY-----\n").unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+#[test]
+fn init_with_a_server_writes_a_hosts_table_that_render_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let home_dir = tempfile::tempdir().unwrap();
+    let home = home_dir.path();
+    private_key(&home.join(".ssh/id_rsa"));
+    private_key(&home.join(".ssh/id_ecdsa"));
+    vpai(dir.path())
+        .env("HOME", home)
+        .args([
+            "init",
+            "--domain",
+            "example.org",
+            "--name",
+            "acme",
+            "--non-interactive",
+            "--host-address",
+            "203.0.113.10",
+            "--host-name",
+            "prod",
+            "--host-user",
+            "deploy",
+            "--host-port",
+            "2222",
+        ])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("passwordless sudo"));
+    let text = std::fs::read_to_string(dir.path().join("stack.toml")).unwrap();
+    let parsed: toml::Table = toml::from_str(&text).unwrap();
+    let hosts = parsed["hosts"].as_table().unwrap();
+    assert_eq!(hosts.len(), 1, "{text}");
+    let prod = hosts["prod"].as_table().unwrap();
+    assert_eq!(prod["address"].as_str(), Some("203.0.113.10"));
+    assert_eq!(prod["user"].as_str(), Some("deploy"));
+    assert_eq!(prod["ssh_port"].as_integer(), Some(2222));
+    // The first of id_ed25519, id_ecdsa, id_rsa that exists, absolute (outside the
+    // stack's directory).
+    let key = home.join(".ssh/id_ecdsa");
+    assert_eq!(prod["identity"].as_str(), key.to_str(), "{text}");
+    assert_eq!(prod.len(), 4, "{text}");
+    let out = vpai(dir.path())
+        .args(["render", "--out"])
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A key beside stack.toml is written relative to it; `none` writes no key.
+    let sub = dir.path().join("ops");
+    private_key(&sub.join("keys/deploy"));
+    for (key, identity) in [("ops/keys/deploy", Some("keys/deploy")), ("none", None)] {
+        vpai(dir.path())
+            .env("HOME", home)
+            .args([
+                "init",
+                "--force",
+                "--file",
+                "ops/stack.toml",
+                "--domain",
+                "example.org",
+                "--non-interactive",
+                "--host-address",
+                "vps.example.org",
+                "--host-key",
+                key,
+            ])
+            .assert()
+            .success();
+        let text = std::fs::read_to_string(sub.join("stack.toml")).unwrap();
+        let parsed: toml::Table = toml::from_str(&text).unwrap();
+        let main = parsed["hosts"]["main"].as_table().unwrap();
+        assert_eq!(main["user"].as_str(), Some("root"));
+        assert_eq!(main["ssh_port"].as_integer(), Some(22));
+        assert_eq!(main.get("identity").and_then(|v| v.as_str()), identity);
+        vpai(&sub)
+            .args(["render", "--out"])
+            .arg(sub.join("out"))
+            .assert()
+            .success();
+    }
+}
+
+#[test]
+fn init_refuses_a_bad_server_flag_by_its_name_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let open_key = dir.path().join("open_key");
+    std::fs::write(&open_key, "key").unwrap();
+    let open_key = open_key.to_str().unwrap();
+    for (flag, value, says) in [
+        ("--host-address", "root@vps.example.org", "holds a user"),
+        ("--host-address", "vps.example.org:22", "holds a port"),
+        ("--host-address", "https://vps.example.org", "URL"),
+        (
+            "--host-address",
+            "-oProxyCommand=touch",
+            "not a server address",
+        ),
+        ("--host-address", "300.1.2.3", "IPv4"),
+        ("--host-port", "0", "not a TCP port"),
+        ("--host-port", "65536", "not a TCP port"),
+        ("--host-port", "ssh", "not a TCP port"),
+        ("--host-user", "-oUser=x", "not a user name"),
+        ("--host-name", "local", "`--host local` means this machine"),
+        ("--host-name", "a b", "not a valid host name"),
+        ("--host-key", "missing_key", "no file"),
+        ("--host-key", open_key, "chmod 600"),
+    ] {
+        let mut args = vec!["init", "--domain", "example.org", "--non-interactive"];
+        if flag != "--host-address" {
+            args.extend(["--host-address", "203.0.113.10"]);
+        }
+        // `--flag=value`: a value that starts with `-` is still the flag's.
+        let given = format!("{flag}={value}");
+        args.push(&given);
+        let out = vpai(dir.path())
+            .env("HOME", dir.path())
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag} {value:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(flag) && err.contains(says),
+            "{flag} {value:?}: {err}"
+        );
+        assert!(!dir.path().join("stack.toml").exists(), "{flag} {value:?}");
+    }
+    // A server's detail without a server, and a check of no server.
+    for flag in [
+        &["--host-user", "deploy"][..],
+        &["--host-port", "22"],
+        &["--check-host"],
+    ] {
+        let out = vpai(dir.path())
+            .args(["init", "--domain", "example.org", "--non-interactive"])
+            .args(flag)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag[0]), "{flag:?}: {err}");
+        assert!(!dir.path().join("stack.toml").exists());
+    }
+}
+
+#[test]
+fn init_proposes_an_email_at_the_domain() {
+    let dir = tempfile::tempdir().unwrap();
+    vpai(dir.path())
+        .args(["init", "--domain", "ops.example.org", "--non-interactive"])
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(dir.path().join("stack.toml")).unwrap();
+    let parsed: toml::Table = toml::from_str(&text).unwrap();
+    assert_eq!(
+        parsed["project"]["acme_email"].as_str(),
+        Some("admin@ops.example.org")
+    );
+    // No server: no [hosts], and the file shows how to add one.
+    assert!(parsed.get("hosts").is_none(), "{text}");
+    assert!(text.contains("# [hosts.main]"), "{text}");
+}
+
+/// `--check-host` logs in once the file is written; a server that does not answer is
+/// said (exit 1) and the file stays. Port 1 of this machine: refused at once, no network.
+#[test]
+fn init_check_host_says_when_the_server_does_not_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = vpai(dir.path())
+        .env("HOME", dir.path())
+        .args([
+            "init",
+            "--domain",
+            "example.org",
+            "--non-interactive",
+            "--host-address",
+            "127.0.0.1",
+            "--host-port",
+            "1",
+            "--check-host",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("`main` did not let vpai in"), "{err}");
+    assert!(dir.path().join("stack.toml").exists());
 }
 
 #[test]

@@ -166,10 +166,13 @@ impl Stack {
             .map(|(svc, _)| {
                 let name = format!("{}_{svc}", self.project);
                 let out = sh(&["docker", "inspect", "-f", "{{.Id}}", &name]);
-                (
-                    svc.to_string(),
-                    String::from_utf8_lossy(&out.stdout).trim().to_string(),
-                )
+                let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+                // A missing container must not compare equal to another missing one.
+                assert!(
+                    out.status.success() && !id.is_empty(),
+                    "container {name} is missing"
+                );
+                (svc.to_string(), id)
             })
             .collect()
     }
@@ -508,6 +511,39 @@ fn core_stack_up_noop_and_targeted_recreate() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("must never be rotated"));
     assert_eq!(stack.container_ids(), rotated_redis);
 
+    // Rollbacks and `down` never touch data: a row written now must survive the
+    // failed deploys below, their rollbacks, and a `down` then `up`.
+    let pg = format!("{}_postgresql", stack.project);
+    let marker = |sql: &str| {
+        let out = sh(&[
+            "docker", "exec", &pg, "psql", "-X", "-At", "-U", "postgres", "-d", "n8n", "-c", sql,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    marker("CREATE TABLE vpai_marker AS SELECT 'kept-through-rollback'::text AS v");
+    let marker_present = || {
+        let out = sh(&[
+            "docker",
+            "exec",
+            &format!("{}_postgresql", stack.project),
+            "psql",
+            "-X",
+            "-At",
+            "-U",
+            "postgres",
+            "-d",
+            "n8n",
+            "-c",
+            "SELECT v FROM vpai_marker",
+        ]);
+        String::from_utf8_lossy(&out.stdout).trim() == "kept-through-rollback"
+    };
+
     // A failure after the files were written that is not a health gate (here the new
     // HTTPS port is taken, so `docker compose up` fails) rolls back like one: exit 1,
     // the previous release's files, Caddy back on its port and healthy.
@@ -540,6 +576,7 @@ fn core_stack_up_noop_and_targeted_recreate() {
         health.status.success(),
         "caddy answers on its old port again"
     );
+    assert!(marker_present(), "the rollback touched the database");
     drop(taken);
     stack.write(&text);
     let out = stack.vpai(&["up", "--timeout", "120"]);
@@ -600,6 +637,7 @@ expect = "answer is 42"
         "{err}"
     );
     assert!(err.contains("rolled back to release"), "{err}");
+    assert!(marker_present(), "the rollback touched the database");
     let verify = stack.vpai(&["verify", "probed"]);
     assert!(
         verify.status.success(),
@@ -649,6 +687,104 @@ test = ["CMD", "true"]
             "{svc} was touched by the failed deploy"
         );
     }
+    assert!(marker_present(), "the failed deploy touched the database");
+
+    // A rotation that leaves a service unhealthy puts the old values back: its data
+    // was made with the old token (written on first start), the new one is refused.
+    std::fs::write(
+        stack.dir.path().join("catalog/keyed.toml"),
+        r#"name = "keyed"
+description = "healthy only with the token its data was made with"
+phase = "apps"
+image = "vpai-test/base"
+version = "trixie"
+uid = 0
+gid = 0
+tools = ["sh", "test", "cat", "sleep"]
+memory = "64M"
+memory_floor = "16M"
+networks = ["backend"]
+command = ["sh", "-c", "f=/data/token; [ -f $$f ] || printf %s \"$$TOKEN\" > $$f; [ \"$$(cat $$f)\" = \"$$TOKEN\" ] && touch /tmp/ok; exec sleep infinity"]
+[healthcheck]
+test = ["CMD", "test", "-f", "/tmp/ok"]
+interval = "1s"
+start_period = "1s"
+[[volumes]]
+source = "data/keyed"
+target = "/data"
+mode = "0700"
+[env]
+TOKEN = "{{ secrets.keyed_token }}"
+[[secrets]]
+name = "keyed_token"
+format = "hex"
+length = 16
+rotate = "quarterly"
+"#,
+    )
+    .unwrap();
+    stack.write(&text.replace(
+        "[images]\n",
+        "[services.keyed]\nenabled = true\n\n[images]\nkeyed = \"vpai-test/base:trixie\"\n",
+    ));
+    let out = stack.vpai(&["up", "--timeout", "120"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let keyed = format!("{}_keyed", stack.project);
+    let health = |name: &str| {
+        let out = sh(&["docker", "inspect", "-f", "{{.State.Health.Status}}", name]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(health(&keyed), "healthy");
+    let token = stack.secret("keyed_token");
+    let out = stack.vpai(&["rotate", "keyed_token", "--timeout", "20"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("putting the old values back"), "{err}");
+    assert!(err.contains("old values restored and deployed"), "{err}");
+    assert!(!err.contains(&token), "the token was printed");
+    assert_eq!(
+        stack.secret("keyed_token"),
+        token,
+        "the vault kept the new value"
+    );
+    assert_eq!(
+        health(&keyed),
+        "healthy",
+        "the old value was not deployed again"
+    );
+    assert!(marker_present(), "the failed rotation touched the database");
+
+    // `down --all` stops every container and keeps the data: after `up`, the row is there.
+    stack.write(&text);
+    let out = stack.vpai(&["down", "--all"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let left = sh(&[
+        "docker",
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("name=^{}_", stack.project),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&left.stdout).trim().is_empty(),
+        "containers left after down --all"
+    );
+    assert!(stack.root().join("data").is_dir(), "down removed the data");
+    let out = stack.vpai(&["up", "--timeout", "180"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(marker_present(), "down then up lost the database's rows");
 
     eprintln!(
         "E2E TIMING: whole test {:.1}s, no-op up {noop_secs:.2}s",

@@ -140,7 +140,7 @@ impl Sshd {
             d.join("sshd_config"),
             format!(
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nPidFile none\nAuthorizedKeysFile {ak}\n\
-                 PermitRootLogin prohibit-password\nAllowUsers root@127.0.0.1\nPubkeyAuthentication yes\n\
+                 PermitRootLogin prohibit-password\nAllowUsers root@127.0.0.1 vpai-deploy@127.0.0.1 vpai-nopass@127.0.0.1\nPubkeyAuthentication yes\n\
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nX11Forwarding no\n\
                  PrintMotd no\nStrictModes no\nMaxSessions 50\nMaxStartups 50\nLogLevel DEBUG1\n\
                  # root's ~/.bashrc on CI machines may run slow init; a stock server has none.\nSetEnv SHLVL=1\n",
@@ -401,6 +401,27 @@ impl Project {
             out.insert(rel, String::from_utf8_lossy(&sum.stdout)[..64].to_string());
         }
         out
+    }
+
+    /// The mode of every deployed file (same paths as `files`).
+    fn modes(&self) -> BTreeMap<String, u32> {
+        use std::os::unix::fs::PermissionsExt;
+        self.files()
+            .into_keys()
+            .filter_map(|rel| {
+                let meta = std::fs::symlink_metadata(self.root().join(&rel)).ok()?;
+                Some((rel, meta.permissions().mode() & 0o7777))
+            })
+            .collect()
+    }
+
+    /// The host's deploy lock file of this project (the host is this machine).
+    fn lock_path(&self) -> String {
+        if Path::new("/run/lock").is_dir() {
+            format!("/run/lock/vpai-{}.lock", self.name)
+        } else {
+            format!("/tmp/vpai-{}.lock", self.name)
+        }
     }
 
     fn releases(&self) -> Vec<String> {
@@ -730,6 +751,117 @@ fn unknown_host_key_is_refused_with_its_fingerprint() {
     let sha = fp.split_whitespace().nth(1).unwrap();
     assert!(err.contains(sha), "fingerprint {sha} not shown:\n{err}");
     assert!(!project.root().exists(), "nothing may be written");
+
+    // A key recorded for this address that is not the server's (a reinstalled server,
+    // or someone in the middle): refused as changed, for a plan as for an `up`.
+    let other = sshd.path("other_host_key");
+    let st = sh(&[
+        "ssh-keygen",
+        "-q",
+        "-t",
+        "ed25519",
+        "-N",
+        "",
+        "-f",
+        other.to_str().unwrap(),
+    ]);
+    assert!(st.status.success());
+    let other_pub = std::fs::read_to_string(sshd.path("other_host_key.pub")).unwrap();
+    let other_key: Vec<&str> = other_pub.split_whitespace().take(2).collect();
+    let changed = sshd.path("changed_known_hosts");
+    std::fs::write(
+        &changed,
+        format!("[127.0.0.1]:{} {}\n", sshd.port, other_key.join(" ")),
+    )
+    .unwrap();
+    project.known_hosts = changed;
+    project.write_stack("10.241.0.0/16", "MODE = \"ok\"", "");
+    for command in [&["plan", "--host", "box"][..], &["up", "--host", "box"][..]] {
+        let before = sshd.exec_count();
+        let out = project.vpai(command);
+        assert_ne!(out.status.code(), Some(0), "{command:?} went on");
+        let err = stderr(&out);
+        assert!(
+            err.contains("CHANGED since it was recorded"),
+            "{command:?}: {err}"
+        );
+        assert!(
+            err.contains(sha),
+            "{command:?}: the server's fingerprint is not shown:\n{err}"
+        );
+        assert_eq!(
+            sshd.exec_count(),
+            before,
+            "{command:?} ran a command on the host"
+        );
+        assert!(!project.root().exists(), "nothing may be written");
+    }
+}
+
+/// A deploy user that is not root (as a hardened host has) deploys through `sudo -n`;
+/// one whose sudo asks for a password is refused with the fix, before anything is
+/// written (never a password prompt in the middle of a deploy). The users come from
+/// scripts/ssh-test-deps.sh.
+#[test]
+fn a_deploy_user_that_is_not_root_goes_through_sudo_n() {
+    if !require_docker() {
+        return;
+    }
+    for user in ["vpai-deploy", "vpai-nopass"] {
+        if !sh(&["id", "-u", user]).status.success() {
+            skip(&format!(
+                "user {user} is missing (run scripts/ssh-test-deps.sh)"
+            ));
+            return;
+        }
+    }
+    let _serial = DOCKER.lock().unwrap_or_else(|e| e.into_inner());
+    let sshd = Sshd::start();
+    let project = Project::new(&sshd, "sshsudo", "10.247.0.0/16");
+    let as_user = |user: &str| {
+        let stack = std::fs::read_to_string(project.dir.path().join("stack.toml")).unwrap();
+        let stack = stack
+            .lines()
+            .map(|l| {
+                if l.starts_with("user = ") {
+                    format!("user = \"{user}\"")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(project.dir.path().join("stack.toml"), stack + "\n").unwrap();
+    };
+
+    as_user("vpai-nopass");
+    let out = project.vpai(&["up", "--timeout", "60"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`sudo -n` needs a password"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!project.root().exists(), "nothing may be written");
+
+    as_user("vpai-deploy");
+    let out = project.vpai(&["up", "--timeout", "120"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(project.health("app"), "healthy");
+    let log = std::fs::read_to_string(sshd.path("sshd.log")).unwrap();
+    assert!(log.contains("Accepted publickey for vpai-deploy"), "{log}");
+    // The files are root's, with vpai's modes, as when it logs in as root.
+    use std::os::unix::fs::MetadataExt;
+    let compose = std::fs::metadata(project.root().join("docker-compose.yml")).unwrap();
+    assert_eq!(compose.uid(), 0);
+    let out = project.vpai(&["up"]);
+    assert!(
+        stderr(&out).contains("nothing to change"),
+        "{}",
+        stderr(&out)
+    );
+    let out = project.vpai(&["down", "--all"]);
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 #[test]
@@ -953,22 +1085,8 @@ fn deploy_noop_targeted_recreate_rollback_and_lock() {
         .spawn()
         .unwrap();
     // Where the host keeps deploy locks: /run/lock, or /tmp where there is none.
-    let lock = if Path::new("/run/lock").is_dir() {
-        format!("/run/lock/vpai-{}.lock", project.name)
-    } else {
-        format!("/tmp/vpai-{}.lock", project.name)
-    };
-    let t = Instant::now();
-    while !std::fs::read_to_string(&lock)
-        .unwrap_or_default()
-        .contains("state=running")
-    {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "the first deploy never took the lock"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let lock = project.lock_path();
+    wait_for_lock(&lock, Duration::from_secs(20), "the first deploy");
     let second = project.vpai(&["up", "--timeout", "60"]);
     assert_eq!(second.status.code(), Some(1));
     assert!(
@@ -1017,18 +1135,28 @@ fn kill_9_during_apply_then_up_converges() {
     let out = project.vpai(&["up", "--timeout", "120"]);
     assert!(out.status.success());
     let mut known: Vec<BTreeMap<String, String>> = vec![project.files()];
+    // Each round changes one value in one env file: no file may vanish or change mode.
+    let first_modes = project.modes();
     let mut reported = false;
 
     // Kill vpai at several points of an apply: during the upload/install, during
-    // `compose up`, during the health gate.
-    for (i, delay_ms) in [30u64, 150, 400, 900, 2000].iter().enumerate() {
+    // `compose up`, during the health gate. The points are counted from the moment
+    // the run holds the host's lock, not from its start (which a loaded machine
+    // stretches): every kill lands inside a deploy.
+    let lock = project.lock_path();
+    // (After a converged `up` the lock file is empty: `state=running` is this round's.)
+    for (i, delay_ms) in [0u64, 100, 300, 700, 1500].iter().enumerate() {
         project.set_app_env(subnet, &format!("MODE = \"ok\", ROUND = \"{i}\""));
-        // What this round would write, rendered locally for comparison.
         let mut child = project
             .command(&["up", "--timeout", "60"])
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        wait_for_lock(
+            &lock,
+            Duration::from_secs(60),
+            &format!("round {i}: the deploy"),
+        );
         std::thread::sleep(Duration::from_millis(*delay_ms));
         let _ = sh(&["kill", "-9", &child.id().to_string()]);
         let _ = child.wait();
@@ -1049,6 +1177,19 @@ fn kill_9_during_apply_then_up_converges() {
                 "round {i}: {path} is neither a previous nor the new version"
             );
         }
+        // Deployed files (vpai's own state under `.vpai*` comes and goes with a run).
+        let deployed = |p: &String| !p.starts_with(".vpai");
+        for path in known[0].keys().filter(|p| deployed(p)) {
+            assert!(now.contains_key(path), "round {i}: {path} was deleted");
+        }
+        let modes = project.modes();
+        for (path, mode) in first_modes.iter().filter(|(p, _)| deployed(p)) {
+            assert_eq!(
+                modes.get(path),
+                Some(mode),
+                "round {i}: the mode of {path} changed"
+            );
+        }
         // A new `vpai up` converges (it may wait for the killed run's commands), and
         // says so when the killed run held the lock.
         let out = project.vpai(&["up", "--timeout", "120"]);
@@ -1063,6 +1204,18 @@ fn kill_9_during_apply_then_up_converges() {
         known.push(project.files());
     }
     assert!(reported, "no run reported the interrupted deploy it found");
+}
+
+/// Wait until a deploy holds the lock at `lock` (it writes `state=running` there).
+fn wait_for_lock(lock: &str, limit: Duration, who: &str) {
+    let t = Instant::now();
+    while !std::fs::read_to_string(lock)
+        .unwrap_or_default()
+        .contains("state=running")
+    {
+        assert!(t.elapsed() < limit, "{who} never took the lock");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// The sha256 of `path` as vpai renders it now (`vpai render --out`).

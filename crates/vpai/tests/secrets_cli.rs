@@ -636,3 +636,263 @@ fn a_vault_from_another_project_is_refused() {
     assert!(err.contains("vpai secrets show"), "{err}");
     assert!(!err.contains("sk-proj"), "{err}");
 }
+
+/// `vpai` with no key in its environment and no controlling terminal (its own session),
+/// so that a vault only opens if `vpai unlock` holds it, and never waits on a prompt.
+fn keyless(stack: &Stack, args: &[&str]) -> (Option<i32>, String, String) {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = vpai_process(stack, args);
+    cmd.env_remove("VPAI_VAULT_PASSWORD_FILE")
+        .stdin(std::process::Stdio::null());
+    // SAFETY: setsid is async-signal-safe; it detaches the child from our terminal.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Removes what `vpai unlock` held for the stack's vault, however the test ends
+/// (declare it after the stack: it must drop first, while the directory exists).
+struct LockOnDrop(PathBuf);
+
+impl Drop for LockOnDrop {
+    fn drop(&mut self) {
+        let _ = vpai_vault::keyring::forget(&self.0);
+    }
+}
+
+/// A stack with one secret set, and its vault locked again at the end.
+fn stack_with_a_vault(value: &str) -> (Stack, LockOnDrop) {
+    let stack = Stack::new();
+    let (code, _, err) = stack.run(&["secrets", "set", "openai_api_key"], &format!("{value}\n"));
+    assert_eq!(code, 0, "{err}");
+    let guard = LockOnDrop(stack.path().join("secrets.vault"));
+    (stack, guard)
+}
+
+#[test]
+fn unlock_keeps_the_vault_open_until_lock() {
+    let value = "sk-proj-unlock-test-0001";
+    let (stack, _guard) = stack_with_a_vault(value);
+    // Locked: no key, no terminal, a clear error.
+    let (code, _, err) = keyless(&stack, &["secrets", "list"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("VPAI_VAULT_PASSWORD_FILE"), "{err}");
+
+    // The passphrase from VPAI_VAULT_PASSWORD this time (the file is not set).
+    let out = stack
+        .vpai(&["unlock", "--for", "10m"])
+        .env_remove("VPAI_VAULT_PASSWORD_FILE")
+        .env("VPAI_VAULT_PASSWORD", PASSPHRASE)
+        .output()
+        .unwrap();
+    let (out_text, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("unlocked") && err.contains("10 min"), "{err}");
+    assert!(err.contains("until ") && err.contains("vpai lock"), "{err}");
+    for text in [&out_text, &err] {
+        assert!(
+            !text.contains(PASSPHRASE) && !text.contains(value),
+            "{text}"
+        );
+    }
+    // Nothing but the vault and its lock next to stack.toml: nothing held on disk.
+    let mut names: Vec<String> = std::fs::read_dir(stack.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".state")
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            ".secrets.vault.lock",
+            "secrets.vault",
+            "stack.toml",
+            "vault-pass"
+        ]
+    );
+
+    // Open without any key: list, show, and a write that keeps it open.
+    let (code, out, err) = keyless(&stack, &["secrets", "list", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("openai_api_key") && !out.contains(value),
+        "{out}"
+    );
+    let (code, _, err) = keyless(&stack, &["secrets", "list"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("(unlocked until "), "{err}");
+    let (code, out, err) = keyless(&stack, &["secrets", "show", "openai_api_key", "--stdout"]);
+    assert_eq!((code, out.trim_end()), (Some(0), value), "{err}");
+    let mut set = vpai_process(&stack, &["secrets", "set", "anthropic_api_key"]);
+    set.env_remove("VPAI_VAULT_PASSWORD_FILE");
+    let (code, err) = run_with_input(set, b"sk-ant-unlock-test-0002\n".to_vec());
+    assert_eq!(code, Some(0), "{err}");
+    let (code, out, err) = keyless(
+        &stack,
+        &["secrets", "show", "anthropic_api_key", "--stdout"],
+    );
+    assert_eq!(
+        (code, out.trim_end()),
+        (Some(0), "sk-ant-unlock-test-0002"),
+        "{err}"
+    );
+    // The vault written while unlocked still opens with the passphrase.
+    let (code, _, err) = stack.run(&["secrets", "list"], "");
+    assert_eq!(code, 0, "{err}");
+
+    let (code, _, err) = stack.run(&["lock"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("locked"), "{err}");
+    let (code, _, err) = keyless(&stack, &["secrets", "list"]);
+    assert_eq!(code, Some(2), "locked again: {err}");
+    assert!(err.contains("no passphrase"), "{err}");
+    // Locking what is not unlocked is fine.
+    let (code, _, err) = stack.run(&["lock"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("was not unlocked"), "{err}");
+}
+
+#[test]
+fn unlock_for_two_seconds_expires_by_itself() {
+    let (stack, guard) = stack_with_a_vault("sk-proj-unlock-test-0003");
+    // Two seconds, not one: on a loaded 2-core machine (scrypt in the parallel tests) a
+    // whole vpai run right after the unlock may take more than one.
+    let (code, _, err) = stack.run(&["unlock", "--for", "2s"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("for 2 s"), "{err}");
+    let until = vpai_vault::keyring::held_until(&guard.0).expect("held right after unlock");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(until <= now + 2, "{until} vs {now}");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(vpai_vault::keyring::held_until(&guard.0).is_none());
+    let (code, _, err) = keyless(&stack, &["secrets", "list"]);
+    assert_eq!(code, Some(2), "the kernel dropped it: {err}");
+    assert!(err.contains("no passphrase"), "{err}");
+}
+
+#[test]
+fn unlock_refuses_a_wrong_passphrase_a_missing_vault_and_a_bad_duration() {
+    let (stack, _guard) = stack_with_a_vault("sk-proj-unlock-test-0004");
+    let out = stack
+        .vpai(&["unlock"])
+        .env_remove("VPAI_VAULT_PASSWORD_FILE")
+        .env("VPAI_VAULT_PASSWORD", "not the passphrase")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("wrong passphrase"), "{err}");
+    assert!(!err.contains("not the passphrase"), "{err}");
+    let (code, _, err) = keyless(&stack, &["secrets", "list"]);
+    assert_eq!(code, Some(2), "nothing was held: {err}");
+
+    let empty = Stack::new();
+    let (code, _, err) = empty.run(&["unlock"], "");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no vault at"), "{err}");
+
+    for bad in ["15", "8d", "soon"] {
+        let (code, _, err) = stack.run(&["unlock", "--for", bad], "");
+        assert_eq!(code, 2, "{bad}: {err}");
+        assert!(err.contains("--for"), "{bad}: {err}");
+    }
+}
+
+/// Run `command` (a shell line, `vpai` standing for the binary) on a pseudo-terminal
+/// (util-linux's `script`, in every Debian), typing the passphrase at vpai's prompt and
+/// `answer` (if any) at its question. Returns whether it succeeded, and the screen.
+fn on_a_terminal(stack: &Stack, command: &str, answer: Option<&str>) -> (bool, String) {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    use std::sync::{Arc, Mutex};
+    let vpai = assert_cmd::cargo::cargo_bin("vpai");
+    let line = command.replacen("vpai", &format!("'{}'", vpai.display()), 1);
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(stack.path())
+        .env("XDG_STATE_HOME", stack.path().join(".state"))
+        .env("NO_COLOR", "1")
+        .env_remove("VPAI_VAULT_PASSWORD_FILE")
+        .env_remove("VPAI_VAULT_PASSWORD")
+        .env_remove("VPAI_VAULT_IDENTITY_FILE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("`script` (util-linux) runs vpai on a pseudo-terminal");
+    let screen = Arc::new(Mutex::new(String::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = {
+        let screen = Arc::clone(&screen);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                screen
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let mut keyboard = child.stdin.take().unwrap();
+    let timeout = std::time::Duration::from_secs(60);
+    let shows = |text: &str| screen.lock().unwrap().contains(text);
+    wait_for("the passphrase prompt", timeout, || shows("Passphrase for"));
+    keyboard
+        .write_all(format!("{PASSPHRASE}\n").as_bytes())
+        .unwrap();
+    if let Some(answer) = answer {
+        wait_for("the question", timeout, || shows("[y/N]"));
+        keyboard
+            .write_all(format!("{answer}\n").as_bytes())
+            .unwrap();
+    }
+    wait_for("vpai to end", timeout, || {
+        child.try_wait().unwrap().is_some()
+    });
+    drop(keyboard);
+    reader.join().unwrap();
+    let ok = child.wait().unwrap().success();
+    let screen = screen.lock().unwrap().clone();
+    (ok, screen)
+}
+
+#[test]
+fn a_passphrase_typed_at_the_prompt_is_offered_to_stay_unlocked() {
+    let (stack, _guard) = stack_with_a_vault("sk-proj-unlock-test-0005");
+    // stdin is not the terminal: one hint line, no question, nothing held.
+    let (ok, screen) = on_a_terminal(&stack, "vpai secrets list </dev/null", None);
+    assert!(ok, "{screen}");
+    assert!(
+        screen.contains("hint: `vpai unlock` keeps the vault open"),
+        "{screen}"
+    );
+    assert!(!screen.contains("[y/N]"), "{screen}");
+    let (code, _, _) = keyless(&stack, &["secrets", "list"]);
+    assert_eq!(code, Some(2), "a hint holds nothing");
+    // On the terminal: asked, and held after a yes.
+    let (ok, screen) = on_a_terminal(&stack, "vpai secrets list", Some("y"));
+    assert!(ok, "{screen}");
+    assert!(screen.contains("unlocked until"), "{screen}");
+    let (code, _, err) = keyless(&stack, &["secrets", "list"]);
+    assert_eq!(code, Some(0), "held after the answer: {err}");
+}

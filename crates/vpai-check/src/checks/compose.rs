@@ -112,7 +112,14 @@ impl<'a> Service<'a> {
     /// taken as a build of the service it runs, honouring that service's contract.
     pub fn facts<'k>(&self, ctx: &'k Ctx) -> Option<&'k ImageFacts> {
         let (image, _) = self.image()?;
-        ctx.knowledge.by_image(image).or_else(|| {
+        // Several entries may run one image (an operator's services on a base image):
+        // the entry named like this service wins when it names that image.
+        let repo = normalize_repo(crate::knowledge::image_repository(image));
+        let own = ctx
+            .knowledge
+            .by_service(&self.name)
+            .filter(|f| f.repositories.contains(&repo));
+        own.or_else(|| ctx.knowledge.by_image(image)).or_else(|| {
             self.is_local_image()
                 .then(|| ctx.knowledge.by_service(&self.name))
                 .flatten()

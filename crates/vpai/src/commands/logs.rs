@@ -94,11 +94,12 @@ fn parse_tail(text: &str) -> Result<Tail, String> {
 /// Teach the printer the vault's values, so that what a service prints is masked. The
 /// vault is only read (nothing generated); a stack without secrets needs no key.
 pub fn mask_secrets(project: &Project, printer: &Printer) -> anyhow::Result<()> {
-    let store = vpai_vault::SecretStore::open_vault(
+    let mut store = vpai_vault::SecretStore::open_vault(
         &project.state_dir,
         &project.stack.project,
         &vpai_vault::PassphraseSource::Environment,
     )?;
+    crate::commands::unlock::offer(&mut store, printer);
     printer.add_secrets(store.values());
     Ok(())
 }

@@ -6,7 +6,8 @@ pub mod completions;
 pub mod doctor;
 mod down;
 pub mod exec;
-mod init;
+pub mod import;
+pub mod init;
 pub mod logs;
 pub mod man;
 mod plan;
@@ -18,6 +19,7 @@ mod rotate;
 mod secrets;
 mod status;
 mod target;
+pub mod unlock;
 mod up;
 pub mod update;
 pub mod verify;
@@ -41,12 +43,15 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<ExitCode> {
         Command::Doctor(args) => doctor::run(args, printer),
         Command::Secrets(command) => secrets::run(command, printer),
         Command::Rotate(args) => rotate::run(args, printer),
+        Command::Unlock(args) => unlock::run_unlock(args, printer),
+        Command::Lock(args) => unlock::run_lock(args, printer),
         Command::Logs(args) => logs::run(args, printer),
         Command::Exec(args) => exec::run(args, printer),
         Command::Restart(args) => restart::run(args, printer),
         Command::Update(args) => update::run(args, printer),
         Command::Backup(args) => backup::run_backup(args, printer),
         Command::Restore(args) => backup::run_restore(args, printer),
+        Command::Import(command) => import::run(command, printer),
         Command::Completions(args) => completions::run(args, printer),
         Command::Man(args) => man::run(args, printer),
     }

@@ -33,11 +33,12 @@ pub fn run(command: SecretsCommand, printer: &Printer) -> anyhow::Result<ExitCod
 /// Open the stack's vault (migrating the plaintext store once) and teach the printer
 /// every value. The vault must belong to this project.
 fn open_store(project: &Project, printer: &Printer) -> anyhow::Result<SecretStore> {
-    let store = SecretStore::open_vault(
+    let mut store = SecretStore::open_vault(
         &project.state_dir,
         &project.stack.project,
         &PassphraseSource::Environment,
     )?;
+    crate::commands::unlock::offer(&mut store, printer);
     printer.add_secrets(store.values());
     Ok(store)
 }
@@ -188,7 +189,11 @@ fn list(args: SecretsListArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             ));
         }
     }
-    printer.info(&format!("vault: `{}`", store.path().display()));
+    printer.info(&format!(
+        "vault: `{}`{}",
+        store.path().display(),
+        crate::commands::unlock::held_note(&store)
+    ));
     Ok(ExitCode::SUCCESS)
 }
 
