@@ -612,16 +612,14 @@ fn ansible(args: ImportAnsibleArgs, printer: &Printer) -> anyhow::Result<ExitCod
     let mut var_files: Vec<VarFile> = Vec::new();
     for g in &chain {
         let files = reader.var_files(&layout.inventory.join("group_vars").join(g))?;
-        for f in &files {
-            load_var_file(
-                f,
-                &mut defs,
-                &mut report,
-                &mut reader,
-                &mut cached_pw,
-                password_file.as_deref(),
-            )?;
-        }
+        load_var_files(
+            &files,
+            &mut defs,
+            &mut report,
+            &mut reader,
+            &mut cached_pw,
+            password_file.as_deref(),
+        )?;
         var_files.extend(files);
     }
     let mut host_defs: Vec<(String, BTreeMap<String, VarDef>)> = Vec::new();
@@ -632,16 +630,14 @@ fn ansible(args: ImportAnsibleArgs, printer: &Printer) -> anyhow::Result<ExitCod
         }
         if inventory::is_var_name(host.replace(['-', '.'], "_").as_str()) {
             let files = reader.var_files(&layout.inventory.join("host_vars").join(host))?;
-            for f in &files {
-                load_var_file(
-                    f,
-                    &mut own,
-                    &mut report,
-                    &mut reader,
-                    &mut cached_pw,
-                    password_file.as_deref(),
-                )?;
-            }
+            load_var_files(
+                &files,
+                &mut own,
+                &mut report,
+                &mut reader,
+                &mut cached_pw,
+                password_file.as_deref(),
+            )?;
             // The first host's files are the ones whose secrets are imported.
             if i == 0 {
                 var_files.extend(files);
@@ -921,6 +917,21 @@ fn password(
 }
 
 /// Read one file of variables into `defs` (a whole-file vault decrypted first).
+/// [`load_var_file`] for each of `files`, in order (a later file wins, as in Ansible).
+fn load_var_files(
+    files: &[VarFile],
+    defs: &mut BTreeMap<String, VarDef>,
+    report: &mut Report,
+    reader: &mut Reader,
+    cached_pw: &mut Option<Zeroizing<Vec<u8>>>,
+    password_file: Option<&Path>,
+) -> anyhow::Result<()> {
+    for f in files {
+        load_var_file(f, defs, report, reader, cached_pw, password_file)?;
+    }
+    Ok(())
+}
+
 fn load_var_file(
     f: &VarFile,
     defs: &mut BTreeMap<String, VarDef>,
