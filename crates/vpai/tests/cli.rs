@@ -12,7 +12,14 @@ fn vpai(dir: &Path) -> Command {
         .env("COLUMNS", "100")
         .env("VPAI_VAULT_PASSWORD", "cli-test-passphrase")
         .env_remove("VPAI_VAULT_PASSWORD_FILE")
-        .env_remove("VPAI_VAULT_IDENTITY_FILE");
+        .env_remove("VPAI_VAULT_IDENTITY_FILE")
+        // No engine: these tests must not depend on the containers this machine happens
+        // to run (the README's demo leaves the example's `demo` project up, and a plan
+        // against it says "recreate" instead of "create").
+        .env(
+            "DOCKER_HOST",
+            format!("unix://{}", dir.join("no-engine.sock").display()),
+        );
     cmd
 }
 
