@@ -3,12 +3,14 @@
 # bench/deploy need: Debian's OpenSSH server and client (the tests start their own sshd
 # on 127.0.0.1), flock (util-linux), iproute2 (ss, for preflight), GNU tar, and sudo
 # with two deploy users that are not root: `vpai-deploy` (passwordless sudo, as a
-# hardened host has) and `vpai-nopass` (sudo asks a password: vpai must refuse it).
+# hardened host has) and `vpai-nopass` (sudo asks a password: vpai must refuse it),
+# and nftables (crates/vpai/tests/e2e_harden.rs applies rule sets in its own network
+# namespaces, never in this machine's).
 # Idempotent; never starts the system sshd (the tests run their own). Needs root.
 set -euo pipefail
 
 need=()
-for pkg in openssh-server openssh-client util-linux iproute2 tar coreutils sudo; do
+for pkg in openssh-server openssh-client util-linux iproute2 tar coreutils sudo nftables; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

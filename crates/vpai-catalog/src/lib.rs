@@ -11,9 +11,18 @@
 //!
 //! Folders marked `deployable = false` hold only facts (UID, tools, tags, signatures)
 //! for `vpai check` and `vpai doctor`: profiles and rendering never see them.
+//!
+//! What `vpai import ansible` knows about a service (the playbook roles that deploy it,
+//! its variables in a VPAI-style inventory) is its folder's `[import.ansible]` section
+//! ([`import_map`]), read by the importer's generic code.
 
+pub mod import_map;
 mod schema;
 
+pub use import_map::{
+    AnsibleBudgetDef, AnsibleBudgetsDef, AnsibleDataDef, AnsibleDataKind, AnsibleImportDef,
+    AnsibleUnmappedDef, ImportDef,
+};
 pub use schema::*;
 pub use vpai_spec::ByteSize;
 
@@ -294,6 +303,24 @@ impl Catalog {
             .find(|s| image_repository(&s.image) == repo)
     }
 
+    /// The deployable services that an Ansible role deploys (`[import.ansible] roles`),
+    /// in the order of the largest profile (the stack's order), then by name.
+    pub fn ansible_role_services(&self, role: &str) -> Vec<&str> {
+        let order = profiles()
+            .iter()
+            .max_by_key(|(_, members)| members.len())
+            .map(|(_, members)| *members)
+            .unwrap_or_default();
+        let mut found: Vec<&str> = self
+            .services
+            .values()
+            .filter(|s| s.import.ansible.roles.iter().any(|r| r == role))
+            .map(|s| s.name.as_str())
+            .collect();
+        found.sort_by_key(|s| order.iter().position(|m| m == s).unwrap_or(usize::MAX));
+        found
+    }
+
     /// The members of a profile (`core`), from `profiles.toml`.
     pub fn profile(name: &str) -> Option<&'static [&'static str]> {
         profiles()
@@ -562,7 +589,23 @@ fn deployable_consistent(def: &ServiceDef) -> Result<(), String> {
             return Err(format!("probe `{}`: `attempts` is at least 1", p.name));
         }
     }
-    check_backups(def)
+    if let Some(web) = &def.web {
+        for p in &web.public_paths {
+            let body = p.strip_suffix('*').unwrap_or(p);
+            let ok = body.starts_with('/')
+                && !body.contains("//")
+                && body
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b));
+            if !ok {
+                return Err(format!(
+                    "`[web] public_paths` entry `{p}`: a path such as `/webhook/*` (`/`, letters, digits, `-_.`, a trailing `*`)"
+                ));
+            }
+        }
+    }
+    check_backups(def)?;
+    def.import.ansible.check(&def.data, def.web.is_some())
 }
 
 /// `[[backup]]`: a command or a volume to capture, a command or a volume to restore,

@@ -156,6 +156,10 @@ pub struct ServiceDef {
     /// Failures the log doctor recognises in this service's logs.
     #[serde(default)]
     pub doctor: Vec<SignatureDef>,
+    /// What `vpai import ansible` knows about this service: `[import.ansible]`
+    /// ([`crate::import_map`]).
+    #[serde(default)]
+    pub import: crate::ImportDef,
     /// The templates and files of the service folder, by path relative to it
     /// (`postgresql.conf.j2`); filled by the loader, never written in service.toml.
     #[serde(skip)]
@@ -717,6 +721,15 @@ pub struct WebDef {
     /// Upstream speaks WebSocket: Caddy must use an HTTP/1.1 transport.
     #[serde(default)]
     pub websocket: bool,
+    /// An admin UI (an editor, dashboards, keys): `[access] admin` decides who reaches
+    /// it, and `vpai check` warns when it faces the Internet.
+    #[serde(default)]
+    pub admin: bool,
+    /// Paths that stay public when the service is VPN-only (`/webhook/*`: the callers
+    /// of a webhook are on the Internet). Caddy path patterns: `/`, letters, digits,
+    /// `-_.` and a trailing `*`.
+    #[serde(default)]
+    pub public_paths: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -428,6 +428,13 @@ fn printed_catalog_text_cites_no_internal_document() {
                 .iter()
                 .flat_map(|d| [d.cause.as_str(), d.fix.as_str()]),
         );
+        let import = &s.import.ansible;
+        texts.extend(import.notes.iter().map(String::as_str));
+        for u in &import.unmapped {
+            texts.push(&u.reason);
+            texts.extend(u.warning.as_deref());
+        }
+        texts.extend(import.budgets.iter().map(|b| b.comment.as_str()));
         for t in texts {
             assert!(!cites(t), "{}: {t}", s.name);
         }
@@ -500,4 +507,146 @@ fn every_data_store_is_backed_up_with_a_drill() {
     for name in ["n8n", "grafana"] {
         assert!(!catalog.get(name).unwrap().backup.is_empty(), "{name}");
     }
+}
+
+/// `[import.ansible]`: every role names deployable services (VPAI's `monitoring` role
+/// the whole monitoring set, in the stack's order), every key a `[data]` key of its
+/// service, and no Ansible variable is claimed by two services (a service's default
+/// `<name>_subdomain` included).
+#[test]
+fn ansible_import_entries_name_known_services_and_claim_each_variable_once() {
+    let catalog = Catalog::embedded();
+    let mut claimed: BTreeMap<String, String> = BTreeMap::new();
+    let mut roles = std::collections::BTreeSet::new();
+    for s in catalog.services() {
+        let a = &s.import.ansible;
+        let mut vars = a.claimed_vars();
+        if s.web.is_some() && a.subdomain_vars.is_empty() {
+            vars.extend(a.subdomain_vars(&s.name));
+        }
+        for v in vars {
+            if let Some(other) = claimed.insert(v.clone(), s.name.clone()) {
+                panic!("`{v}` is claimed by both `{other}` and `{}`", s.name);
+            }
+        }
+        for d in &a.data {
+            assert!(s.data.contains_key(&d.key), "{}: {}", s.name, d.key);
+        }
+        if let Some(b) = &a.budgets {
+            assert!(s.data.contains_key(&b.key), "{}: {}", s.name, b.key);
+        }
+        roles.extend(a.roles.iter().cloned());
+    }
+    for role in &roles {
+        let services = catalog.ansible_role_services(role);
+        assert!(!services.is_empty(), "{role}");
+        for s in services {
+            assert!(catalog.get(s).is_some(), "{role}: {s} is not deployable");
+        }
+    }
+    // Every service of the seeds' stack is deployed by a role of VPAI's playbook.
+    for s in Catalog::profile("full").unwrap() {
+        assert!(
+            !catalog.get(s).unwrap().import.ansible.roles.is_empty(),
+            "{s}: no role"
+        );
+    }
+    assert_eq!(
+        catalog.ansible_role_services("monitoring"),
+        ["victoriametrics", "loki", "alloy", "cadvisor", "grafana"]
+    );
+    assert_eq!(catalog.ansible_role_services("n8n"), ["n8n"]);
+    assert!(catalog.ansible_role_services("dashboard").is_empty());
+    // The one service whose subdomain has another variable: VPAI's `admin_subdomain`.
+    assert_eq!(
+        catalog
+            .get("openclaw")
+            .unwrap()
+            .import
+            .ansible
+            .subdomain_vars("openclaw"),
+        ["openclaw_subdomain", "admin_subdomain"]
+    );
+    assert_eq!(
+        catalog
+            .get("n8n")
+            .unwrap()
+            .import
+            .ansible
+            .subdomain_vars("n8n"),
+        ["n8n_subdomain"]
+    );
+}
+
+/// A typo or a key the service does not have in `[import.ansible]` is refused where it
+/// is written or with what is wrong.
+#[test]
+fn a_wrong_ansible_import_section_is_refused() {
+    let head = format!("{X_HEAD}[healthcheck]\ntest = [\"CMD\", \"true\"]\n");
+    let with_data = format!("{head}[data]\nemail = \"\"\n");
+    for (tail, want) in [
+        ("[import.ansible]\nrole = [\"x\"]\n", "unknown field `role`"),
+        (
+            "[[import.ansible.data]]\nvar = \"x_email\"\nkey = \"email\"\nkind = \"mail\"\n",
+            "unknown variant `mail`",
+        ),
+        ("[import.nope]\n", "unknown field `nope`"),
+    ] {
+        let text = format!("{with_data}{tail}");
+        let err = parse_entry("catalog/x/service.toml", &text)
+            .unwrap_err()
+            .to_string();
+        let line = text.lines().count() - tail.lines().count() + 1;
+        assert!(
+            err.contains(want) && err.starts_with("catalog/x/service.toml:"),
+            "{tail}\n=> {err}"
+        );
+        assert!(
+            err.split(':').nth(1).and_then(|l| l.parse::<usize>().ok()) >= Some(line),
+            "{tail}\n=> {err}"
+        );
+    }
+    for (tail, want) in [
+        (
+            "[[import.ansible.data]]\nvar = \"x_owner\"\nkey = \"owner\"\nkind = \"email\"\n",
+            "`owner`, which the service's `[data]` does not have",
+        ),
+        (
+            "[import.ansible]\nsubdomain_vars = [\"x_host\"]\n",
+            "a service with `[web]`",
+        ),
+        (
+            "[import.ansible]\nunmapped = [{ vars = [\"x_a\"], reason = \"r\" }]\n[[import.ansible.data]]\nvar = \"x_a\"\nkey = \"email\"\nkind = \"email\"\n",
+            "names the variable `x_a` twice",
+        ),
+        (
+            "[import.ansible]\nunmapped = [{ vars = [\"x-a\"], reason = \"r\" }]\n",
+            "`x-a` is not an Ansible variable name",
+        ),
+        (
+            "[import.ansible]\nroles = [\"x\", \"x\"]\n",
+            "names the role `x` twice",
+        ),
+        (
+            "[import.ansible.budgets]\nkey = \"email\"\ncomment = \"c\"\nfrom = []\n",
+            "budgets] from` is empty",
+        ),
+    ] {
+        let text = format!("{with_data}{tail}");
+        let err = parse_entry("catalog/x/service.toml", &text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("catalog/x/service.toml") && err.contains(want),
+            "{tail}\n=> {err}"
+        );
+    }
+    let ok = format!(
+        "{with_data}[import.ansible]\nroles = [\"x\"]\nnotes = [\"n\"]\n[[import.ansible.data]]\nvar = \"x_email\"\nkey = \"email\"\nkind = \"email\"\n"
+    );
+    let Entry::Deployable(def) = parse_entry("x", &ok).unwrap() else {
+        panic!("not deployable")
+    };
+    assert_eq!(def.import.ansible.data[0].kind, AnsibleDataKind::Email);
+    assert_eq!(def.import.ansible.claimed_vars(), ["x_email"]);
 }

@@ -174,7 +174,7 @@ rules! {
         summary: "VPN ACL does not allow the Docker frontend network"
         seed: "seed 001 §6.2"
         explanation: "HTTP/3 (QUIC over UDP) connections are DNATed by Docker and reach Caddy from the frontend bridge gateway (for example 172.20.1.1), not from the VPN address: a `client_ip` allow-list with only the VPN range blocks VPN users whose browser picked HTTP/3."
-        fix: "add the Docker frontend CIDR (for example `172.20.1.0/24`) next to the VPN range in the matcher";
+        fix: "add the Docker frontend CIDR (for example `172.20.1.0/24`) next to the VPN range in the matcher, knowing that any connection Docker proxies then passes the ACL; or turn HTTP/3 off (`servers { protocols h1 h2 }` in the global options), as vpai does for VPN-only sites";
     CADDY_TRUSTED_PROXIES = "VP309" "caddy-client-ip-without-trusted-proxies" Warning false
         summary: "`client_ip` matcher without `trusted_proxies`"
         seed: "seeds README (later facts), seed 001 §6.2"

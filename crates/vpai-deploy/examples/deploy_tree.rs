@@ -116,6 +116,7 @@ fn main() {
         hosts: Vec::new(),
         host_facts: Default::default(),
         project_files: Default::default(),
+        access: Default::default(),
         backup: vpai_model::BackupSettings::defaults("selfhost"),
     };
 

@@ -10,7 +10,9 @@
 //! ([`release`]), and a per-host lock ([`lock`]) keeps two deploys apart.
 
 pub mod backup;
+pub mod confirm;
 mod docker;
+pub mod harden;
 mod health;
 mod images;
 pub mod lock;

@@ -75,7 +75,12 @@ pub fn run(host: &dyn Host, stack: &Stack) -> Result<Report, HostError> {
         .reverse_proxy()
         .map(|s| s.container_name.clone())
         .unwrap_or_default();
-    let ports = [stack.http_port.to_string(), stack.https_port.to_string()];
+    // Only the ports a service publishes (a stack without the proxy binds none).
+    let ports: Vec<String> = stack
+        .published_tcp_ports()
+        .iter()
+        .map(u16::to_string)
+        .collect();
     let mut fqdns: Vec<String> = Vec::new();
     if stack.tls == "acme" {
         fqdns.push(stack.domain.clone());

@@ -83,101 +83,104 @@ umask 077
 # Finish even if the controller vanishes mid-way: every step below is atomic, and a
 # half-done install is completed by the next run anyway.
 trap '' HUP PIPE
-# Few processes (each fork costs milliseconds on a small VPS): work is batched per
-# mode, per owner, and all renames are done by one perl (perl-base is essential on
-# Debian and Ubuntu).
+# Few processes (each fork costs milliseconds on a small VPS): after the tar stream is
+# unpacked, one perl (perl-base is essential on Debian and Ubuntu) does the rest.
 root=$1 name=$2 keep=$3 previous=$4
 rel=$root/releases stage=$root/releases/.partial-$2 inc=$root/.vpai-incoming
 isroot=0; [ "$EUID" = 0 ] && isroot=1
-keep_attrs=mode; [ $isroot = 1 ] && keep_attrs=mode,ownership
 # Nothing below the root is followed if it is a symbolic link: a link planted in the
 # tree would turn a root chmod/chown, a secret file or an `rm -rf` onto its target.
 vpai_nofollow "$root" releases .vpai-incoming
 # Leftovers of an interrupted run (the deploy lock is ours: nobody else writes here).
-rm -rf "$rel"/.partial-* "$inc"
-mkdir -p "$rel" "$stage"; chmod 0700 "$rel"
+shopt -s nullglob
+left=("$rel"/.partial-*); [ -e "$inc" ] && left+=("$inc")
+[ ${#left[@]} -eq 0 ] || rm -rf -- "${left[@]}"
+shopt -u nullglob
+mkdir -p -m 0700 -- "$rel" "$stage"
 tar -x -m -f - -C "$stage" --no-same-owner --no-same-permissions
 checked=()
 while IFS=$'\t' read -r _ _ _ path; do checked+=("$path"); done <"$stage/.vpai-dirs"
 while IFS=$'\t' read -r _ _ _ _ _ _ path; do checked+=("$path"); done <"$stage/.vpai-files"
 while IFS= read -r path; do [ -z "$path" ] || checked+=("$path"); done <"$stage/.vpai-remove"
 vpai_nofollow "$root" "${checked[@]}"
-# Batch helper: run `$1 $2 -- paths...` for each key of an associative array of
-# newline-separated paths.
-apply_groups() {
-  local -n groups=$1; local cmd=$2 key list
-  for key in "${!groups[@]}"; do
-    mapfile -t list <<<"${groups[$key]%$'\n'}"
-    "$cmd" "$key" -- "${list[@]}"
-  done
-}
-# Directories of the live tree that are missing or have the wrong mode/owner.
-declare -A dmode=() downer=()
-newdirs=()
-while IFS=$'\t' read -r mode uid gid path; do
-  d=$root/$path
-  newdirs+=("$d"); dmode[$mode]+="$d"$'\n'; downer[$uid:$gid]+="$d"$'\n'
-done <"$stage/.vpai-dirs"
-if [ ${#newdirs[@]} -gt 0 ]; then
-  mkdir -p -- "${newdirs[@]}"
-  apply_groups dmode chmod
-  if [ $isroot = 1 ]; then apply_groups downer chown; fi
-fi
 # The full file set of the release: uploaded files are in the stage, the others are
-# copied from the live tree; then mode and owner.
-declare -A bymode=() byowner=()
-copy=() all=() install=() sums=""
+# copied from the live tree and checked against the plan (a file changed on the host
+# meanwhile must not slip into the release).
+copy=() all=0 sums="" copied=""
 while IFS=$'\t' read -r mode uid gid sha up inst path; do
-  all+=("$path")
-  [ "$up" = 0 ] && copy+=("$path")
-  [ "$inst" = 1 ] && install+=("$path")
-  bymode[$mode]+="$path"$'\n'
-  byowner[$uid:$gid]+="$path"$'\n'
+  all=$((all + 1))
   sums+="$sha  $path"$'\n'
+  [ "$up" = 0 ] && { copy+=("$path"); copied+="$sha  $path"$'\n'; }
 done <"$stage/.vpai-files"
-if [ ${#copy[@]} -gt 0 ]; then (cd "$root" && cp --parents -- "${copy[@]}" "$stage/"); fi
 cd "$stage"
-apply_groups bymode chmod
-if [ $isroot = 1 ]; then apply_groups byowner chown; fi
 printf '%s' "$sums" >.vpai-sums
-if ! sha256sum --quiet --strict -c .vpai-sums >&2; then
-  echo "vpai: the assembled release does not match the plan (a file changed on the host meanwhile?)" >&2
-  exit 3
-fi
 printf '%s\n' "$previous" >.vpai-previous
-sync -- "${all[@]}" .vpai-sums .vpai-files .vpai-previous
-cd /
-mv -T -- "$stage" "$rel/$name"
-sync -- "$rel"
-# Install into the live tree: copies staged in the same tree (same filesystem),
-# fsynced, then renamed over the old files, manifest last.
-if [ ${#install[@]} -gt 0 ]; then
-  ordered=(); parents=("$root"); last=""
-  declare -A seen=()
-  for p in "${install[@]}"; do
-    if [ "$p" = vpai-manifest.json ]; then last=$p; else ordered+=("$p"); fi
-    case $p in */*) d=$root/${p%/*};; *) d=$root;; esac
-    [ -n "${seen[$d]:-}" ] || { seen[$d]=1; parents+=("$d"); }
-  done
-  [ -n "$last" ] && ordered+=("$last")
-  mkdir -p -- "$inc" "${parents[@]}"
-  (cd "$rel/$name" && cp --preserve="$keep_attrs" --parents -- "${install[@]}" "$inc/")
-  (cd "$inc" && sync -- "${install[@]}")
-  if command -v perl >/dev/null; then
-    perl -e 'my ($from, $to) = splice(@ARGV, 0, 2);
-      for (@ARGV) { rename("$from/$_", "$to/$_") or die "vpai: rename $_: $!\n" }' \
-      "$inc" "$root" "${ordered[@]}"
-  else
-    for p in "${ordered[@]}"; do mv -f -- "$inc/$p" "$root/$p"; done
+if [ ${#copy[@]} -gt 0 ]; then
+  (cd "$root" && cp --parents -- "${copy[@]}" "$stage/")
+  if ! printf '%s' "$copied" | sha256sum --quiet --strict -c - >&2; then
+    echo "vpai: the assembled release does not match the plan (a file changed on the host meanwhile?)" >&2
+    exit 3
   fi
-  sync -- "${parents[@]}"
-  rm -rf "$inc"
 fi
-# Files the new release no longer has.
-remove=()
-while IFS= read -r p; do if [ -n "$p" ]; then remove+=("$root/$p"); fi; done <"$rel/$name/.vpai-remove"
-if [ ${#remove[@]} -gt 0 ]; then rm -f -- "${remove[@]}"; fi
-ln -sfn "$name" "$rel/.current-new" && mv -fT "$rel/.current-new" "$rel/current"
+cd /
+command -v perl >/dev/null || { echo "vpai: perl is missing on the host (perl-base, essential on Debian and Ubuntu)" >&2; exit 4; }
+# The rest in one process, each fork costing milliseconds on a small VPS: directories of
+# the live tree with their mode and owner; the release's modes and owners; the copies
+# that replace live files, made in the live tree's filesystem (`.vpai-incoming`); then
+# the commit, in order: every file durable, the release renamed into place and its
+# directory synced, the live files renamed over the old ones (manifest last) and their
+# directories synced, `current` moved, the files the release no longer has removed.
+installed=$(perl -e '
+use strict; use warnings; use IO::Handle; use Fcntl; use File::Path qw(make_path remove_tree);
+my ($root, $stage, $rel, $name, $inc, $isroot) = @ARGV;
+sub fail { die "vpai: $_[0]: $!\n" }
+sub rows { my $f = shift; open(my $fh, "<", $f) or fail("read $f"); my @r;
+  while (my $l = <$fh>) { chomp $l; push @r, [split /\t/, $l, -1] if $l ne "" } return @r }
+sub owned { my ($p, $mode, $uid, $gid) = @_; chmod(oct($mode), $p) or fail("chmod $p");
+  if ($isroot) { chown($uid, $gid, $p) or fail("chown $p") } }
+sub durable { my $p = shift; sysopen(my $fh, $p, O_RDONLY) or fail("open $p"); $fh->sync or fail("fsync $p") }
+sub dir_of { my $p = shift; return $p =~ m{^(.*)/[^/]*$} ? $1 : "." }
+for my $d (rows("$stage/.vpai-dirs")) {
+  my ($mode, $uid, $gid, $path) = @$d;
+  my $p = "$root/$path";
+  make_path($p) unless -d $p;
+  owned($p, $mode, $uid, $gid);
+}
+my (@sync, @moves, $manifest, %parents);
+for my $f (rows("$stage/.vpai-files")) {
+  my ($mode, $uid, $gid, $sha, $up, $inst, $path) = @$f;
+  owned("$stage/$path", $mode, $uid, $gid);
+  push @sync, "$stage/$path";
+  next unless $inst;
+  my $to = "$inc/$path";
+  make_path(dir_of($to));
+  open(my $in, "<:raw", "$stage/$path") or fail("read $path");
+  my $bytes = do { local $/; <$in> } // "";
+  sysopen(my $out, $to, O_WRONLY | O_CREAT | O_EXCL, 0600) or fail("create $to");
+  binmode $out;
+  print {$out} $bytes or fail("write $to");
+  close($out) or fail("write $to");
+  owned($to, $mode, $uid, $gid);
+  push @sync, $to;
+  if ($path eq "vpai-manifest.json") { $manifest = $path } else { push @moves, $path }
+  my $parent = $path =~ m{/} ? "$root/" . dir_of($path) : $root;
+  make_path($parent) unless -d $parent;
+  $parents{$parent} = 1;
+}
+push @moves, $manifest if defined $manifest;
+durable($_) for @sync, map { "$stage/$_" } qw(.vpai-sums .vpai-files .vpai-dirs .vpai-remove .vpai-previous);
+rename($stage, "$rel/$name") or fail("rename the release into place");
+chmod(0700, $rel) or fail("chmod $rel");
+durable($rel);
+for (@moves) { rename("$inc/$_", "$root/$_") or fail("rename $_") }
+durable($_) for sort keys %parents;
+remove_tree($inc) if -e $inc;
+unlink("$rel/.current-new");
+symlink($name, "$rel/.current-new") or fail("link current");
+rename("$rel/.current-new", "$rel/current") or fail("move current");
+for (map { $_->[0] } rows("$rel/$name/.vpai-remove")) { unlink("$root/$_") or $!{ENOENT} or fail("remove $_") }
+print scalar(@moves), "\n";
+' "$root" "$stage" "$rel" "$name" "$inc" "$isroot")
 # Keep the last $keep releases, and always the previous one (globs sort by name).
 olds=("$rel"/[0-9]*)
 n=${#olds[@]}
@@ -187,7 +190,7 @@ for ((i = 0; i < n - keep; i++)); do
   [ "$r" = "$previous" ] || [ "$r" = "$name" ] || prune+=("${olds[i]}")
 done
 if [ ${#prune[@]} -gt 0 ]; then rm -rf -- "${prune[@]}"; fi
-echo "installed ${#install[@]} release $name"
+echo "installed $installed release $name"
 "#
 );
 
@@ -269,7 +272,7 @@ fn check_path(host: &dyn Host, path: &str) -> Result<(), HostError> {
 /// atomically (manifest last), the files of the current release `$3` that the target
 /// does not have are removed, and `current` moves. Nothing is uploaded. With `$4` = 1
 /// the release left is marked failed (a later plain rollback skips it).
-const RESTORE: &str = concat!(
+pub(crate) const RESTORE: &str = concat!(
     vpai_host::nofollow_sh!(),
     r#"set -euo pipefail
 umask 077
@@ -556,6 +559,7 @@ mod tests {
             hosts: vec![],
             host_facts: Default::default(),
             project_files: Default::default(),
+            access: Default::default(),
             backup: vpai_model::BackupSettings::defaults("releasetest"),
         }
     }

@@ -6,8 +6,10 @@
 // SpecError keeps the source text for rustc-style output (see vpai-spec).
 #![allow(clippy::result_large_err)]
 
+pub mod access;
 pub mod backup;
 mod hosts;
+pub use access::AccessSettings;
 pub use backup::BackupSettings;
 pub use hosts::HostDef;
 
@@ -57,6 +59,8 @@ pub struct Service {
     pub database: bool,
     /// Operator's extra environment.
     pub extra_env: std::collections::BTreeMap<String, String>,
+    /// Caddy lets only the VPN's clients reach it (but its catalog's public paths).
+    pub vpn_only: bool,
 }
 
 impl Service {
@@ -94,6 +98,8 @@ pub struct Stack {
     pub project_files: std::collections::BTreeMap<String, String>,
     /// `[backup]`: where and when `vpai backup` stores the data.
     pub backup: BackupSettings,
+    /// `[access]`: the VPN's range, the proxies Caddy trusts.
+    pub access: AccessSettings,
 }
 
 /// Facts of the target host the rendered files depend on.
@@ -153,6 +159,28 @@ impl Stack {
     /// The reverse proxy (the catalog's `reverse_proxy = true`), when the stack has one.
     pub fn reverse_proxy(&self) -> Option<&Service> {
         self.services.iter().find(|s| s.def.reverse_proxy)
+    }
+
+    /// The host port a catalog `[[publish]]` entry binds (its `host_port_setting`).
+    pub fn host_port(&self, p: &vpai_catalog::PublishDef) -> u16 {
+        match p.host_port_setting.as_str() {
+            "http_port" => self.http_port,
+            _ => self.https_port,
+        }
+    }
+
+    /// The TCP ports the stack's services publish on the host, once each.
+    pub fn published_tcp_ports(&self) -> Vec<u16> {
+        let mut ports: Vec<u16> = self
+            .services
+            .iter()
+            .flat_map(|s| &s.def.publish)
+            .filter(|p| p.protocol != "udp")
+            .map(|p| self.host_port(p))
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        ports
     }
 
     /// The service that creates the others' databases and roles (the catalog's
@@ -250,6 +278,7 @@ pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result
         .collect();
 
     let scheme = "https";
+    let access = access::build(file)?;
     let mut services = Vec::new();
     // Who answers on which name: two services on one subdomain would be two Caddy
     // sites with the same address. (fqdn, service, span of an explicit `subdomain`)
@@ -380,7 +409,9 @@ pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result
             (Some(_), Some(v)) => v,
             (Some(_), None) => true,
         };
+        let vpn_only = access::vpn_only(file, &access, name, &def, &svc_spec)?;
         services.push(Service {
+            vpn_only,
             name: name.clone(),
             container_name: format!("{project}_{name}"),
             image,
@@ -459,6 +490,7 @@ pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result
     let backup = backup::build(file, &project)?;
     Ok(Stack {
         backup,
+        access,
         hosts,
         host_facts: Default::default(),
         project_files: Default::default(),

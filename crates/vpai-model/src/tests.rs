@@ -241,3 +241,57 @@ fn backup_settings_are_checked_where_they_are_written() {
     .unwrap_err();
     assert!(err.to_string().contains("keeps no snapshot"), "{err}");
 }
+
+#[test]
+fn access_admin_default_and_per_service_choice() {
+    let base = "[project]\nname='x'\ndomain='a.b'\nprofile='core'\n";
+    // Nothing said: every site public, the tailnet range ready for later.
+    let s = build_text(base).unwrap();
+    assert!(s.services.iter().all(|s| !s.vpn_only));
+    assert_eq!(s.access.vpn, [access::DEFAULT_VPN]);
+    assert!(s.access.trusted_proxies.is_empty());
+    // `admin = "vpn"` covers the admin UIs the catalog marks, one service opts out.
+    let s = build_text(&format!(
+        "{base}[access]\nadmin='vpn'\nvpn=['10.8.0.0/24']\ntrusted_proxies=['10.8.0.1']\n[services.litellm]\naccess='public'\n"
+    ))
+    .unwrap();
+    let vpn: Vec<_> = s
+        .services
+        .iter()
+        .filter(|s| s.vpn_only)
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(vpn, ["qdrant", "n8n"]);
+    assert_eq!(s.access.vpn, ["10.8.0.0/24"]);
+    assert_eq!(s.access.trusted_proxies, ["10.8.0.1"]);
+}
+
+#[test]
+fn access_refuses_what_caddy_could_not_apply() {
+    let base = "[project]\nname='x'\ndomain='a.b'\nprofile='core'\n";
+    for (extra, want) in [
+        (
+            "[access]\nvpn=['100.64.0.0/10 remote_ip 0.0.0.0/0']\n",
+            "is not an address range",
+        ),
+        (
+            "[access]\nvpn=['100.64.0.0/33']\n",
+            "is not an address range",
+        ),
+        ("[access]\nvpn=['0.0.0.0/0']\n", "is every address"),
+        (
+            "[access]\ntrusted_proxies=['x\\ny']\n",
+            "is not an address range",
+        ),
+        ("[services.redis]\naccess='vpn'\n", "has no web site"),
+        (
+            "[access]\nvpn=[]\n[services.n8n]\naccess='vpn'\n",
+            "lists no range",
+        ),
+        ("[services.n8n]\naccess='private'\n", "unknown variant"),
+    ] {
+        let err = build_text(&format!("{base}{extra}")).unwrap_err();
+        let text = format!("{:?}", miette::Report::new(err));
+        assert!(text.contains(want), "{extra}: {text}");
+    }
+}

@@ -312,10 +312,7 @@ fn compose_service(stack: &Stack, svc: &Service, input_hash: Option<&String>) ->
         .publish
         .iter()
         .map(|p| {
-            let host = match p.host_port_setting.as_str() {
-                "http_port" => stack.http_port,
-                _ => stack.https_port,
-            };
+            let host = stack.host_port(p);
             let proto = if p.protocol == "udp" { "/udp" } else { "" };
             format!("{host}:{}{proto}", p.container)
         })

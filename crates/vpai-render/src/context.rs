@@ -85,6 +85,8 @@ struct StackCtx<'a> {
     root: String,
     http_port: u16,
     https_port: u16,
+    /// `[access]`: the VPN's client ranges and the proxies Caddy trusts.
+    access: &'a vpai_model::AccessSettings,
 }
 
 #[derive(Serialize, Clone)]
@@ -123,6 +125,9 @@ struct WebCtx {
     fqdn: String,
     port: u16,
     websocket: bool,
+    /// Only the VPN's clients reach it, but `public_paths`.
+    vpn_only: bool,
+    public_paths: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -141,6 +146,8 @@ fn web_ctx(s: &Service) -> Option<WebCtx> {
         fqdn: s.fqdn.clone()?,
         port: web.port,
         websocket: web.websocket,
+        vpn_only: s.vpn_only,
+        public_paths: web.public_paths.clone(),
     })
 }
 
@@ -177,6 +184,7 @@ pub fn base_context(stack: &Stack, secrets: &Arc<SecretsView>) -> BTreeMap<Strin
             root: stack.root.display().to_string(),
             http_port: stack.http_port,
             https_port: stack.https_port,
+            access: &stack.access,
         }),
     );
     let services: BTreeMap<String, ServiceCtx> = stack

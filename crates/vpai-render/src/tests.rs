@@ -684,3 +684,59 @@ fn backup_files_are_root_only_and_keep_secrets_out_of_argv() {
     let err = render(&stack, &store, &TemplateSource::embedded()).unwrap_err();
     assert!(err.to_string().contains("process list"), "{err}");
 }
+
+/// `[access]`: a VPN-only admin UI gets an allow-list of the VPN's range with its
+/// catalog's public paths left out, a 403 page, and HTTP/3 off; a public site gets
+/// none of it, and nothing trusts a forwarded header unless a relay is declared.
+#[test]
+fn vpn_only_sites_get_an_allow_list_and_keep_their_public_paths() {
+    let text = "[project]\nname='acc'\ndomain='example.org'\nprofile='core'\n\
+                [access]\nadmin='vpn'\nvpn=['100.64.0.0/10', 'fd7a:115c:a1e0::/48']\n\
+                [services.litellm]\naccess='public'\n";
+    let file = StackFile::parse(std::path::Path::new("stack.toml"), text.into()).unwrap();
+    let stack = build(&file, &Catalog::embedded(), &BuildOptions::default()).unwrap();
+    let mut store = SecretStore::in_memory();
+    ensure_secrets(&stack, &mut store);
+    let r = render(&stack, &store, &TemplateSource::embedded()).unwrap();
+    let caddy = r.get("configs/caddy/Caddyfile").unwrap().text();
+    let site = |fqdn: &str| {
+        let start = caddy.find(&format!("\n{fqdn} {{")).unwrap();
+        let end = caddy[start + 1..].find("\n}\n").unwrap() + start + 1;
+        caddy[start..end].to_string()
+    };
+    let n8n = site("n8n.example.org");
+    assert!(
+        n8n.contains("not remote_ip 100.64.0.0/10 fd7a:115c:a1e0::/48"),
+        "{n8n}"
+    );
+    assert!(n8n.contains("not path /webhook/* /webhook-test/*"), "{n8n}");
+    assert!(n8n.contains("error @outside_vpn"), "{n8n}");
+    assert!(n8n.contains("handle_errors 403"), "{n8n}");
+    let qdrant = site("qd.example.org");
+    assert!(qdrant.contains("not remote_ip 100.64.0.0/10"), "{qdrant}");
+    assert!(!qdrant.contains("not path"), "{qdrant}");
+    assert!(!site("llm.example.org").contains("outside_vpn"));
+    assert!(caddy.contains("protocols h1 h2"), "{caddy}");
+    assert!(!caddy.contains("trusted_proxies"), "{caddy}");
+    // What vpai renders passes its own check.
+    let files: Vec<vpai_check::SourceFile> = r
+        .artifacts
+        .iter()
+        .map(|a| vpai_check::SourceFile::new(a.path.clone(), a.bytes.clone()))
+        .collect();
+    let report = vpai_check::check_files(&files, &Default::default());
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+
+    // With a relay declared, its forwarded header is believed: `client_ip`.
+    let text = format!("{text}[services.n8n]\naccess='vpn'\n")
+        .replace("[access]\n", "[access]\ntrusted_proxies=['100.64.0.7']\n");
+    let file = StackFile::parse(std::path::Path::new("stack.toml"), text).unwrap();
+    let stack = build(&file, &Catalog::embedded(), &BuildOptions::default()).unwrap();
+    let r = render(&stack, &store, &TemplateSource::embedded()).unwrap();
+    let caddy = r.get("configs/caddy/Caddyfile").unwrap().text();
+    assert!(
+        caddy.contains("trusted_proxies static 100.64.0.7"),
+        "{caddy}"
+    );
+    assert!(caddy.contains("not client_ip 100.64.0.0/10"), "{caddy}");
+}

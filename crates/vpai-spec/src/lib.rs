@@ -8,12 +8,14 @@
 
 mod diagnostic;
 mod example;
+pub mod hardening;
 mod schema;
 mod ssh;
 pub mod values;
 
 pub use diagnostic::SpecError;
 pub use example::{EXAMPLE, EXAMPLE_LOCAL_IMAGES};
+pub use hardening::HardeningSpec;
 pub use schema::*;
 pub use ssh::{SSH_OPTIONS, check_ssh_option};
 pub use values::{ByteSize, parse_memory, parse_subnet16};

@@ -26,6 +26,41 @@ pub struct StackSpec {
     /// What `vpai check` leaves out for this stack (before `up`, `render`, `check -f`).
     #[serde(default)]
     pub check: CheckSpec,
+    /// `[hardening]`: what `vpai harden` does to a host's SSH and firewall.
+    #[serde(default)]
+    pub hardening: Option<crate::hardening::HardeningSpec>,
+    /// Who may reach the web services through Caddy (the VPN's range, admin UIs).
+    #[serde(default)]
+    pub access: Option<AccessSpec>,
+}
+
+/// Who may reach a web service through Caddy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    /// Anyone on the Internet.
+    Public,
+    /// Clients with an address of `[access] vpn` only (the catalog's public paths,
+    /// such as n8n's webhooks, stay public).
+    Vpn,
+}
+
+/// `[access]`: the VPN's client addresses and the default for admin UIs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessSpec {
+    /// Address ranges of the VPN's clients (a tailnet: `100.64.0.0/10`).
+    #[serde(default)]
+    pub vpn: Option<Vec<Spanned<String>>>,
+    /// Who reaches the admin UIs (services whose catalog entry says `admin`) when a
+    /// service does not say: `public` (default) or `vpn`.
+    #[serde(default)]
+    pub admin: Option<Spanned<Access>>,
+    /// Proxies in front of Caddy whose `X-Forwarded-For` is believed (a webhook relay
+    /// on the VPN server). None by default: Caddy is the edge, and a trusted header
+    /// could be forged to pass the VPN check.
+    #[serde(default)]
+    pub trusted_proxies: Vec<Spanned<String>>,
 }
 
 /// `[check]`: rules this project accepts knowingly, like `--allow` on every command.
@@ -199,6 +234,10 @@ pub struct ServiceSpec {
     /// Use (or not) the optional database the catalog declares.
     #[serde(default)]
     pub database: Option<bool>,
+    /// Who may reach it through Caddy: `public` or `vpn` (default: `[access] admin`
+    /// for admin UIs, else `public`).
+    #[serde(default)]
+    pub access: Option<Spanned<Access>>,
     /// Extra non-secret environment entries.
     #[serde(default)]
     pub env: BTreeMap<Spanned<String>, Spanned<String>>,
@@ -345,6 +384,9 @@ impl StackSpec {
         }
         for image in self.images.values() {
             check(image, check_image)?;
+        }
+        if let Some(h) = &self.hardening {
+            h.validate()?;
         }
         Ok(())
     }

@@ -501,3 +501,31 @@ fn toml_str_escapes_every_value() {
         assert_eq!(parsed.len(), 1);
     }
 }
+
+#[test]
+fn hardening_defaults_and_errors_at_their_value() {
+    let base = "[project]\nname = \"x\"\ndomain = \"a.b\"\n";
+    let f = parse(&format!("{base}[hardening]\n")).unwrap();
+    let h = f.spec.hardening.unwrap();
+    assert_eq!(h.deploy_user.get_ref(), "vpai");
+    assert_eq!(h.revert_delay(), std::time::Duration::from_secs(300));
+    assert!(h.firewall && h.allow_ports.is_empty() && h.deploy_key.is_none());
+    let err = parse(&format!(
+        "{base}[hardening]\ndeploy_user = \"x\\nAllowUsers *\"\n"
+    ))
+    .unwrap_err();
+    assert_eq!(err.location(), Some("stack.toml:5:15"));
+    let err = parse(&format!("{base}[hardening]\nrevert_after = \"2d\"\n")).unwrap_err();
+    assert_eq!(err.location(), Some("stack.toml:5:16"));
+    let err = parse(&format!("{base}[hardening]\nrevert_after = \"1s\"\n")).unwrap_err();
+    assert!(err.to_string().contains("out of range"), "{err}");
+    let err = parse(&format!("{base}[hardening]\nallow_ports = [8080, 0]\n")).unwrap_err();
+    assert_eq!(err.location(), Some("stack.toml:5:22"));
+    let err = parse(&format!("{base}[hardening]\nallow_ports = [70000]\n")).unwrap_err();
+    assert_eq!(err.location(), Some("stack.toml:5:16"));
+    let err = parse(&format!("{base}[hardening]\nfirewal = true\n")).unwrap_err();
+    let SpecError::Invalid { help, .. } = &err else {
+        panic!()
+    };
+    assert_eq!(help.as_deref(), Some("did you mean `firewall`?"));
+}

@@ -5,6 +5,7 @@
 //! writes anything.
 
 use std::fmt;
+use std::time::Duration;
 
 /// Why a value is refused: what is wrong with it, and how to write it instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -714,6 +715,75 @@ pub fn check_subnet(text: &str) -> Result<(u8, u8), Refusal> {
         )),
         None => Ok((a, b)),
     }
+}
+
+/// An address range (`100.64.0.0/10`, `fd7a:115c:a1e0::/48`) or one address: what Caddy's
+/// `client_ip` matcher and `trusted_proxies` take. Parsed, so that no other text
+/// reaches the Caddyfile.
+pub fn check_cidr(text: &str) -> Result<(), Refusal> {
+    let (addr, len) = match text.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (text, None),
+    };
+    let bad = || {
+        Refusal::new(
+            format!("`{}` is not an address range", shown(text)),
+            "write it like `100.64.0.0/10` (a tailnet), `10.8.0.0/24` or one address",
+        )
+    };
+    let ip: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+    if let Some(len) = len {
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        if len.is_empty() || !len.chars().all(|c| c.is_ascii_digit()) || len.len() > 3 {
+            return Err(bad());
+        }
+        let n: u32 = len.parse().map_err(|_| bad())?;
+        if n > max {
+            return Err(bad());
+        }
+        if n == 0 {
+            return Err(Refusal::new(
+                format!("`{}` is every address", shown(text)),
+                "name the VPN's own range (a tailnet gives `100.64.0.0/10`)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A duration as operators write it: `30s`, `5m`, `1h`, `1d`, `1m30s` (never zero).
+pub fn parse_duration(text: &str) -> Result<Duration, Refusal> {
+    let refuse = || Refusal {
+        message: format!("`{}` is not a duration", text.escape_debug()),
+        help: "a number with a unit: `30s`, `15m`, `8h`, `1d` (or `1h30m`)".into(),
+    };
+    let mut total = 0u64;
+    let mut digits = String::new();
+    let mut any = false;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(refuse()),
+        };
+        let n: u64 = digits.parse().map_err(|_| refuse())?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(refuse)?;
+        digits.clear();
+        any = true;
+    }
+    if !digits.is_empty() || !any || total == 0 {
+        return Err(refuse());
+    }
+    Ok(Duration::from_secs(total))
 }
 
 /// An environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.

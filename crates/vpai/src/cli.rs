@@ -89,6 +89,15 @@ pub enum Command {
     Up(UpArgs),
     /// Stop the apps (phase B); with --all, the infra (phase A) too. Data is kept.
     Down(DownArgs),
+    /// Cancel the switch of `up --confirm-within` / `vpn-only on`: the deploy stays.
+    #[command(after_help = crate::commands::confirm::CONFIRM_EXAMPLES)]
+    Confirm(crate::commands::confirm::ConfirmArgs),
+    /// Keep the admin UIs to the VPN (`on`), open them again (`off`), or show the state.
+    #[command(name = "vpn-only", after_help = crate::commands::confirm::VPN_EXAMPLES)]
+    VpnOnly(crate::commands::confirm::VpnOnlyArgs),
+    /// Harden SSH and the firewall, lockout-proof: deploy user, nftables, SSH port move.
+    #[command(after_help = crate::commands::harden::EXAMPLES)]
+    Harden(crate::commands::harden::HardenArgs),
     /// Show each service's container state and health.
     Status(StatusArgs),
     /// Run the smoke probes: prove the stack works end to end (the last gate of `up`).
@@ -278,6 +287,10 @@ pub struct UpArgs {
     /// Accept a `vpai check` finding knowingly (repeatable); errors otherwise stop the deploy.
     #[arg(long, value_name = "RULE")]
     pub allow: Vec<String>,
+    /// The host puts the previous release back after DURATION (`15m`) unless
+    /// `vpai confirm` runs first: for a change that could cut you off.
+    #[arg(long, value_name = "DURATION", value_parser = crate::commands::confirm::parse_delay)]
+    pub confirm_within: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]

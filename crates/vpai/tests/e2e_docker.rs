@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The two deploys of whole stacks run one after the other: on two cores, both at once
 /// would measure the machine's load rather than vpai (a 13-service start beside a
@@ -786,10 +786,194 @@ rotate = "quarterly"
     );
     assert!(marker_present(), "down then up lost the database's rows");
 
+    // VPN-only admin UIs. Two clients outside Docker (network namespaces joined to this
+    // one by veth pairs: Docker's DNAT keeps their address, where a client container
+    // would reach Caddy through the userland proxy, from the bridge gateway): the one
+    // in `[access] vpn` gets n8n's editor, the other a 403 page; both reach webhooks.
+    let vpn_client = ClientNs::new("vpaie2e-vpn", "10.236.1");
+    let outsider = ClientNs::new("vpaie2e-out", "10.236.2");
+    // `vpai vpn-only on` sets `[access] admin = "vpn"` and arms the host's switch.
+    stack.write(&format!("{text}\n[access]\nvpn = [\"10.236.1.0/24\"]\n"));
+    let armed = Instant::now();
+    let out = stack.vpai(&[
+        "vpn-only",
+        "on",
+        "--confirm-within",
+        "30s",
+        "--timeout",
+        "180",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("unless you run `vpai confirm`"), "{err}");
+    assert!(
+        std::fs::read_to_string(stack.dir.path().join("stack.toml"))
+            .unwrap()
+            .contains("admin = \"vpn\""),
+        "stack.toml was not edited"
+    );
+    let editor = vpn_client.get(stack.https_port, "n8n.localhost", "/");
+    assert_eq!(editor.0, "200", "VPN client, editor: {editor:?}");
+    let refused = outsider.get(stack.https_port, "n8n.localhost", "/");
+    assert_eq!(refused.0, "403", "outside client, editor: {refused:?}");
+    assert!(
+        refused.1.contains("reachable over the VPN only"),
+        "{refused:?}"
+    );
+    for client in [&vpn_client, &outsider] {
+        // n8n itself answers: the webhook is not registered (404, its own message).
+        let hook = client.get(stack.https_port, "n8n.localhost", "/webhook/vpai-e2e-none");
+        assert_eq!(hook.0, "404", "{} webhook: {hook:?}", client.name);
+        assert!(hook.1.contains("is not registered"), "{hook:?}");
+    }
+    // An admin UI without public paths is closed to the outsider entirely.
+    let qdrant = outsider.get(stack.https_port, "qd.localhost", "/collections");
+    assert_eq!(qdrant.0, "403", "{qdrant:?}");
+
+    // From this machine the editor answers 403 (outside the VPN): `vpai confirm`
+    // refuses, and the host itself puts the public release back when the delay ends.
+    let out = stack.vpai(&["confirm"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("HTTP 403 from here"), "{err}");
+    let reverted = wait_for(Duration::from_secs(90), || {
+        outsider.get(stack.https_port, "n8n.localhost", "/").0 == "200"
+    });
+    assert!(reverted, "the switch did not put the public release back");
+    eprintln!(
+        "VPN-ONLY SWITCH: reverted {:.0}s after the deploy was armed (delay 30s)",
+        armed.elapsed().as_secs_f64()
+    );
+    let status = stack.vpai(&["vpn-only", "status"]);
+    let said = String::from_utf8_lossy(&status.stdout);
+    assert!(said.contains("switch: fired"), "{said}");
+    assert!(marker_present(), "the revert touched the database");
+
+    // Confirmed (here with --force: this machine is not on the VPN), it stays.
+    let out = stack.vpai(&[
+        "vpn-only",
+        "on",
+        "--confirm-within",
+        "10s",
+        "--timeout",
+        "180",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(
+        outsider.get(stack.https_port, "n8n.localhost", "/").0,
+        "403"
+    );
+    let out = stack.vpai(&["confirm", "--force"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("confirmed: release"));
+    std::thread::sleep(Duration::from_secs(15));
+    assert_eq!(
+        outsider.get(stack.https_port, "n8n.localhost", "/").0,
+        "403",
+        "a confirmed deploy was reverted"
+    );
+    assert_eq!(
+        vpn_client.get(stack.https_port, "n8n.localhost", "/").0,
+        "200"
+    );
+    drop((vpn_client, outsider));
+
     eprintln!(
         "E2E TIMING: whole test {:.1}s, no-op up {noop_secs:.2}s",
         t0.elapsed().as_secs_f64()
     );
+}
+
+/// Poll `ok` every second until it holds or `limit` passes.
+fn wait_for(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    false
+}
+
+/// A client host outside Docker: a network namespace with a veth pair to this one
+/// (`PREFIX.1` here, `PREFIX.2` there). Removed on drop.
+struct ClientNs {
+    name: &'static str,
+    host_ip: String,
+}
+
+impl ClientNs {
+    fn new(name: &'static str, prefix: &str) -> ClientNs {
+        // Left over from an interrupted run.
+        let _ = sh(&["ip", "netns", "del", name]);
+        let here = format!("{}h", &name[..name.len().min(12)]);
+        let _ = sh(&["ip", "link", "del", &here]);
+        let host_ip = format!("{prefix}.1");
+        let steps: Vec<Vec<String>> = vec![
+            vec!["ip", "netns", "add", name],
+            vec![
+                "ip", "link", "add", &here, "type", "veth", "peer", "name", "eth0", "netns", name,
+            ],
+            vec!["ip", "addr", "add", &format!("{host_ip}/24"), "dev", &here],
+            vec!["ip", "link", "set", &here, "up"],
+            vec![
+                "ip",
+                "-n",
+                name,
+                "addr",
+                "add",
+                &format!("{prefix}.2/24"),
+                "dev",
+                "eth0",
+            ],
+            vec!["ip", "-n", name, "link", "set", "eth0", "up"],
+            vec!["ip", "-n", name, "link", "set", "lo", "up"],
+        ]
+        .into_iter()
+        .map(|v| v.into_iter().map(String::from).collect())
+        .collect();
+        for step in steps {
+            let args: Vec<&str> = step.iter().map(String::as_str).collect();
+            let out = sh(&args);
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        ClientNs { name, host_ip }
+    }
+
+    /// GET over HTTPS from inside the namespace: (status, body).
+    fn get(&self, port: u16, fqdn: &str, path: &str) -> (String, String) {
+        let out = sh(&[
+            "ip",
+            "netns",
+            "exec",
+            self.name,
+            "curl",
+            "-sk",
+            "--max-time",
+            "15",
+            "-w",
+            "\n%{http_code}",
+            "--resolve",
+            &format!("{fqdn}:{port}:{}", self.host_ip),
+            &format!("https://{fqdn}:{port}{path}"),
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+        (code.to_string(), body.to_string())
+    }
+}
+
+impl Drop for ClientNs {
+    fn drop(&mut self) {
+        // Deleting the namespace deletes its end of the pair, and so the pair.
+        let _ = sh(&["ip", "netns", "del", self.name]);
+    }
 }
 
 /// The images of the services beyond `core`, for the `full` profile.

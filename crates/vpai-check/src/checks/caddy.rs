@@ -352,10 +352,16 @@ pub fn check_file(ctx: &Ctx, f: &Parsed, out: &mut Vec<Finding>) {
     }
     let mut uses_client_ip = None;
     let mut has_trusted_proxies = false;
+    // `servers { protocols h1 h2 }`: no HTTP/3, so no QUIC connection reaches Caddy
+    // from the bridge gateway (VP308 does not apply).
+    let mut h3_off = false;
     for top in &caddy.top {
         top.walk(&mut |d| {
             if d.tokens.iter().any(|t| t.text == "trusted_proxies") {
                 has_trusted_proxies = true;
+            }
+            if d.name() == "protocols" && !d.tokens[1..].iter().any(|t| t.text == "h3") {
+                h3_off = true;
             }
         });
     }
@@ -376,7 +382,9 @@ pub fn check_file(ctx: &Ctx, f: &Parsed, out: &mut Vec<Finding>) {
                     if d.tokens[pos].text == "client_ip" {
                         uses_client_ip.get_or_insert(d.tokens[pos].clone());
                     }
-                    vpn_acl(f, &d.tokens[pos..], out);
+                    if !h3_off {
+                        vpn_acl(f, &d.tokens[pos..], out);
+                    }
                 }
             }
         });

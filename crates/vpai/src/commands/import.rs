@@ -26,7 +26,7 @@ use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use vpai_catalog::Catalog;
+use vpai_catalog::{AnsibleBudgetsDef, AnsibleDataDef, AnsibleDataKind, Catalog, ServiceDef};
 use vpai_spec::values;
 use vpai_vault::import::{AnsibleVars, FoundSecret, ansible_password, read_vars};
 use vpai_vault::{EventKind, PassphraseSource, SecretOrigin, SecretStore, Zeroizing};
@@ -115,22 +115,6 @@ const C_ANSIBLE: &str = "Ansible's own";
 const C_HOST: &str = "host setup outside vpai";
 const C_NONE: &str = "no equivalent";
 
-/// Ansible roles that stand for vpai services.
-const ROLE_SERVICES: &[(&str, &[&str])] = &[
-    ("postgresql", &["postgresql"]),
-    ("redis", &["redis"]),
-    ("qdrant", &["qdrant"]),
-    ("caddy", &["caddy"]),
-    ("n8n", &["n8n"]),
-    ("litellm", &["litellm"]),
-    ("openclaw", &["openclaw"]),
-    (
-        "monitoring",
-        &["victoriametrics", "loki", "alloy", "cadvisor", "grafana"],
-    ),
-    ("diun", &["diun"]),
-];
-
 /// Roles whose work vpai does itself.
 const ROLES_VPAI_DOES: &[(&str, &str)] = &[
     (
@@ -162,36 +146,13 @@ const HOST_ROLES: &[&str] = &[
     "uptime-config",
 ];
 
-/// Variables whose reason deserves its own words (facts of VPAI's inventory).
+/// Variables whose reason deserves its own words (facts of VPAI's inventory that
+/// belong to no service: a service's own are its catalog entry's
+/// `[import.ansible] unmapped`).
 const KNOWN_REASONS: &[(&str, &str)] = &[
-    ("caddy_vpn_only_mode", VPN_REASON),
-    ("caddy_vpn_enforce", VPN_REASON),
-    ("caddy_trusted_app_ips", VPN_REASON),
-    ("caddy_acme_dns01", VPN_REASON),
-    ("vpn_network_cidr", VPN_REASON),
-    (
-        "litellm_budget_global_daily",
-        "vpai has per-provider LiteLLM budgets only (`[services.litellm.data] budgets`)",
-    ),
-    (
-        "n8n_owner_first_name",
-        "vpai creates n8n's owner from its e-mail only",
-    ),
-    (
-        "n8n_owner_last_name",
-        "vpai creates n8n's owner from its e-mail only",
-    ),
-    (
-        "grafana_admin_user",
-        "vpai's Grafana admin user is `admin` (its password is `grafana_admin_password`)",
-    ),
     (
         "target_env",
         "vpai has no environments: one stack.toml per environment (`--group` picks one)",
-    ),
-    (
-        "telegram_openclaw_group_id",
-        "OpenClaw's Telegram group and topic routing has no vpai equivalent",
     ),
     (
         "s3_bucket_backups",
@@ -211,8 +172,6 @@ const KNOWN_REASONS: &[(&str, &str)] = &[
 ];
 
 const VPAI_SERVICE_REASON: &str = "a setting of a service vpai deploys, with no equivalent in stack.toml (vpai's catalog decides it)";
-
-const VPN_REASON: &str = "VPN-only access to the admin sites (Caddy ACLs, DNS-01 certificates) has no vpai equivalent yet: vpai's Caddy serves every site publicly with ACME certificates";
 
 /// Variables of the inventory, and the ones read so far.
 struct Ctx {
@@ -706,7 +665,7 @@ fn ansible(args: ImportAnsibleArgs, printer: &Printer) -> anyhow::Result<ExitCod
         &selected,
         &domain,
     );
-    map_data(&mut ctx, &mut out, &mut report, &considered);
+    map_data(&mut ctx, &mut out, &mut report, &catalog, &considered);
     map_backup(&mut ctx, &mut out, &mut report);
 
     // stack.toml, read back: it must say exactly what was built, then be a valid stack.
@@ -828,7 +787,7 @@ fn ansible(args: ImportAnsibleArgs, printer: &Printer) -> anyhow::Result<ExitCod
 
     // What is left: every variable not read by a mapping.
     classify_rest(&ctx, &mut report, &layout, &catalog);
-    next_steps(&mut report, &project);
+    next_steps(&mut report, &project, &catalog);
     print_report(
         printer,
         &report,
@@ -1496,10 +1455,9 @@ fn select_services(
                     (when(ctx, w, &mut vars), vars)
                 }
             };
-            let services = ROLE_SERVICES
-                .iter()
-                .find(|(r, _)| *r == role.name)
-                .map(|(_, s)| *s);
+            // The services whose catalog entry names the role (`[import.ansible] roles`).
+            let services = catalog.ansible_role_services(&role.name);
+            let services = (!services.is_empty()).then_some(services);
             match (services, on) {
                 (Some(svcs), Some(false)) => {
                     for s in svcs {
@@ -1580,15 +1538,26 @@ fn select_services(
         }
     }
     selected.retain(|s| !off.contains_key(s));
-    // What the selected services need comes along.
+    // What the selected services need comes along; a service with a database needs
+    // the one that provides databases (`provides_databases`), the selected one if any.
+    let providers: Vec<String> = catalog
+        .services()
+        .filter(|d| d.provides_databases.is_some())
+        .map(|d| d.name.clone())
+        .collect();
     let mut i = 0;
     while i < selected.len() {
         let needs: Vec<String> = catalog
             .get(&selected[i])
             .map(|d| {
                 let mut n = d.needs.clone();
-                if d.database.as_ref().is_some_and(|db| !db.optional) {
-                    n.push("postgresql".into());
+                if d.database.as_ref().is_some_and(|db| !db.optional)
+                    && let Some(p) = providers
+                        .iter()
+                        .find(|p| selected.contains(*p))
+                        .or(providers.first())
+                {
+                    n.push(p.clone());
                 }
                 n
             })
@@ -1707,16 +1676,16 @@ fn map_services(
             continue;
         };
         let def = def.clone();
-        // Subdomain. VPAI serves OpenClaw's UI on `admin_subdomain`.
+        // Subdomain: the first variable defined of the catalog's `subdomain_vars`
+        // (`<svc>_subdomain` by default).
         if def.web.is_some() {
-            let mut var = format!("{svc}_subdomain");
-            if svc == "openclaw"
-                && !ctx.defs.contains_key(&var)
-                && ctx.defs.contains_key("admin_subdomain")
-            {
-                var = "admin_subdomain".into();
-            }
-            if ctx.defs.contains_key(&var) {
+            let var = def
+                .import
+                .ansible
+                .subdomain_vars(svc)
+                .into_iter()
+                .find(|v| ctx.defs.contains_key(v));
+            if let Some(var) = var {
                 let is_on = enabled.contains(svc);
                 let taken_now = taken.clone();
                 let v = map_str(
@@ -1840,116 +1809,154 @@ fn map_services(
     }
 }
 
-/// What the operator chooses about a service (`[services.NAME.data]`).
-fn map_data(ctx: &mut Ctx, out: &mut StackOut, report: &mut Report, services: &[String]) {
-    let has = |s: &str| services.iter().any(|x| x == s);
-    if has("n8n") && ctx.defs.contains_key("n8n_owner_email") {
-        map_str(
-            ctx,
-            out,
-            report,
-            "n8n_owner_email",
-            &["services", "n8n", "data", "owner_email"],
-            |v| {
-                values::check_email(v)
-                    .map(|()| v.to_string())
-                    .map_err(refusal)
-            },
-            None,
-        );
-    }
-    if has("openclaw") && ctx.defs.contains_key("telegram_openclaw_chat_id") {
-        let var = "telegram_openclaw_chat_id";
-        let file = ctx.file(var);
-        match string_var(ctx, var) {
-            Some(Ok((v, _))) if v.trim().is_empty() => {}
-            Some(Ok((v, e))) => match v.trim().parse::<i64>() {
-                Ok(id) if id > 0 => {
-                    let comment = origin_comment(ctx, &e);
-                    out.set(
-                        &["services", "openclaw", "data", "telegram_allow_from"],
-                        toml::Value::Array(vec![toml::Value::Integer(id)]),
-                        Some(&comment),
-                    );
-                    mapped(
-                        ctx,
-                        report,
-                        "services.openclaw.data.telegram_allow_from",
-                        &e,
-                        Some("a private chat's id is its user's id: that user may talk to the bot".into()),
-                    );
-                }
-                Ok(_) => report.unmapped(
-                    var,
-                    &file,
-                    C_SETTING,
-                    "not mapped to `services.openclaw.data.telegram_allow_from`: a group's chat id (negative); the allowlist takes the ids of users".into(),
-                ),
-                Err(_) => report.unmapped(
-                    var,
-                    &file,
-                    C_SETTING,
-                    "not mapped to `services.openclaw.data.telegram_allow_from`: not a Telegram id (a number)".into(),
-                ),
-            },
-            Some(Err(why)) => report.unmapped(var, &file, C_SETTING, format!("not mapped: {why}")),
-            None => {}
+/// What the operator chooses about a service (`[services.NAME.data]`), as its catalog
+/// entry's `[import.ansible]` says: every service's one-variable keys (`data`) first,
+/// then the gathered budget lists (`budgets`), each in the catalog's order.
+fn map_data(
+    ctx: &mut Ctx,
+    out: &mut StackOut,
+    report: &mut Report,
+    catalog: &Catalog,
+    services: &[String],
+) {
+    let defs: Vec<&ServiceDef> = catalog
+        .services()
+        .filter(|d| services.contains(&d.name))
+        .collect();
+    for def in &defs {
+        for entry in &def.import.ansible.data {
+            if ctx.defs.contains_key(&entry.var) {
+                map_data_var(ctx, out, report, &def.name, entry);
+            }
         }
     }
-    if has("litellm") {
-        // Provider budgets, as the litellm role's config lays them out.
-        const BUDGETS: &[(&str, &str, &str)] = &[
-            ("litellm_anthropic_budget_daily", "anthropic", "1d"),
-            ("litellm_openai_budget_daily", "openai", "1d"),
-            ("litellm_openrouter_budget_daily", "openrouter", "1d"),
-            ("litellm_google_budget_daily", "gemini", "1d"),
-            ("litellm_byteplus_budget_monthly", "bytedance", "30d"),
-        ];
-        let mut items = Vec::new();
-        let mut first: Option<Eval> = None;
-        let mut vars = Vec::new();
-        for (var, provider, period) in BUDGETS {
-            let Some(r) = ctx.get(var) else { continue };
-            let file = ctx.file(var);
-            let limit = match r {
-                Ok(e) => match &e.out {
-                    Out::Val(Val::Float(f)) => Some((*f, e.clone())),
-                    Out::Val(Val::Int(i)) => Some((*i as f64, e.clone())),
-                    Out::Val(Val::Str(s)) => s.trim().parse::<f64>().ok().map(|f| (f, e.clone())),
-                    _ => None,
+    for def in &defs {
+        if let Some(budgets) = &def.import.ansible.budgets {
+            map_budgets(ctx, out, report, &def.name, budgets);
+        }
+    }
+}
+
+/// One variable onto `services.<svc>.data.<key>`, read as its `kind` says.
+fn map_data_var(
+    ctx: &mut Ctx,
+    out: &mut StackOut,
+    report: &mut Report,
+    svc: &str,
+    entry: &AnsibleDataDef,
+) {
+    let path = ["services", svc, "data", entry.key.as_str()];
+    let key = path.join(".");
+    let var = entry.var.as_str();
+    match entry.kind {
+        AnsibleDataKind::Email => {
+            map_str(
+                ctx,
+                out,
+                report,
+                var,
+                &path,
+                |v| {
+                    values::check_email(v)
+                        .map(|()| v.to_string())
+                        .map_err(refusal)
                 },
-                Err(_) => None,
-            };
-            match limit {
-                Some((l, e)) if l.is_finite() && l >= 0.0 => {
-                    let mut t = toml::Table::new();
-                    t.insert("provider".into(), toml::Value::String(provider.to_string()));
-                    t.insert("limit".into(), toml::Value::Float(l));
-                    t.insert("period".into(), toml::Value::String(period.to_string()));
-                    items.push(toml::Value::Table(t));
-                    vars.push(var.to_string());
-                    first.get_or_insert(e);
+                None,
+            );
+        }
+        AnsibleDataKind::TelegramUserIds => {
+            let file = ctx.file(var);
+            match string_var(ctx, var) {
+                Some(Ok((v, _))) if v.trim().is_empty() => {}
+                Some(Ok((v, e))) => match v.trim().parse::<i64>() {
+                    Ok(id) if id > 0 => {
+                        let comment = origin_comment(ctx, &e);
+                        out.set(
+                            &path,
+                            toml::Value::Array(vec![toml::Value::Integer(id)]),
+                            Some(&comment),
+                        );
+                        mapped(
+                            ctx,
+                            report,
+                            &key,
+                            &e,
+                            Some("a private chat's id is its user's id: that user may talk to the bot".into()),
+                        );
+                    }
+                    Ok(_) => report.unmapped(
+                        var,
+                        &file,
+                        C_SETTING,
+                        format!("not mapped to `{key}`: a group's chat id (negative); the allowlist takes the ids of users"),
+                    ),
+                    Err(_) => report.unmapped(
+                        var,
+                        &file,
+                        C_SETTING,
+                        format!("not mapped to `{key}`: not a Telegram id (a number)"),
+                    ),
+                },
+                Some(Err(why)) => {
+                    report.unmapped(var, &file, C_SETTING, format!("not mapped: {why}"))
                 }
-                _ => report.unmapped(
-                    var,
-                    &file,
-                    C_SETTING,
-                    "not mapped to `services.litellm.data.budgets`: not an amount in dollars"
-                        .into(),
-                ),
+                None => {}
             }
         }
-        if let Some(mut e) = first {
-            e.vars = vars;
-            out.set(
-                &["services", "litellm", "data", "budgets"],
-                toml::Value::Array(items),
-                Some("litellm_*_budget_*: the provider budgets"),
-            );
-            mapped(ctx, report, "services.litellm.data.budgets", &e, None);
-            if let Some(m) = report.mapped.last_mut() {
-                m.joined = true;
+    }
+}
+
+/// Provider budget variables gathered into the list `services.<svc>.data.<key>`, one
+/// `{ provider, limit, period }` each.
+fn map_budgets(
+    ctx: &mut Ctx,
+    out: &mut StackOut,
+    report: &mut Report,
+    svc: &str,
+    budgets: &AnsibleBudgetsDef,
+) {
+    let path = ["services", svc, "data", budgets.key.as_str()];
+    let key = path.join(".");
+    let mut items = Vec::new();
+    let mut first: Option<Eval> = None;
+    let mut vars = Vec::new();
+    for b in &budgets.from {
+        let var = b.var.as_str();
+        let Some(r) = ctx.get(var) else { continue };
+        let file = ctx.file(var);
+        let limit = match r {
+            Ok(e) => match &e.out {
+                Out::Val(Val::Float(f)) => Some((*f, e.clone())),
+                Out::Val(Val::Int(i)) => Some((*i as f64, e.clone())),
+                Out::Val(Val::Str(s)) => s.trim().parse::<f64>().ok().map(|f| (f, e.clone())),
+                _ => None,
+            },
+            Err(_) => None,
+        };
+        match limit {
+            Some((l, e)) if l.is_finite() && l >= 0.0 => {
+                let mut t = toml::Table::new();
+                t.insert("provider".into(), toml::Value::String(b.provider.clone()));
+                t.insert("limit".into(), toml::Value::Float(l));
+                t.insert("period".into(), toml::Value::String(b.period.clone()));
+                items.push(toml::Value::Table(t));
+                vars.push(var.to_string());
+                first.get_or_insert(e);
             }
+            _ => report.unmapped(
+                var,
+                &file,
+                C_SETTING,
+                format!("not mapped to `{key}`: not an amount in dollars"),
+            ),
+        }
+    }
+    if let Some(mut e) = first {
+        e.vars = vars;
+        out.set(&path, toml::Value::Array(items), Some(&budgets.comment));
+        mapped(ctx, report, &key, &e, None);
+        if let Some(m) = report.mapped.last_mut() {
+            m.joined = true;
         }
     }
 }
@@ -2141,6 +2148,12 @@ fn classify_rest(ctx: &Ctx, report: &mut Report, layout: &Layout, catalog: &Cata
         }
     }
     let vpai_services: Vec<String> = catalog.services().map(|d| d.name.clone()).collect();
+    // The services' own variables with no place in stack.toml (`[import.ansible] unmapped`).
+    let service_reasons: BTreeMap<&str, &str> = catalog
+        .services()
+        .flat_map(|d| &d.import.ansible.unmapped)
+        .flat_map(|u| u.vars.iter().map(|v| (v.as_str(), u.reason.as_str())))
+        .collect();
     for (name, def) in &ctx.defs {
         // Read by a mapping or a decision, or already reported with its own reason.
         if report.mapped.iter().any(|m| m.from.contains(name))
@@ -2168,27 +2181,32 @@ fn classify_rest(ctx: &Ctx, report: &mut Report, layout: &Layout, catalog: &Cata
                 "a secret vpai knows, with no value in the files read (`vpai secrets set NAME` if a service needs it)",
                 None,
             )
-        } else if let Some((_, why)) = KNOWN_REASONS.iter().find(|(n, _)| *n == bare) {
+        } else if let Some(why) = KNOWN_REASONS
+            .iter()
+            .find(|(n, _)| *n == bare)
+            .map(|(_, why)| *why)
+            .or_else(|| service_reasons.get(bare).copied())
+        {
             (C_SETTING, why, None)
         } else if name.starts_with("ansible_") {
             (C_ANSIBLE, "a setting of Ansible itself", None)
         } else if let Some(role) = role {
-            match ROLE_SERVICES.iter().find(|(r, _)| *r == role) {
-                Some((_, svcs)) => (C_VPAI_SERVICE, VPAI_SERVICE_REASON, Some(svcs.join("/"))),
-                None if HOST_ROLES.contains(&role)
-                    || ROLES_VPAI_DOES.iter().any(|(r, _)| *r == role) =>
-                {
-                    (
-                        C_HOST,
-                        "belongs to a role whose work vpai does itself or does not do",
-                        Some(role.to_string()),
-                    )
-                }
-                None => (
+            let svcs = catalog.ansible_role_services(role);
+            if !svcs.is_empty() {
+                (C_VPAI_SERVICE, VPAI_SERVICE_REASON, Some(svcs.join("/")))
+            } else if HOST_ROLES.contains(&role) || ROLES_VPAI_DOES.iter().any(|(r, _)| *r == role)
+            {
+                (
+                    C_HOST,
+                    "belongs to a role whose work vpai does itself or does not do",
+                    Some(role.to_string()),
+                )
+            } else {
+                (
                     C_SERVICE,
                     "belongs to a service vpai does not deploy",
                     Some(role.to_string()),
-                ),
+                )
             }
         } else if let Some(svc) = longest_prefix(bare, vpai_services.iter().map(String::as_str)) {
             (C_VPAI_SERVICE, VPAI_SERVICE_REASON, Some(svc.to_string()))
@@ -2245,11 +2263,14 @@ fn longest_prefix<'a>(var: &str, names: impl Iterator<Item = &'a str>) -> Option
 }
 
 /// What the operator should check, from what the import saw.
-fn next_steps(report: &mut Report, project: &Project) {
-    if project.stack.service("litellm").is_some() {
-        report.warnings.push(
-            "LiteLLM's models are not in the inventory (the Ansible project writes them in its litellm role's config template): stack.toml uses vpai's catalog models; list yours with `[[services.litellm.data.models]]`".into(),
-        );
+fn next_steps(report: &mut Report, project: &Project, catalog: &Catalog) {
+    // The notes of the services the stack runs (`[import.ansible] notes`).
+    for service in &project.stack.services {
+        if let Some(def) = catalog.get(&service.name) {
+            report
+                .warnings
+                .extend(def.import.ansible.notes.iter().cloned());
+        }
     }
     let vault_keys: Vec<String> = report
         .mapped
@@ -2263,10 +2284,19 @@ fn next_steps(report: &mut Report, project: &Project) {
             vault_keys.join(", ")
         ));
     }
-    if report.unmapped.iter().any(|u| u.reason == VPN_REASON) {
-        report.warnings.push(
-            "the Ansible deployment kept admin sites behind a VPN; vpai's Caddy serves them publicly with ACME certificates (ports 80 and 443 open): decide before `vpai up`".into(),
-        );
+    // A service's variables reported with their catalog reason may call for a word
+    // after the import (`[import.ansible] unmapped` with a `warning`).
+    for u in catalog.services().flat_map(|d| &d.import.ansible.unmapped) {
+        let Some(warning) = &u.warning else { continue };
+        let seen = report.unmapped.iter().any(|r| {
+            r.reason == u.reason
+                && u.vars
+                    .iter()
+                    .any(|v| r.variable.strip_prefix("vault_").unwrap_or(&r.variable) == v)
+        });
+        if seen && !report.warnings.contains(warning) {
+            report.warnings.push(warning.clone());
+        }
     }
     report.warnings.push(format!(
         "the Ansible deployment's containers (`{0}_<service>`) and files under /opt/{0} may still be running on the host: read `vpai plan` before `vpai up`",

@@ -3,9 +3,11 @@
 pub mod backup;
 pub mod check;
 pub mod completions;
+pub mod confirm;
 pub mod doctor;
 mod down;
 pub mod exec;
+pub mod harden;
 pub mod import;
 pub mod init;
 pub mod logs;
@@ -34,6 +36,9 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<ExitCode> {
         Command::Render(args) => render::run(args, printer),
         Command::Up(args) => up::run(args, printer),
         Command::Down(args) => down::run(args, printer),
+        Command::Harden(args) => harden::run(args, printer),
+        Command::Confirm(args) => confirm::run_confirm(args, printer),
+        Command::VpnOnly(args) => confirm::run_vpn_only(args, printer),
         Command::Status(args) => status::run(args, printer),
         Command::Verify(args) => verify::run(args, printer),
         Command::Plan(args) => plan::run(args, printer),

@@ -156,42 +156,23 @@ fn ask_on_tty(question: &str) -> Option<bool> {
 
 /// `--for`: a number and a unit (`s`, `m`, `h`, `d`), possibly several (`1h30m`).
 fn parse_hold(text: &str) -> Result<Duration, String> {
-    let usage = || "a duration like 30s, 15m, 8h, 1d or 1h30m".to_string();
-    let mut total: u64 = 0;
-    let mut number = String::new();
-    for c in text.trim().chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            _ => return Err(usage()),
-        };
-        let n: u64 = number.parse().map_err(|_| usage())?;
-        number.clear();
-        total = n
-            .checked_mul(unit)
-            .and_then(|s| total.checked_add(s))
-            .ok_or_else(usage)?;
-    }
-    if !number.is_empty() || total == 0 {
-        return Err(usage());
-    }
-    if total > MAX_HOLD.as_secs() {
+    let total = parse_duration(text)?;
+    if total > MAX_HOLD {
         return Err(format!(
             "at most {} (7d); for longer, keep the passphrase in a private file (VPAI_VAULT_PASSWORD_FILE)",
             span(MAX_HOLD)
         ));
     }
-    Ok(Duration::from_secs(total))
+    Ok(total)
+}
+
+/// A duration as operators write it (`15m`, `1h30m`, `1d`; never zero).
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    vpai_spec::values::parse_duration(text.trim()).map_err(|r| format!("{}: {}", r.message, r.help))
 }
 
 /// `15 min`, `8 h`, `1 h 30 min`, `45 s`.
-fn span(d: Duration) -> String {
+pub(crate) fn span(d: Duration) -> String {
     let secs = d.as_secs();
     let (days, hours, minutes, seconds) = (
         secs / 86_400,
@@ -208,7 +189,7 @@ fn span(d: Duration) -> String {
 }
 
 /// The local wall-clock time of `unix` (`14:32`, or `Mon 14:32` when not today).
-fn clock(unix: u64) -> String {
+pub(crate) fn clock(unix: u64) -> String {
     let local = |t: u64| {
         let t = t as libc::time_t;
         // SAFETY: localtime_r only writes the `tm` it is given.

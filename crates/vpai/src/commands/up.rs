@@ -85,6 +85,9 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         let statuses = vpai_deploy::status_from_plan(stack, &plan);
         if statuses.iter().all(|s| s.is_ok()) {
             deploy_lock.release();
+            if args.confirm_within.is_some() {
+                printer.info("nothing changed: nothing to confirm");
+            }
             printer.success(&format!(
                 "nothing to change: {} services up to date ({:.1}s)",
                 statuses.len(),
@@ -152,6 +155,17 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
                     )),
                     Err(e) => printer.warn(&e.to_string()),
                 }
+            }
+            // Armed under the lock: no other deploy can come between.
+            if let Some(delay) = args.confirm_within {
+                crate::commands::confirm::arm_after_deploy(
+                    &guarded,
+                    stack,
+                    delay,
+                    report.release.as_deref(),
+                    snapshot.current.as_deref(),
+                    printer,
+                )?;
             }
             deploy_lock.release();
             printer.success(&format!(

@@ -84,12 +84,7 @@ pub fn run(args: UpdateArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
 
     // One writer of stack.toml at a time, from the read to the write back.
     let path = args.stack.file.clone();
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let _lock = vpai_vault::fsutil::lock(&dir.join(".stack.toml.lock"), &path)
-        .map_err(|e| anyhow::anyhow!("cannot lock `{}`: {e}", path.display()))?;
+    let _lock = lock_stack_file(&path)?;
     let before = StackFile::load(&path)?;
     let edited = pin(&before.source, &service, &version)
         .with_context(|| format!("editing `{}`", path.display()))?;
@@ -114,10 +109,6 @@ pub fn run(args: UpdateArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     drop(target);
-
-    let mode = file_mode(&path);
-    vpai_vault::fsutil::atomic_write(&path, edited.as_bytes(), mode, None)
-        .with_context(|| format!("writing `{}`", path.display()))?;
     printer.info(&format!(
         "stack.toml pins `{service}` at {version} (was {current})"
     ));
@@ -133,15 +124,53 @@ pub fn run(args: UpdateArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         install_docker: false,
         no_preflight: false,
         allow: Vec::new(),
+        confirm_within: None,
     };
+    deploy_edited(
+        &path,
+        &before.source,
+        &edited,
+        up,
+        printer,
+        &format!(
+            "stack.toml pins `{service}` at {current} again (the update to {version} did not deploy)"
+        ),
+    )
+}
+
+/// One writer of stack.toml at a time, from the read to the write back: held until
+/// the guard drops.
+pub(crate) fn lock_stack_file(
+    path: &std::path::Path,
+) -> anyhow::Result<vpai_vault::fsutil::FileLock> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    vpai_vault::fsutil::lock(&dir.join(".stack.toml.lock"), path)
+        .map_err(|e| anyhow::anyhow!("cannot lock `{}`: {e}", path.display()))
+}
+
+/// Write the edited stack.toml (atomically, its mode kept) and deploy it; when the
+/// deploy does not succeed, the previous text goes back and `restored` says so. The
+/// caller holds the stack.toml lock and has validated `edited`.
+pub(crate) fn deploy_edited(
+    path: &std::path::Path,
+    before: &str,
+    edited: &str,
+    up: UpArgs,
+    printer: &Printer,
+    restored: &str,
+) -> anyhow::Result<ExitCode> {
+    let mode = file_mode(path);
+    vpai_vault::fsutil::atomic_write(path, edited.as_bytes(), mode, None)
+        .with_context(|| format!("writing `{}`", path.display()))?;
     let result = crate::commands::up::run(up, printer);
     let failed = !matches!(&result, Ok(code) if *code == ExitCode::SUCCESS);
     if failed {
-        vpai_vault::fsutil::atomic_write(&path, before.source.as_bytes(), mode, None)
-            .with_context(|| format!("writing the previous pin back into `{}`", path.display()))?;
-        printer.info(&format!(
-            "stack.toml pins `{service}` at {current} again (the update to {version} did not deploy)"
-        ));
+        vpai_vault::fsutil::atomic_write(path, before.as_bytes(), mode, None)
+            .with_context(|| format!("writing the previous text back into `{}`", path.display()))?;
+        printer.info(restored);
     }
     result
 }
@@ -176,33 +205,35 @@ fn check_tag(tag: &str) -> anyhow::Result<()> {
 
 /// stack.toml with `[services.NAME] version = TAG` set, everything else as it was.
 fn pin(text: &str, service: &str, tag: &str) -> anyhow::Result<String> {
+    set_key(text, &["services", service], "version", tag)
+}
+
+/// stack.toml with `key = VALUE` set in the table at `path` (created when missing, the
+/// intermediate ones implicit), everything else as it was: an existing value is
+/// replaced in place, so the key's comments and the value's own stay.
+pub(crate) fn set_key(text: &str, path: &[&str], key: &str, value: &str) -> anyhow::Result<String> {
     let mut doc: toml_edit::DocumentMut = text.parse()?;
-    let services = doc
-        .entry("services")
-        .or_insert_with(|| {
-            let mut t = toml_edit::Table::new();
-            t.set_implicit(true);
-            toml_edit::Item::Table(t)
-        })
-        .as_table_like_mut()
-        .ok_or_else(|| anyhow::anyhow!("`services` is not a table"))?;
-    let entry = services
-        .entry(service)
-        .or_insert(toml_edit::Item::Table(toml_edit::Table::new()))
-        .as_table_like_mut()
-        .ok_or_else(|| anyhow::anyhow!("`services.{service}` is not a table"))?;
-    match entry
-        .get_mut("version")
-        .and_then(toml_edit::Item::as_value_mut)
-    {
-        // The value replaced in place: the key's comments and the value's own stay.
-        Some(value) => {
-            let decor = value.decor().clone();
-            *value = toml_edit::Value::from(tag);
-            *value.decor_mut() = decor;
+    let mut table = doc.as_table_mut() as &mut dyn toml_edit::TableLike;
+    for (i, name) in path.iter().enumerate() {
+        let implicit = i + 1 < path.len();
+        table = table
+            .entry(name)
+            .or_insert_with(|| {
+                let mut t = toml_edit::Table::new();
+                t.set_implicit(implicit);
+                toml_edit::Item::Table(t)
+            })
+            .as_table_like_mut()
+            .ok_or_else(|| anyhow::anyhow!("`{}` is not a table", path[..=i].join(".")))?;
+    }
+    match table.get_mut(key).and_then(toml_edit::Item::as_value_mut) {
+        Some(v) => {
+            let decor = v.decor().clone();
+            *v = toml_edit::Value::from(value);
+            *v.decor_mut() = decor;
         }
         None => {
-            entry.insert("version", toml_edit::value(tag));
+            table.insert(key, toml_edit::value(value));
         }
     }
     Ok(doc.to_string())
