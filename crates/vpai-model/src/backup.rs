@@ -75,7 +75,26 @@ pub static SECRETS: LazyLock<Vec<SecretDef>> = LazyLock::new(|| {
 
 const REMOTE_PREFIXES: &[&str] = &["sftp:", "s3:", "rest:", "b2:", "azure:", "gs:"];
 
-pub(crate) fn build(file: &StackFile, project: &str) -> Result<BackupSettings, SpecError> {
+/// Where a stack without `[backup] repository` keeps its backups on the host:
+/// `/var/backups/vpai/<project>` for a stack in its default root (`/opt/<project>`);
+/// another root gets its own (`<project>-<8 hex of its path's sha256>`), so that two
+/// stacks of one name on one host (a staging copy in `/srv/demo`) never share a
+/// repository, whose password is each vault's own.
+pub fn default_repository(project: &str, root: &std::path::Path) -> String {
+    if root == std::path::Path::new("/opt").join(project) {
+        return format!("/var/backups/vpai/{project}");
+    }
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(root.as_os_str().as_encoded_bytes());
+    let tag: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("/var/backups/vpai/{project}-{tag}")
+}
+
+pub(crate) fn build(
+    file: &StackFile,
+    project: &str,
+    root: &std::path::Path,
+) -> Result<BackupSettings, SpecError> {
     let spec = file.spec.backup.clone().unwrap_or(vpai_spec::BackupSpec {
         repository: None,
         schedule: None,
@@ -83,7 +102,7 @@ pub(crate) fn build(file: &StackFile, project: &str) -> Result<BackupSettings, S
         drill: None,
     });
     let repository = match &spec.repository {
-        None => format!("/var/backups/vpai/{project}"),
+        None => default_repository(project, root),
         Some(r) => {
             let text = r.get_ref();
             let remote = REMOTE_PREFIXES.iter().any(|p| text.starts_with(p));

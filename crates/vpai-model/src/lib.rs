@@ -487,7 +487,7 @@ pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result
             "give an absolute path without `:`, `,` or control characters (`--root /opt/NAME`)",
         ));
     }
-    let backup = backup::build(file, &project)?;
+    let backup = backup::build(file, &project, &root)?;
     Ok(Stack {
         backup,
         access,

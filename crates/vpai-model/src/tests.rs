@@ -209,6 +209,18 @@ fn backup_settings_are_checked_where_they_are_written() {
     let base = "[project]\nname='x'\ndomain='a.b'\n";
     let s = build_text(base).unwrap();
     assert_eq!(s.backup.repository, "/var/backups/vpai/x");
+    // Another root of the same project name gets a repository of its own.
+    let file = StackFile::parse(Path::new("stack.toml"), base.to_string()).unwrap();
+    let opts = BuildOptions {
+        root: Some("/srv/x".into()),
+    };
+    let other = build(&file, &Catalog::embedded(), &opts).unwrap();
+    assert!(
+        other.backup.repository.starts_with("/var/backups/vpai/x-")
+            && other.backup.repository.len() == "/var/backups/vpai/x-".len() + 8,
+        "{}",
+        other.backup.repository
+    );
     assert_eq!(s.backup.schedule, Some((3, 0)));
     assert!(s.backup.is_local() && s.backup.drill);
     let s = build_text(&format!(

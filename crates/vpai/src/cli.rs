@@ -204,7 +204,8 @@ pub struct RenderArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct TargetArgs {
     /// Target host: a `[hosts.NAME]` of stack.toml, or `local` [default: the only host
-    /// declared, else this machine].
+    /// declared; several: all at once for up, plan, status, verify and backup; none: this
+    /// machine].
     #[arg(long = "host", short = 'H', value_name = "NAME")]
     pub host: Option<String>,
 }

@@ -22,6 +22,9 @@
 //!
 //! Skipped loudly when something is missing, unless VPAI_E2E_REQUIRED=1 (then failed).
 
+#[path = "support/netns.rs"]
+mod netns;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -213,29 +216,14 @@ impl TestHost {
         )
         .unwrap();
 
-        let holder = Command::new("unshare")
-            .args(["--net", "--mount", "--", "sleep", "infinity"])
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("unshare");
-        let pid = holder.id().to_string();
-        let mine = std::fs::read_link("/proc/self/ns/net").unwrap();
-        let start = Instant::now();
-        let netns = loop {
-            let ns = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
-            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-            if ns != mine && exe.ends_with("sleep") {
-                break ns.to_string_lossy().to_string();
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(5),
-                "unshare did not start"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        };
+        let netns::Holder {
+            child: holder,
+            pid,
+            netns,
+        } = netns::hold();
         let veth = format!("vh{}x{n}", std::process::id() % 100_000);
         let peer = format!("vn{}x{n}", std::process::id() % 100_000);
-        let addr = format!("10.251.{n}.2");
+        let addr = netns::link(&pid, &veth, &peer, &format!("10.251.{n}"));
         let mut host = TestHost {
             n,
             dir,
@@ -246,27 +234,6 @@ impl TestHost {
             netns,
             machine,
         };
-        assert!(
-            !String::from_utf8_lossy(&sh(&["ip", "-br", "addr"]).stdout)
-                .contains(&format!("10.251.{n}.")),
-            "10.251.{n}.0/30 is in use on this machine"
-        );
-        for cmd in [
-            format!("ip link add {veth} type veth peer name {peer} netns {pid}"),
-            format!("ip addr add 10.251.{n}.1/30 dev {veth}"),
-            format!("ip link set {veth} up"),
-        ] {
-            let out = sh(&["sh", "-c", &cmd]);
-            assert!(out.status.success(), "{cmd}: {}", stderr(&out));
-        }
-        for cmd in [
-            format!("ip addr add {addr}/30 dev {peer}"),
-            format!("ip link set {peer} up"),
-            "ip link set lo up".to_string(),
-        ] {
-            let out = host.ns(&["sh", "-c", &cmd]);
-            assert!(out.status.success(), "{cmd}: {}", stderr(&out));
-        }
         let r = root.display().to_string();
         let mut mounts = format!(
             "mount --bind {r}/etc /etc && mount --bind {r}/home /home && mount --bind {r}/run /run && \

@@ -475,7 +475,10 @@ impl Bench {
             std::env::var("PATH").unwrap_or_default()
         );
         let mut cmd = vpai(self.dir.path());
+        // With DOCKER_HOST set, the host state asks the `docker` CLI (the stand-in)
+        // rather than the engine's socket, as it does for any engine the CLI chooses.
         cmd.env("PATH", path)
+            .env("DOCKER_HOST", "unix:///var/run/docker.sock")
             .env("FAKE_DOCKER_STATE", self.state())
             .args(args)
             .arg("--root")

@@ -23,7 +23,7 @@ What a backup takes is declared by each service's catalog folder: a pg_dump -Fc 
 database (with row counts and checksums from the same snapshot), the roles, Redis's RDB
 after a completed BGSAVE, data directories; plus the rendered files. It goes into the
 restic repository of `[backup]` in stack.toml (default: /var/backups/vpai/<project> on the
-host; `sftp:`, `s3:` and `rest:` work too), encrypted with the vault's
+host, `<project>-<hash>` for a root other than /opt/<project>; `sftp:`, `s3:` and `rest:` work too), encrypted with the vault's
 `backup_repository_password`. restic must be installed on the host (`apt-get install
 restic`). `vpai up` installs a daily systemd timer (`[backup] schedule`, default 03:00)
 that backs up, then runs the restore drill.
@@ -101,6 +101,11 @@ fn fail(printer: &Printer, e: BackupError) -> anyhow::Result<ExitCode> {
 }
 
 pub fn run_backup(args: BackupArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    if let Some(code) =
+        crate::commands::fanout::over_hosts(&args.stack, &args.target, args.json, printer)?
+    {
+        return Ok(code);
+    }
     let mut project = Project::load(&args.stack)?;
     let store = project.secrets(printer)?;
     let rendered = project.render(&store)?;

@@ -7,6 +7,7 @@ pub mod confirm;
 pub mod doctor;
 mod down;
 pub mod exec;
+mod fanout;
 pub mod harden;
 pub mod import;
 pub mod init;

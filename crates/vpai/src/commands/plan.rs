@@ -14,6 +14,11 @@ use vpai_deploy::state::{self, LockSeen};
 use vpai_deploy::{FileAction, Plan, ServiceAction};
 
 pub fn run(args: PlanArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    if let Some(code) =
+        crate::commands::fanout::over_hosts(&args.stack, &args.target, args.json, printer)?
+    {
+        return Ok(code);
+    }
     let mut project = Project::load(&args.stack)?;
     let store = project.secrets(printer)?;
     let target = target::connect(&mut project, &args.target, printer)?;

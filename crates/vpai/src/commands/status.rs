@@ -7,6 +7,14 @@ use std::process::ExitCode;
 use vpai_deploy::ServiceStatus;
 
 pub fn run(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    if let Some(code) = crate::commands::fanout::over_hosts_without_vault(
+        &args.stack,
+        &args.target,
+        args.json,
+        printer,
+    )? {
+        return Ok(code);
+    }
     let mut project = Project::load(&args.stack)?;
     let target = crate::commands::target::connect(&mut project, &args.target, printer)?;
     let host = printer.traced(target.host());

@@ -13,6 +13,11 @@ use vpai_deploy::preflight::Level;
 use vpai_deploy::{ApplyOptions, DeployError, Plan, lock, state};
 
 pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    if let Some(code) =
+        crate::commands::fanout::over_hosts(&args.stack, &args.target, args.json, printer)?
+    {
+        return Ok(code);
+    }
     let started = Instant::now();
     let mut project = Project::load(&args.stack)?;
     let store = project.secrets(printer)?;

@@ -37,6 +37,11 @@ pub struct VerifyArgs {
 }
 
 pub fn run(args: VerifyArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    if let Some(code) =
+        crate::commands::fanout::over_hosts(&args.stack, &args.target, args.json, printer)?
+    {
+        return Ok(code);
+    }
     let mut project = Project::load(&args.stack)?;
     for name in &args.services {
         project.service(name)?;

@@ -1,0 +1,82 @@
+//! Test hosts as Linux namespaces: a holder process in new network and mount namespaces
+//! (`unshare --net --mount -- sleep infinity`) that other processes join with
+//! `nsenter`, linked to the test's namespace by a veth pair on a /30. Shared by the
+//! end-to-end tests that need hosts of their own (`e2e_harden`, `e2e_hosts`).
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {args:?}: {e}"))
+}
+
+/// The holder of a new network and mount namespace.
+pub struct Holder {
+    pub child: Child,
+    /// Its pid, for `nsenter -t`.
+    pub pid: String,
+    /// `net:[...]`, the namespace's identity.
+    #[allow(dead_code)] // read by e2e_harden only
+    pub netns: String,
+}
+
+/// Start a holder and wait until it is inside its own network namespace.
+// The child is returned: its owner kills and waits for it (the lint follows no moves).
+#[allow(clippy::zombie_processes)]
+pub fn hold() -> Holder {
+    let mut child = Command::new("unshare")
+        .args(["--net", "--mount", "--", "sleep", "infinity"])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("unshare");
+    let pid = child.id().to_string();
+    let mine = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let start = Instant::now();
+    loop {
+        let ns = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+        if ns != mine && exe.ends_with("sleep") {
+            let netns = ns.to_string_lossy().to_string();
+            return Holder { child, pid, netns };
+        }
+        if start.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("unshare did not start");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A veth pair: `host_if` here with `PREFIX.1/30`, `peer_if` in the namespace of `pid`
+/// with `PREFIX.2/30`, both up, and the namespace's loopback up. Returns `PREFIX.2`.
+pub fn link(pid: &str, host_if: &str, peer_if: &str, prefix: &str) -> String {
+    assert!(
+        !String::from_utf8_lossy(&run(&["ip", "-br", "addr"]).stdout)
+            .contains(&format!("{prefix}.")),
+        "{prefix}.0/30 is in use on this machine"
+    );
+    let addr = format!("{prefix}.2");
+    let here = [
+        format!("ip link add {host_if} type veth peer name {peer_if} netns {pid}"),
+        format!("ip addr add {prefix}.1/30 dev {host_if}"),
+        format!("ip link set {host_if} up"),
+    ];
+    let there = [
+        format!("ip addr add {addr}/30 dev {peer_if}"),
+        format!("ip link set {peer_if} up"),
+        "ip link set lo up".to_string(),
+    ];
+    for cmd in here {
+        let out = run(&["sh", "-c", &cmd]);
+        assert!(out.status.success(), "{cmd}: {out:?}");
+    }
+    for cmd in there {
+        let out = run(&["nsenter", "-t", pid, "-n", "--", "sh", "-c", &cmd]);
+        assert!(out.status.success(), "{cmd}: {out:?}");
+    }
+    addr
+}
