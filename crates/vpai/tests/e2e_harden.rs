@@ -67,7 +67,7 @@ fn require() -> bool {
             return skip(&format!("{path} is missing (run scripts/ssh-test-deps.sh)"));
         }
     }
-    for tool in [
+    if let Some(tool) = netns::missing_tool(&[
         "ssh",
         "ssh-keygen",
         "unshare",
@@ -75,16 +75,10 @@ fn require() -> bool {
         "ip",
         "setsid",
         "ss",
-    ] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found {
-            return skip(&format!(
-                "`{tool}` is missing (run scripts/ssh-test-deps.sh)"
-            ));
-        }
+    ]) {
+        return skip(&format!(
+            "`{tool}` is missing (run scripts/ssh-test-deps.sh)"
+        ));
     }
     if !sh(&["unshare", "--net", "--mount", "true"])
         .status

@@ -46,23 +46,17 @@ fn require() -> bool {
     if String::from_utf8_lossy(&sh(&["id", "-u"]).stdout).trim() != "0" {
         return skip("not root: the test makes namespaces and starts Docker engines");
     }
-    for tool in [
+    if let Some(tool) = netns::missing_tool(&[
         "dockerd",
         "docker",
         "unshare",
         "nsenter",
         "ip",
         "ssh-keygen",
-    ] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found {
-            return skip(&format!(
-                "`{tool}` is missing (scripts/test-env.sh and scripts/ssh-test-deps.sh)"
-            ));
-        }
+    ]) {
+        return skip(&format!(
+            "`{tool}` is missing (scripts/test-env.sh and scripts/ssh-test-deps.sh)"
+        ));
     }
     if !Path::new("/usr/sbin/sshd").exists() {
         return skip("/usr/sbin/sshd is missing (scripts/ssh-test-deps.sh)");

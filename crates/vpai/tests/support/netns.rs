@@ -13,6 +13,16 @@ fn run(args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot run {args:?}: {e}"))
 }
 
+/// The first of `tools` this machine lacks (`command -v`), if any.
+pub fn missing_tool<'a>(tools: &[&'a str]) -> Option<&'a str> {
+    tools.iter().copied().find(|tool| {
+        !Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
 /// The holder of a new network and mount namespace.
 pub struct Holder {
     pub child: Child,
