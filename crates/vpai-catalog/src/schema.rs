@@ -722,7 +722,7 @@ pub struct WebDef {
     #[serde(default)]
     pub websocket: bool,
     /// An admin UI (an editor, dashboards, keys): `[access] admin` decides who reaches
-    /// it, and `vpai check` warns when it faces the Internet.
+    /// it, and `vpai up` says so after deploying it to a server where it faces the Internet.
     #[serde(default)]
     pub admin: bool,
     /// Paths that stay public when the service is VPN-only (`/webhook/*`: the callers

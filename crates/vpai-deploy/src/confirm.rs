@@ -57,12 +57,23 @@ cancel
 );
 
 /// The shell function both scripts share (`$rel` and `$unit` set).
+/// The revert marks `.confirm` with `firing=` under a lock on the releases directory
+/// before it touches anything: a cancel that comes later leaves it alone (killing a
+/// revert half-way would leave a half-restored release) and prints `firing <release>`.
 const CANCEL_FN: &str = r#"cancel() {
-  local armer="" pid="" release="" k v
+  local rc=0
+  exec 7<"$rel"
+  if flock -w 30 7; then cancel_locked || rc=$?; else echo "vpai: the confirmation switch is busy" >&2; rc=1; fi
+  exec 7<&-
+  return $rc
+}
+cancel_locked() {
+  local armer="" pid="" release="" firing="" k v
   [ -f "$rel/.confirm" ] || { echo none; return 0; }
   while IFS== read -r k v; do
-    case $k in armer) armer=$v;; pid) pid=$v;; release) release=$v;; esac
+    case $k in armer) armer=$v;; pid) pid=$v;; release) release=$v;; firing) firing=$v;; esac
   done <"$rel/.confirm"
+  if [ -n "$firing" ]; then echo "firing $release"; return 0; fi
   if [ "$armer" = systemd ]; then
     systemctl stop "$unit.timer" >/dev/null 2>&1 || true
   elif [[ $pid =~ ^[0-9]+$ ]]; then
@@ -83,6 +94,13 @@ lock=$lockdir/vpai-$project.lock
 exec 9>>"$lock"
 flock -w 900 9 || { echo "vpai: a deploy held the lock for 15 minutes: nothing reverted" >&2; exit 1; }
 now=$(date +%s)
+# Cancelled while this waited for the lock: nothing to do. Otherwise say it fires, so
+# a late `vpai confirm` cannot stop it half-way.
+exec 7<"$rel"
+flock -w 30 7 || { echo "vpai: the confirmation switch is busy: nothing reverted" >&2; exit 1; }
+[ -f "$rel/.confirm" ] || { echo "the switch was cancelled: nothing to revert"; exit 0; }
+cp -- "$rel/.confirm" "$rel/.confirm.new" && echo "firing=$now" >>"$rel/.confirm.new" && mv -f -- "$rel/.confirm.new" "$rel/.confirm"
+exec 7<&-
 live=$(readlink -- "$rel/current" 2>/dev/null || true)
 if [ "$live" != "$current" ]; then
   echo "release $live replaced $current since: nothing to revert"
@@ -110,6 +128,8 @@ pub struct ConfirmState {
     pub armed: Option<(String, String, u64)>,
     /// The last revert it did: the release undone, the one put back, when, success.
     pub reverted: Option<(String, String, u64, bool)>,
+    /// The revert is running now (Unix seconds it started).
+    pub firing: Option<u64>,
 }
 
 fn fail(host: &dyn Host, what: &str, out: &vpai_host::CmdOutput) -> HostError {
@@ -156,8 +176,19 @@ pub fn arm(
     }
 }
 
-/// Cancel an armed switch: the release it was armed for, or None when none was.
-pub fn cancel(host: &dyn Host, stack: &Stack) -> Result<Option<String>, HostError> {
+/// What a cancel found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cancelled {
+    /// Nothing was armed.
+    None,
+    /// The switch for this release is off.
+    Cancelled(String),
+    /// Too late: the revert of this release is running and was left alone.
+    Firing(String),
+}
+
+/// Cancel an armed switch, unless its revert already runs.
+pub fn cancel(host: &dyn Host, stack: &Stack) -> Result<Cancelled, HostError> {
     let root = stack.root.display().to_string();
     let script = CANCEL_SCRIPT.replace("CANCEL", CANCEL_FN);
     let out = host.run(
@@ -174,11 +205,15 @@ pub fn cancel(host: &dyn Host, stack: &Stack) -> Result<Option<String>, HostErro
     if !out.success() {
         return Err(fail(host, "cancelling the confirmation switch", &out));
     }
-    Ok(out
-        .stdout_text()
-        .trim()
-        .strip_prefix("cancelled ")
-        .map(str::to_string))
+    let text = out.stdout_text();
+    let text = text.trim();
+    Ok(if let Some(r) = text.strip_prefix("cancelled ") {
+        Cancelled::Cancelled(r.to_string())
+    } else if let Some(r) = text.strip_prefix("firing ") {
+        Cancelled::Firing(r.to_string())
+    } else {
+        Cancelled::None
+    })
 }
 
 /// Read the switch's state (armed, last revert).
@@ -209,6 +244,7 @@ pub fn read(host: &dyn Host, stack: &Stack) -> Result<ConfirmState, HostError> {
             (Some(r), Some(t), Some(a)) => Some((r.clone(), t.clone(), a)),
             _ => None,
         },
+        firing: armed.get("firing").and_then(|a| a.parse::<u64>().ok()),
         reverted: match (
             reverted.get("release"),
             reverted.get("reverted_to"),

@@ -27,6 +27,12 @@ pub const SSHD_CONFIG: &str = "/etc/ssh/sshd_config";
 pub const SSHD_DROPIN: &str = "/etc/ssh/sshd_config.d/00-vpai.conf";
 pub const SOCKET_DROPIN: &str = "/etc/systemd/system/ssh.socket.d/00-vpai.conf";
 pub const FIREWALL_FILE: &str = "/etc/vpai/firewall.nft";
+/// Loads [`FIREWALL_FILE`] at boot: `nft -f` alone lasts until the next reboot.
+pub const FIREWALL_UNIT: &str = "/etc/systemd/system/vpai-firewall.service";
+/// What `systemctl enable` would make (written by hand: it works without a running
+/// systemd, in an image, a chroot, a container).
+pub const FIREWALL_UNIT_LINK: &str =
+    "/etc/systemd/system/sysinit.target.wants/vpai-firewall.service";
 const INCLUDE: &str = "Include /etc/ssh/sshd_config.d/*.conf";
 
 /// What `[hardening]` and `[hosts]` ask for.
@@ -138,6 +144,8 @@ pub struct Facts {
     pub socket: bool,
     pub nft: bool,
     pub nft_table: bool,
+    /// The boot unit of the firewall is enabled ([`FIREWALL_UNIT_LINK`]).
+    pub fw_unit_enabled: bool,
     pub sudo: bool,
     pub sudoers_includedir: bool,
     pub user_exists: bool,
@@ -173,9 +181,10 @@ if id -u -- "$user" >/dev/null 2>&1; then
 fi
 f=/etc/sudoers.d/vpai-$user
 [ -f "$f" ] && [ ! -L "$f" ] && echo "sudoers $(b64 "$f")"
-for f in /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*.conf /etc/vpai/firewall.nft /etc/systemd/system/ssh.socket.d/00-vpai.conf; do
+for f in /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*.conf /etc/vpai/firewall.nft /etc/systemd/system/ssh.socket.d/00-vpai.conf /etc/systemd/system/vpai-firewall.service; do
   [ -f "$f" ] && [ ! -L "$f" ] && echo "file $f $(b64 "$f")"
 done
+[ "$(readlink /etc/systemd/system/sysinit.target.wants/vpai-firewall.service 2>/dev/null)" = ../vpai-firewall.service ] && echo "fw_unit_enabled yes"
 addr=${SSH_CONNECTION:-}; addr=${addr%% *}; [ -n "$addr" ] || addr=127.0.0.1
 if eff=$(sshd -T -C "user=$user,host=vpai-check,addr=$addr" 2>&1 || /usr/sbin/sshd -T -C "user=$user,host=vpai-check,addr=$addr" 2>&1); then
   while IFS= read -r l; do echo "effective $l"; done <<<"$eff"
@@ -243,6 +252,7 @@ pub fn read_facts(host: &dyn Host, settings: &Settings) -> Result<Facts, HardenE
             "socket" => f.socket = rest == "yes",
             "nft" => f.nft = true,
             "nft_table" => f.nft_table = true,
+            "fw_unit_enabled" => f.fw_unit_enabled = true,
             "sudo" => f.sudo = true,
             "sudoers_includedir" => f.sudoers_includedir = true,
             "user" => f.user_exists = true,
@@ -319,14 +329,35 @@ pub fn socket_dropin(ports: &[u16]) -> String {
     s
 }
 
-pub fn firewall_file(ports: &[u16]) -> String {
-    let list = sorted(ports.iter().copied())
+/// The rule set: `ssh` and `open` ports reach this host; `open` also reaches the
+/// containers that publish it. Docker publishes a port by DNAT in prerouting, so the
+/// connection is forwarded to the container and never meets the `input` chain: the
+/// `forward` chain runs before Docker's own rules (lower priority number) and drops a
+/// new DNAT'd connection whose original port is not open, unless it comes from a
+/// Docker bridge (a container reaching another through the host's address). A ban in
+/// `input` would do nothing for those ports either; this is where it bites.
+pub fn firewall_file(ssh: &[u16], open: &[u16]) -> String {
+    let list = sorted(ssh.iter().chain(open).copied())
         .iter()
         .map(u16::to_string)
         .collect::<Vec<_>>()
         .join(", ");
+    let open = sorted(open.iter().copied());
+    // Caddy answers HTTP/3 on UDP 443.
+    let quic = open.contains(&443);
+    let mut published = String::new();
+    for p in &open {
+        published.push_str(&format!(
+            "\t\tct status dnat meta l4proto tcp ct original proto-dst {p} accept\n"
+        ));
+    }
+    if quic {
+        published
+            .push_str("\t\tct status dnat meta l4proto udp ct original proto-dst 443 accept\n");
+    }
     format!(
-        "# Written by vpai harden: only SSH, the web ports and `allow_ports` are open.\n\
+        "# Written by vpai harden: only SSH, the web ports and `allow_ports` are open,\n\
+         # to this host and to the ports its containers publish.\n\
          # Loaded with `nft -f` (atomic: the table is replaced as a whole).\n\
          table inet vpai\n\
          delete table inet vpai\n\
@@ -336,12 +367,30 @@ pub fn firewall_file(ports: &[u16]) -> String {
          \t\tct state established,related accept\n\
          \t\tct state invalid drop\n\
          \t\tiif \"lo\" accept\n\
+         \t\t# Containers reaching the host (host-gateway, ports the engine proxies).\n\
+         \t\tiifname \"docker0\" accept\n\
+         \t\tiifname \"br-*\" accept\n\
          \t\tmeta l4proto {{ icmp, ipv6-icmp }} accept\n\
          \t\tudp dport 68 accept\n\
          \t\tmeta nfproto ipv6 udp dport 546 accept\n\
          \t\ttcp dport {{ {list} }} accept\n\
+         {quic}\
          \t}}\n\
-         }}\n"
+         \t# Published container ports (Docker's DNAT): before Docker's rules.\n\
+         \tchain forward {{\n\
+         \t\ttype filter hook forward priority filter - 10; policy accept;\n\
+         \t\tct state established,related accept\n\
+         \t\tiifname \"docker0\" accept\n\
+         \t\tiifname \"br-*\" accept\n\
+         {published}\
+         \t\tct status dnat drop\n\
+         \t}}\n\
+         }}\n",
+        quic = if quic {
+            "\t\tudp dport 443 accept\n"
+        } else {
+            ""
+        },
     )
 }
 
@@ -626,16 +675,50 @@ fn sshd_writes(facts: &Facts, ports: &[u16]) -> Result<Vec<FileWrite>, HardenErr
     Ok(writes)
 }
 
-fn firewall_writes(facts: &Facts, ports: &[u16]) -> Vec<FileWrite> {
-    let text = firewall_file(ports);
-    if facts.files.get(FIREWALL_FILE) == Some(&text) && facts.nft_table {
-        return Vec::new();
+/// The unit that loads the firewall at boot, before the network comes up. Docker's
+/// rules live in tables of their own: the order between the two does not matter.
+pub fn firewall_unit() -> String {
+    format!(
+        "# Written by vpai harden: loads the firewall at boot, before the network is up.\n\
+         [Unit]\n\
+         Description=vpai firewall (nftables table inet vpai)\n\
+         DefaultDependencies=no\n\
+         After=local-fs.target\n\
+         Before=network-pre.target shutdown.target\n\
+         Wants=network-pre.target\n\
+         Conflicts=shutdown.target\n\
+         \n\
+         [Service]\n\
+         Type=oneshot\n\
+         RemainAfterExit=yes\n\
+         ExecStart=/usr/sbin/nft -f {FIREWALL_FILE}\n\
+         \n\
+         [Install]\n\
+         WantedBy=sysinit.target\n"
+    )
+}
+
+/// The firewall's files that differ from the host's; the rule set alone when they
+/// are all in place but the table is not loaded (the transaction loads it).
+fn firewall_writes(facts: &Facts, settings: &Settings, ssh: &[u16]) -> Vec<FileWrite> {
+    let text = firewall_file(ssh, &settings.open_ports);
+    let unit = firewall_unit();
+    let mut writes = Vec::new();
+    if facts.files.get(FIREWALL_FILE) != Some(&text) || !facts.nft_table {
+        writes.push(FileWrite {
+            path: FIREWALL_FILE.into(),
+            mode: "0644",
+            content: text,
+        });
     }
-    vec![FileWrite {
-        path: FIREWALL_FILE.into(),
-        mode: "0644",
-        content: text,
-    }]
+    if facts.files.get(FIREWALL_UNIT) != Some(&unit) || !facts.fw_unit_enabled {
+        writes.push(FileWrite {
+            path: FIREWALL_UNIT.into(),
+            mode: "0644",
+            content: unit,
+        });
+    }
+    writes
 }
 
 fn unified(path: &str, old: &str, new: &str) -> String {
@@ -676,16 +759,17 @@ pub fn check(host: &dyn Host, settings: &Settings) -> Result<CheckReport, Harden
     }
     let mut writes = Vec::new();
     if settings.firewall {
-        writes.extend(firewall_writes(&facts, &final_firewall_ports(settings)));
+        writes.extend(firewall_writes(&facts, settings, &[settings.target_port]));
     }
     writes.extend(sshd_writes(&facts, &[settings.target_port])?);
     for w in writes {
         let old = facts.files.get(&w.path).map(String::as_str).unwrap_or("");
         if old == w.content {
-            changes.push(format!(
-                "load {} (the nftables table is not loaded)",
-                w.path
-            ));
+            changes.push(if w.path == FIREWALL_UNIT {
+                format!("enable {FIREWALL_UNIT} (the firewall is not loaded at boot)")
+            } else {
+                format!("load {} (the nftables table is not loaded)", w.path)
+            });
             continue;
         }
         diffs.push(FileDiff {
@@ -713,14 +797,6 @@ fn short_key(key: &str) -> String {
         .rev()
         .collect();
     format!("{kind} ...{tail}")
-}
-
-fn firewall_ports(settings: &Settings, ssh: &[u16]) -> Vec<u16> {
-    sorted(settings.open_ports.iter().chain(ssh).copied())
-}
-
-fn final_firewall_ports(settings: &Settings) -> Vec<u16> {
-    firewall_ports(settings, &[settings.target_port])
 }
 
 // ---------------------------------------------------------------------------------
@@ -808,6 +884,19 @@ vpai_sshd_reload() {
 vpai_fw_restore() {
   nft delete table inet vpai 2>/dev/null || true
   if [ -f "$dir/table.before" ]; then nft -f "$dir/table.before"; fi
+  vpai_fw_boot
+}
+# The boot unit enabled exactly when it exists (what `systemctl enable` makes).
+vpai_fw_boot() {
+  local unit=/etc/systemd/system/vpai-firewall.service
+  local link=/etc/systemd/system/sysinit.target.wants/vpai-firewall.service
+  if [ -f "$unit" ]; then
+    [ -d "${link%/*}" ] || install -d -m 0755 -- "${link%/*}"
+    ln -sfn ../vpai-firewall.service "$link"
+  else
+    rm -f -- "$link"
+  fi
+  if [ -d /run/systemd/system ]; then systemctl daemon-reload 2>/dev/null || true; fi
 }
 "#
     };
@@ -959,6 +1048,9 @@ case $kind in
   firewall)
     if ! out=$(nft -c -f /etc/vpai/firewall.nft 2>&1); then revert_now; fail "nft -c refuses the rule set: $out"; fi
     nft -f /etc/vpai/firewall.nft || { revert_now; fail "nft -f failed"; }
+    # The directories only: the link itself is ours (replaced, never followed).
+    vpai_nofollow / etc/systemd/system/sysinit.target.wants
+    vpai_fw_boot
     ;;
 esac
 echo applied
@@ -1403,7 +1495,7 @@ pub fn run(
 
     // (b) The firewall, with both SSH ports open.
     if settings.firewall {
-        let writes = firewall_writes(&facts, &firewall_ports(settings, &[cur, new]));
+        let writes = firewall_writes(&facts, settings, &[cur, new]);
         if writes.is_empty() {
             run.unchanged("firewall", "table inet vpai loaded, file unchanged");
         } else {
@@ -1412,6 +1504,7 @@ pub fn run(
                 facts.files.insert(w.path.clone(), w.content.clone());
             }
             facts.nft_table = true;
+            facts.fw_unit_enabled = true;
         }
     }
 
@@ -1437,7 +1530,7 @@ pub fn run(
             }
         }
         if settings.firewall {
-            let writes = firewall_writes(&facts, &final_firewall_ports(settings));
+            let writes = firewall_writes(&facts, settings, &[new]);
             if !writes.is_empty() {
                 run.transaction(
                     "firewall: close the old port",
@@ -1548,12 +1641,19 @@ mod tests {
 
     #[test]
     fn files() {
-        let fw = firewall_file(&[2222, 22, 443, 80, 22]);
+        let fw = firewall_file(&[2222, 22], &[443, 80, 22]);
         assert!(
             fw.contains("tcp dport { 22, 80, 443, 2222 } accept"),
             "{fw}"
         );
         assert!(fw.contains("policy drop"));
+        assert!(fw.contains("\tudp dport 443 accept\n"), "{fw}");
+        // Published ports: the open ones only, SSH is not a container's.
+        assert!(fw.contains("ct original proto-dst 443 accept"), "{fw}");
+        assert!(!fw.contains("ct original proto-dst 2222"), "{fw}");
+        assert!(fw.ends_with("\t\tct status dnat drop\n\t}\n}\n"), "{fw}");
+        let no_web = firewall_file(&[22], &[]);
+        assert!(!no_web.contains("udp dport 443"), "{no_web}");
         let d = sshd_dropin(&[2222, 22]);
         assert!(d.contains("Port 22\nPort 2222\nPermitRootLogin no\n"));
         assert!(socket_dropin(&[22]).contains("ListenStream=\nListenStream=22\n"));

@@ -64,6 +64,27 @@ pub struct Service {
 }
 
 impl Service {
+    /// The services this one cannot run without, in the same stack (and on the same
+    /// host): the catalog's `needs`, plus the database `provider` when its database is
+    /// on. A provider it names in `needs` is not needed while its optional database
+    /// is off.
+    pub fn required<'a>(
+        &'a self,
+        provider: Option<&'a str>,
+        is_provider: &dyn Fn(&str) -> bool,
+    ) -> Vec<&'a str> {
+        let mut needs: Vec<&str> = self.def.needs.iter().map(String::as_str).collect();
+        if self.database
+            && let Some(p) = provider
+            && !needs.contains(&p)
+        {
+            needs.push(p);
+        }
+        let optional_off = !self.database && self.def.database.is_some();
+        needs.retain(|n| !(optional_off && is_provider(n)));
+        needs
+    }
+
     pub fn phase(&self) -> Phase {
         self.def.phase
     }
@@ -442,17 +463,7 @@ pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result
         .or(providers.first())
         .copied();
     for s in &services {
-        let mut needs: Vec<&str> = s.def.needs.iter().map(String::as_str).collect();
-        if s.database
-            && let Some(provider) = provider
-            && !needs.contains(&provider)
-        {
-            needs.push(provider);
-        }
-        for need in needs {
-            if providers.contains(&need) && !s.database && s.def.database.is_some() {
-                continue;
-            }
+        for need in s.required(provider, &|n| providers.contains(&n)) {
             if !services.iter().any(|o| o.name == need) {
                 return Err(file.error_at(
                     0..0,

@@ -307,3 +307,28 @@ fn access_refuses_what_caddy_could_not_apply() {
         assert!(text.contains(want), "{extra}: {text}");
     }
 }
+
+#[test]
+fn what_a_service_requires_follows_its_database_switch() {
+    let is_provider = |n: &str| n == "postgresql";
+    let on = build_text("[project]\nname='x'\ndomain='a.b'\n").unwrap();
+    let litellm = on.service("litellm").unwrap();
+    assert_eq!(
+        litellm.required(Some("postgresql"), &is_provider),
+        ["postgresql", "redis"]
+    );
+    let off = build_text("[project]\nname='x'\ndomain='a.b'\n[services.litellm]\ndatabase=false\n")
+        .unwrap();
+    let litellm = off.service("litellm").unwrap();
+    assert_eq!(
+        litellm.required(Some("postgresql"), &is_provider),
+        ["redis"]
+    );
+    // n8n's database is not optional: the provider stays required.
+    assert_eq!(
+        off.service("n8n")
+            .unwrap()
+            .required(Some("postgresql"), &is_provider),
+        ["postgresql"]
+    );
+}

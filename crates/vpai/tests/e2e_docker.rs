@@ -844,9 +844,24 @@ rotate = "quarterly"
         "VPN-ONLY SWITCH: reverted {:.0}s after the deploy was armed (delay 30s)",
         armed.elapsed().as_secs_f64()
     );
-    let status = stack.vpai(&["vpn-only", "status"]);
-    let said = String::from_utf8_lossy(&status.stdout);
-    assert!(said.contains("switch: fired"), "{said}");
+    // Caddy serves the public release before the revert has brought every phase
+    // back up: until then the switch says it is firing, and a confirm is too late.
+    let mut said = String::new();
+    let fired = wait_for(Duration::from_secs(120), || {
+        let status = stack.vpai(&["vpn-only", "status"]);
+        said = String::from_utf8_lossy(&status.stdout).to_string();
+        if said.contains("switch: firing") {
+            let late = stack.vpai(&["confirm", "--force"]);
+            let err = String::from_utf8_lossy(&late.stderr);
+            assert!(
+                late.status.code() == Some(1) && err.contains("too late")
+                    || late.status.success() && err.contains("fired meanwhile"),
+                "a confirm while the switch fires: {err}"
+            );
+        }
+        said.contains("switch: fired")
+    });
+    assert!(fired, "the switch did not finish its revert: {said}");
     assert!(marker_present(), "the revert touched the database");
 
     // Confirmed (here with --force: this machine is not on the VPN), it stays.

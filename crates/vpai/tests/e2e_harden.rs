@@ -17,8 +17,12 @@
 //! plus a margin, the time it took printed: the new port unreachable (a drop rule), an
 //! `AllowUsers` without the deploy user, a firewall that denies the SSH port (the port
 //! the operator connects to is redirected to another one by NAT), the new sshd killed
-//! at the reload. `net.ipv4.ip_forward=0` is not a case: harden changes no sysctl (the
-//! Docker-aware firewall that would is not part of this command yet).
+//! at the reload. `net.ipv4.ip_forward=0` is not a case: harden changes no sysctl
+//! (Docker turns forwarding on; the firewall filters published ports in a forward
+//! chain of its own without touching it). The happy path runs a real dockerd in its
+//! namespace: a database published on a port harden does not open is unreachable from
+//! outside afterwards, 443 still reaches its container, and a container still reaches
+//! the database through the host.
 //!
 //! Skipped loudly when something is missing, unless VPAI_E2E_REQUIRED=1 (then failed).
 
@@ -34,6 +38,10 @@ const REVERT_SECS: u64 = 6;
 /// What the host may take beyond it: the check's timeouts and the reload.
 const MARGIN_SECS: u64 = 8;
 const NEW_PORT: u16 = 2222;
+/// A database the happy-path host publishes, from this machine's test images.
+const DB_IMAGE: &str = "vpai-test/redis:latest";
+/// Published by that host and not opened by harden.
+const DB_PORT: u16 = 15432;
 
 fn sh(args: &[&str]) -> Output {
     Command::new(args[0])
@@ -105,6 +113,7 @@ struct TestHost {
     dir: tempfile::TempDir,
     holder: Child,
     sshd: Option<Child>,
+    dockerd: Option<Child>,
     veth: String,
     addr: String,
     netns: String,
@@ -120,6 +129,8 @@ struct Setup<'a> {
     /// Replace sshd by a wrapper that kills every sshd of the namespace when it is
     /// started on a configuration that listens on the new port.
     kill_new_sshd: bool,
+    /// A real dockerd in the namespace (its data under the host's `/var/lib`).
+    docker: bool,
 }
 
 impl Default for Setup<'_> {
@@ -129,6 +140,7 @@ impl Default for Setup<'_> {
             sshd_port: 22,
             nft: "",
             kill_new_sshd: false,
+            docker: false,
         }
     }
 }
@@ -223,6 +235,7 @@ impl TestHost {
             dir,
             holder,
             sshd: None,
+            dockerd: None,
             veth: veth.clone(),
             addr: addr.clone(),
             netns,
@@ -270,6 +283,9 @@ exec -a /usr/sbin/sshd "$real" "$@"
             let out = host.ns(&["nft", "-f", rules.to_str().unwrap()]);
             assert!(out.status.success(), "fault rules: {}", stderr(&out));
         }
+        if setup.docker {
+            host.start_docker();
+        }
         let sshd = Command::new("nsenter")
             .args(["-t", &pid, "-n", "-m", "--", "/usr/sbin/sshd", "-D", "-E"])
             .arg(host.dir.path().join("sshd.log"))
@@ -296,6 +312,34 @@ exec -a /usr/sbin/sshd "$real" "$@"
             std::thread::sleep(Duration::from_millis(100));
         }
         host
+    }
+
+    /// dockerd in the namespace (its data under the namespace's `/var/lib`), with the
+    /// test image loaded.
+    fn start_docker(&mut self) {
+        let pid = self.holder.id().to_string();
+        let data = self.dir.path().join("root/varlib/docker");
+        self.dockerd = Some(netns::start_dockerd(
+            &pid,
+            &data,
+            self.dir.path(),
+            &[DB_IMAGE],
+        ));
+    }
+
+    /// Whether a Redis published on `port` of the host answers a PING from here.
+    fn redis_answers(&self, port: u16) -> bool {
+        use std::io::{Read, Write};
+        let addr: std::net::SocketAddr = format!("{}:{port}", self.addr).parse().unwrap();
+        let Ok(mut conn) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3))
+        else {
+            return false;
+        };
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(3)));
+        let mut buf = [0u8; 7];
+        conn.write_all(b"PING\r\n").is_ok()
+            && conn.read_exact(&mut buf).is_ok()
+            && &buf == b"+PONG\r\n"
     }
 
     fn ops(&self) -> PathBuf {
@@ -434,6 +478,11 @@ exec -a /usr/sbin/sshd "$real" "$@"
 
 impl Drop for TestHost {
     fn drop(&mut self) {
+        // The containers live in namespaces of their own: removed through the engine,
+        // which then stops by itself.
+        if let Some(d) = self.dockerd.take() {
+            netns::stop_dockerd(&self.holder.id().to_string(), d);
+        }
         // Every process of the namespace is one this test started (sshd, its sessions,
         // the revert sleepers): killed by pid.
         for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -474,7 +523,54 @@ fn the_move_succeeds_and_a_second_run_is_a_no_op() {
     if !require() {
         return;
     }
-    let h = TestHost::start(1, Setup::default());
+    if let Some(tool) = netns::missing_tool(&["dockerd", "docker", "systemd-analyze"]) {
+        skip(&format!(
+            "`{tool}` is missing (scripts/test-env.sh, scripts/ssh-test-deps.sh)"
+        ));
+        return;
+    }
+    if !sh(&["docker", "image", "inspect", DB_IMAGE])
+        .status
+        .success()
+    {
+        skip(&format!(
+            "{DB_IMAGE} is missing (scripts/test-env.sh builds it)"
+        ));
+        return;
+    }
+    let h = TestHost::start(
+        1,
+        Setup {
+            docker: true,
+            ..Setup::default()
+        },
+    );
+    // A database published the way Docker does it (DNAT), on a port harden does not
+    // open, and the same server on 443, which it does.
+    let run = h.ns(&[
+        "docker",
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "-p",
+        &format!("{DB_PORT}:6379"),
+        "-p",
+        "443:6379",
+        DB_IMAGE,
+        "redis-server",
+        "--protected-mode",
+        "no",
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let up = Instant::now();
+    while !(h.redis_answers(DB_PORT) && h.redis_answers(443)) {
+        assert!(
+            up.elapsed() < Duration::from_secs(30),
+            "the published database does not answer before harden"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     // --check: diffs, read-only.
     let out = h.vpai(&["harden", "--check"], &[]);
     assert_eq!(out.status.code(), Some(0));
@@ -518,6 +614,47 @@ fn the_move_succeeds_and_a_second_run_is_a_no_op() {
     assert!(
         !table.contains(" 22,") && !table.contains("{ 22"),
         "{table}"
+    );
+    // Loaded again at boot: the unit is enabled the way `systemctl enable` does it,
+    // and systemd accepts it.
+    let etc = h.dir.path().join("root/etc/systemd/system");
+    let unit = etc.join("vpai-firewall.service");
+    assert!(unit.is_file(), "no boot unit for the firewall");
+    assert_eq!(
+        std::fs::read_link(etc.join("sysinit.target.wants/vpai-firewall.service")).ok(),
+        Some(PathBuf::from("../vpai-firewall.service"))
+    );
+    let verify = sh(&["systemd-analyze", "verify", unit.to_str().unwrap()]);
+    assert!(
+        verify.status.success() && stderr(&verify).trim().is_empty(),
+        "systemd-analyze verify: {}",
+        stderr(&verify)
+    );
+    // Docker's published ports obey the firewall too.
+    assert!(
+        !h.redis_answers(DB_PORT),
+        "the published database port is still reachable from outside:\n{table}"
+    );
+    assert!(
+        h.redis_answers(443),
+        "the open port 443 no longer reaches its container"
+    );
+    let inside = h.ns(&[
+        "docker",
+        "run",
+        "--rm",
+        DB_IMAGE,
+        "redis-cli",
+        "-h",
+        "172.17.0.1",
+        "-p",
+        &DB_PORT.to_string(),
+        "ping",
+    ]);
+    assert!(
+        stdout(&inside).contains("PONG"),
+        "a container no longer reaches a published port through the host: {}",
+        stderr(&inside)
     );
     let ak = h.dir.path().join("root/home/vpai/.ssh/authorized_keys");
     let meta = std::fs::metadata(&ak).unwrap();

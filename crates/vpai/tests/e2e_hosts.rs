@@ -109,39 +109,7 @@ impl NsHost {
         let out = host.ns(&["sh", "-c", cmd]);
         assert!(out.status.success(), "{cmd}: {}", text(&out));
         let d = host.dir.path().to_path_buf();
-        let dockerd = Command::new("nsenter")
-            .args(["-t", &pid, "-n", "-m", "--", "dockerd", "--data-root"])
-            .arg(d.join("docker"))
-            .args([
-                "--exec-root",
-                "/run/docker-exec",
-                "--pidfile",
-                "/run/docker.pid",
-            ])
-            .args(["--shutdown-timeout", "2"])
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(d.join("dockerd.log")).unwrap())
-            .stderr(std::fs::File::create(d.join("dockerd.err")).unwrap())
-            .spawn()
-            .expect("dockerd");
-        host.dockerd = Some(dockerd);
-        let start = Instant::now();
-        while !host.ns(&["docker", "version"]).status.success() {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "the engine of {} did not start: {}",
-                host.name,
-                std::fs::read_to_string(d.join("dockerd.err")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        // The test image, from this machine's engine (no registry is reachable).
-        let load = sh(&[
-            "sh",
-            "-c",
-            &format!("docker save {IMAGE} | nsenter -t {pid} -n -m docker load -q"),
-        ]);
-        assert!(load.status.success(), "image load: {}", text(&load));
+        host.dockerd = Some(netns::start_dockerd(&pid, &d.join("docker"), &d, &[IMAGE]));
         // sshd with a host key of its own, root logging in with the test's key.
         let keygen = sh(&[
             "ssh-keygen",
@@ -226,18 +194,8 @@ impl Drop for NsHost {
             let _ = s.kill();
             let _ = s.wait();
         }
-        // The engine stops its containers when it stops (2 s at most each).
-        let _ = self.ns(&["sh", "-c", "kill $(cat /run/docker.pid) 2>/dev/null"]);
-        if let Some(mut d) = self.dockerd.take() {
-            let start = Instant::now();
-            while start.elapsed() < Duration::from_secs(20) {
-                if d.try_wait().ok().flatten().is_some() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = d.kill();
-            let _ = d.wait();
+        if let Some(d) = self.dockerd.take() {
+            netns::stop_dockerd(&self.pid, d);
         }
         let _ = self.holder.kill();
         let _ = self.holder.wait();

@@ -130,6 +130,13 @@ pub fn run_confirm(args: ConfirmArgs, printer: &Printer) -> anyhow::Result<ExitC
         });
         return Ok(ExitCode::SUCCESS);
     };
+    if state.firing.is_some() {
+        printer.error_text(&format!(
+            "too late: the switch is reverting release {release} to {previous} on `{}` right now\n  help: wait for it (`vpai vpn-only status`), then deploy again",
+            host.name()
+        ));
+        return Ok(ExitCode::from(1));
+    }
     if !args.force {
         let mut refused = false;
         for s in stack.services.iter().filter(|s| s.vpn_only) {
@@ -159,12 +166,21 @@ pub fn run_confirm(args: ConfirmArgs, printer: &Printer) -> anyhow::Result<ExitC
             return Ok(ExitCode::from(1));
         }
     }
+    use vpai_deploy::confirm::Cancelled;
     match vpai_deploy::confirm::cancel(host, stack)? {
-        Some(r) => printer.success(&format!(
+        Cancelled::Cancelled(r) => printer.success(&format!(
             "confirmed: release {r} stays on `{}` (the revert is cancelled)",
             host.name()
         )),
-        None => printer.info("the switch fired meanwhile: nothing to cancel"),
+        Cancelled::None => printer.info("the switch fired meanwhile: nothing to cancel"),
+        Cancelled::Firing(r) => {
+            printer.error_text(&format!(
+                "too late: the switch is reverting release {r} to {previous} on `{}` right now
+  help: wait for it (`vpai vpn-only status`), then deploy again",
+                host.name()
+            ));
+            return Ok(ExitCode::from(1));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -212,7 +228,12 @@ pub fn run_vpn_only(args: VpnOnlyArgs, printer: &Printer) -> anyhow::Result<Exit
         });
         let target = target::connect(&mut project, &args.target, printer)?;
         let state = vpai_deploy::confirm::read(target.host(), &project.stack)?;
-        if let Some((release, previous, at)) = state.armed {
+        if let (Some((release, previous, _)), Some(since)) = (&state.armed, state.firing) {
+            printer.out(&format!(
+                "switch: firing since {}, release {release} is being reverted to {previous}",
+                clock(since)
+            ));
+        } else if let Some((release, previous, at)) = state.armed {
             printer.out(&format!(
                 "switch: armed, release {release} reverts to {previous} at {} unless `vpai confirm`",
                 clock(at)

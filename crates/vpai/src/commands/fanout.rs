@@ -91,16 +91,17 @@ fn over_hosts_with(
 /// rendered yet (the VPN addresses of the hosts will give them).
 fn check_placement(project: &Project) -> anyhow::Result<()> {
     let stack = &project.stack;
-    let provider = stack.database_provider().map(|p| p.name.clone());
+    let provider = stack.database_provider().map(|p| p.name.as_str());
+    let is_provider = |n: &str| {
+        project
+            .catalog
+            .get(n)
+            .is_some_and(|d| d.provides_databases.is_some())
+    };
     for host in &stack.hosts {
         let here = stack.only_on(host);
         for s in &here.services {
-            let mut needs: Vec<String> = s.def.needs.clone();
-            if s.database
-                && let Some(p) = &provider
-            {
-                needs.push(p.clone());
-            }
+            let needs = s.required(provider, &is_provider);
             if let Some(missing) = needs.iter().find(|n| here.service(n).is_none()) {
                 bail!(
                     "`{}` runs on `{}` but `{missing}`, which it needs, does not\n  help: list `{missing}` in `[hosts.{}] services` too (services reach each other on one host's networks)",

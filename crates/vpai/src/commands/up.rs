@@ -187,6 +187,11 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
                     .unwrap_or_default(),
                 started.elapsed().as_secs_f64()
             ));
+            if matches!(target, target::Target::Ssh(_))
+                && let Some(note) = public_admin_note(stack, host.name())
+            {
+                printer.info(&note);
+            }
             finish(printer, &args, &statuses)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -308,4 +313,52 @@ fn untrusted_lines(text: &str) -> String {
         .map(|l| vpai_check::text::sanitize_for_terminal(l).into_owned())
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// A server's admin UIs (the catalog's `[web] admin`) that anyone on the Internet
+/// reaches: said after each deploy that changed something, with the way to close them.
+fn public_admin_note(stack: &vpai_model::Stack, host: &str) -> Option<String> {
+    let open: Vec<String> = stack
+        .services
+        .iter()
+        .filter(|s| !s.vpn_only && s.def.web.as_ref().is_some_and(|w| w.admin))
+        .filter_map(|s| s.url.as_ref().map(|u| format!("{} ({u})", s.name)))
+        .collect();
+    (!open.is_empty()).then(|| {
+        format!(
+            "note: admin UIs open to the Internet on `{host}`: {}\n  help: `vpai vpn-only on` keeps them to your VPN (public paths such as webhooks stay open)",
+            open.join(", ")
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack(text: &str) -> vpai_model::Stack {
+        let file =
+            vpai_spec::StackFile::parse(std::path::Path::new("stack.toml"), text.into()).unwrap();
+        vpai_model::build(
+            &file,
+            &vpai_catalog::Catalog::embedded(),
+            &vpai_model::BuildOptions::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn public_admin_uis_are_named_until_they_are_kept_to_the_vpn() {
+        let base = "[project]\nname = \"x\"\ndomain = \"example.com\"\n";
+        let note = public_admin_note(&stack(base), "box").unwrap();
+        for ui in ["n8n (https://n8n.example.com)", "qdrant (", "litellm ("] {
+            assert!(note.contains(ui), "{ui} missing: {note}");
+        }
+        assert!(
+            !note.contains("postgresql") && !note.contains("caddy"),
+            "{note}"
+        );
+        let vpn = format!("{base}[access]\nadmin = \"vpn\"\n");
+        assert_eq!(public_admin_note(&stack(&vpn), "box"), None);
+    }
 }

@@ -90,3 +90,82 @@ pub fn link(pid: &str, host_if: &str, peer_if: &str, prefix: &str) -> String {
     }
     addr
 }
+
+/// A real dockerd in the namespace of `pid` (its data root `data_root`, its logs in
+/// `log_dir`), answering, with `images` loaded from this machine's engine (no
+/// registry is reachable). Stop it with [`stop_dockerd`].
+// The child is returned: its owner stops it (the lint follows no moves).
+#[allow(clippy::zombie_processes)]
+pub fn start_dockerd(
+    pid: &str,
+    data_root: &std::path::Path,
+    log_dir: &std::path::Path,
+    images: &[&str],
+) -> Child {
+    let child = Command::new("nsenter")
+        .args(["-t", pid, "-n", "-m", "--", "dockerd", "--data-root"])
+        .arg(data_root)
+        .args([
+            "--exec-root",
+            "/run/docker-exec",
+            "--pidfile",
+            "/run/docker.pid",
+            "--shutdown-timeout",
+            "2",
+        ])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(log_dir.join("dockerd.log")).unwrap())
+        .stderr(std::fs::File::create(log_dir.join("dockerd.err")).unwrap())
+        .spawn()
+        .expect("dockerd");
+    let start = Instant::now();
+    while !run(&["nsenter", "-t", pid, "-n", "-m", "--", "docker", "version"])
+        .status
+        .success()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the namespace's engine did not start: {}",
+            std::fs::read_to_string(log_dir.join("dockerd.err")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for image in images {
+        let load = run(&[
+            "sh",
+            "-c",
+            &format!("docker save {image} | nsenter -t {pid} -n -m docker load -q"),
+        ]);
+        assert!(
+            load.status.success(),
+            "image load: {}",
+            String::from_utf8_lossy(&load.stderr)
+        );
+    }
+    child
+}
+
+/// Remove the engine's containers (they live in namespaces of their own, out of reach
+/// of a kill by network namespace), then stop it and wait for it.
+pub fn stop_dockerd(pid: &str, mut dockerd: Child) {
+    let _ = run(&[
+        "nsenter",
+        "-t",
+        pid,
+        "-n",
+        "-m",
+        "--",
+        "sh",
+        "-c",
+        "docker rm -f $(docker ps -aq) >/dev/null 2>&1; kill $(cat /run/docker.pid) 2>/dev/null",
+    ]);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        if dockerd.try_wait().ok().flatten().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = dockerd.kill();
+    let _ = dockerd.wait();
+}
