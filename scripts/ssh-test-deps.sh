@@ -6,12 +6,13 @@
 # hardened host has) and `vpai-nopass` (sudo asks a password: vpai must refuse it),
 # and nftables (crates/vpai/tests/e2e_harden.rs applies rule sets in its own network
 # namespaces, never in this machine's), and systemd for `systemd-analyze verify` of the
-# unit harden writes (systemd need not run).
+# unit harden writes (systemd need not run), fail2ban and unattended-upgrades (harden
+# configures them; the test checks their files with their own tools).
 # Idempotent; never starts the system sshd (the tests run their own). Needs root.
 set -euo pipefail
 
 need=()
-for pkg in openssh-server openssh-client util-linux iproute2 tar coreutils sudo nftables systemd; do
+for pkg in openssh-server openssh-client util-linux iproute2 tar coreutils sudo nftables systemd fail2ban unattended-upgrades; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -10,7 +10,8 @@
 //!
 //! Order, never two risky changes together: (a) deploy user, key, sudo; (b) firewall
 //! with the current and the new SSH port; (c) sshd on both ports, root login and
-//! passwords off; (d) the old port closed in sshd, then in the firewall.
+//! passwords off; (d) the old port closed in sshd, then in the firewall; (e) security
+//! updates and fail2ban, which take no access away (`crate::upkeep`).
 //!
 //! Host side: bash scripts, one round trip per step, values as argv (never in the
 //! script text). The files vpai writes are written atomically with explicit mode and
@@ -49,6 +50,23 @@ pub struct Settings {
     pub current_port: u16,
     /// The port sshd ends on (`ssh_port`).
     pub target_port: u16,
+    /// Security updates that install themselves (unattended-upgrades).
+    pub upgrades: bool,
+    /// fail2ban on the SSH port.
+    pub fail2ban: bool,
+    /// Addresses fail2ban never bans besides loopback (the VPN ranges).
+    pub never_ban: Vec<String>,
+}
+
+impl Settings {
+    fn upkeep(&self) -> crate::upkeep::UpkeepSettings {
+        crate::upkeep::UpkeepSettings {
+            upgrades: self.upgrades,
+            fail2ban: self.fail2ban,
+            ssh_port: self.target_port,
+            never_ban: self.never_ban.clone(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -194,7 +212,7 @@ fi
 echo end
 "#;
 
-fn b64_decode(text: &str) -> Option<String> {
+pub(crate) fn b64_decode(text: &str) -> Option<String> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = Vec::new();
     let mut buf = 0u32;
@@ -776,6 +794,27 @@ pub fn check(host: &dyn Host, settings: &Settings) -> Result<CheckReport, Harden
             diff: unified(&w.path, old, &w.content),
             path: w.path,
         });
+    }
+    let up = crate::upkeep::read_facts(host)?;
+    let plan = crate::upkeep::plan(&up, &settings.upkeep());
+    if !plan.install.is_empty() {
+        changes.push(format!("install {}", plan.install.join(" ")));
+    }
+    changes.extend(plan.skipped.iter().map(|s| format!("skip {s}")));
+    for (path, new, old) in [
+        (
+            crate::upkeep::UPGRADES_FILE,
+            &plan.upgrades,
+            &up.upgrades_file,
+        ),
+        (crate::upkeep::JAIL_FILE, &plan.jail, &up.jail_file),
+    ] {
+        if let Some(new) = new {
+            diffs.push(FileDiff {
+                diff: unified(path, old.as_deref().unwrap_or(""), new),
+                path: path.into(),
+            });
+        }
     }
     Ok(CheckReport {
         host: host.name().to_string(),
@@ -1542,6 +1581,24 @@ pub fn run(
             }
         }
     }
+    // (e) Security updates and fail2ban: neither takes access away.
+    let facts = crate::upkeep::read_facts(host)?;
+    let plan = crate::upkeep::plan(&facts, &settings.upkeep());
+    if plan != crate::upkeep::UpkeepPlan::default() {
+        (hooks.progress)("updates and fail2ban");
+    }
+    for why in &plan.skipped {
+        run.steps.push(StepReport {
+            step: "skipped".into(),
+            changed: false,
+            detail: why.clone(),
+        });
+    }
+    let done = crate::upkeep::apply(host, &plan)?;
+    if done.is_empty() && (settings.upgrades || settings.fail2ban) && plan.skipped.is_empty() {
+        run.unchanged("updates and fail2ban", "in place");
+    }
+    run.steps.extend(done);
     let changed = run.steps.iter().any(|s| s.changed);
     Ok(Report {
         host: host.name().to_string(),
@@ -1602,6 +1659,9 @@ mod tests {
             open_ports: vec![80, 443],
             current_port: 22,
             target_port: 2222,
+            upgrades: true,
+            fail2ban: true,
+            never_ban: Vec::new(),
         }
     }
 

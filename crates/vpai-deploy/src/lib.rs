@@ -24,6 +24,7 @@ pub mod release;
 mod rollback;
 pub mod state;
 mod tar;
+pub mod upkeep;
 
 pub use docker::{ContainerState, DockerEngine, EngineProblem};
 pub use health::{HealthFailure, Progress, ServiceStatus};

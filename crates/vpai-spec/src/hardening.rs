@@ -30,6 +30,14 @@ pub struct HardeningSpec {
     /// Extra TCP ports to open.
     #[serde(default)]
     pub allow_ports: Vec<Spanned<u16>>,
+    /// Security updates install themselves daily (unattended-upgrades, installed
+    /// when missing).
+    #[serde(default = "default_true")]
+    pub upgrades: bool,
+    /// fail2ban bans an address after 5 failed SSH logins in 10 minutes (never
+    /// loopback or the `[access] vpn` ranges); installed when missing.
+    #[serde(default = "default_true")]
+    pub fail2ban: bool,
 }
 
 impl Default for HardeningSpec {
@@ -40,6 +48,8 @@ impl Default for HardeningSpec {
             revert_after: default_revert_after(),
             firewall: true,
             allow_ports: Vec::new(),
+            upgrades: true,
+            fail2ban: true,
         }
     }
 }

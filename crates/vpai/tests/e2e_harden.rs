@@ -175,6 +175,8 @@ impl TestHost {
         for d in ["home", "run/sshd", "varlib", "varlog"] {
             std::fs::create_dir_all(root.join(d)).unwrap();
         }
+        // A host that logs to files (syslog): fail2ban's jail reads auth.log.
+        std::fs::write(root.join("varlog/auth.log"), "").unwrap();
         sh(&["chmod", "0755", root.to_str().unwrap()]);
         for d in ["home", "run", "run/sshd", "varlib", "varlog"] {
             sh(&["chmod", "0755", root.join(d).to_str().unwrap()]);
@@ -523,7 +525,14 @@ fn the_move_succeeds_and_a_second_run_is_a_no_op() {
     if !require() {
         return;
     }
-    if let Some(tool) = netns::missing_tool(&["dockerd", "docker", "systemd-analyze"]) {
+    if let Some(tool) = netns::missing_tool(&[
+        "dockerd",
+        "docker",
+        "systemd-analyze",
+        "fail2ban-client",
+        "unattended-upgrade",
+        "apt-config",
+    ]) {
         skip(&format!(
             "`{tool}` is missing (scripts/test-env.sh, scripts/ssh-test-deps.sh)"
         ));
@@ -629,6 +638,28 @@ fn the_move_succeeds_and_a_second_run_is_a_no_op() {
         verify.status.success() && stderr(&verify).trim().is_empty(),
         "systemd-analyze verify: {}",
         stderr(&verify)
+    );
+    // Security updates on, fail2ban's jail on the new port, both checked by their
+    // own tools on the host (fail2ban is not started: no systemd here).
+    let apt = stdout(&h.ns(&["apt-config", "dump", "APT::Periodic"]));
+    assert!(
+        apt.contains("APT::Periodic::Unattended-Upgrade \"1\";"),
+        "{apt}"
+    );
+    let jail =
+        std::fs::read_to_string(h.dir.path().join("root/etc/fail2ban/jail.d/vpai.local")).unwrap();
+    assert!(
+        jail.contains("port = 2222\n") && jail.contains("backend = auto\n"),
+        "{jail}"
+    );
+    let f2b = h.ns(&["fail2ban-client", "-t"]);
+    assert!(f2b.status.success(), "fail2ban-client -t: {}", stderr(&f2b));
+    let steps = report["steps"].as_array().unwrap();
+    assert!(
+        steps
+            .iter()
+            .any(|s| s["step"] == "fail2ban" && s["detail"] == "not started: no systemd"),
+        "{steps:?}"
     );
     // Docker's published ports obey the firewall too.
     assert!(

@@ -1,5 +1,5 @@
 //! `vpai harden`: a deploy user, an nftables firewall, root login and passwords off and
-//! the SSH port moved, each change of sshd or the firewall a transaction the host
+//! the SSH port moved, then security updates and fail2ban; each change of sshd or the firewall a transaction the host
 //! reverts by itself unless a fresh login proves it (vpai_deploy::harden).
 
 use crate::cli::{StackArgs, TargetArgs};
@@ -31,12 +31,15 @@ stack.toml:
   deploy_user = \"vpai\"
   revert_after = \"5m\"              # an unconfirmed change reverts by itself after this
   firewall = true                  # nftables, table inet vpai: SSH, 80, 443, allow_ports
-  allow_ports = [8443]
+  allow_ports = [8443]             # (published container ports obey it too)
+  upgrades = true                  # security updates install themselves
+  fail2ban = true                  # bans after 5 failed SSH logins (never the VPN)
 
 Order, one risky change at a time, each proven by a fresh SSH login (`sudo -n true`)
 before the host's revert is cancelled: the deploy user, the firewall with both SSH
 ports, sshd on both ports with root login and passwords off, then the old port closed
-in sshd and in the firewall. A second run on a hardened host changes nothing.
+in sshd and in the firewall; last, automatic security updates and fail2ban, installed
+when missing. A second run on a hardened host changes nothing.
 Exit status: 0 hardened (or nothing to do; --check: read-only, whatever it shows),
 1 refused or reverted (said why, and when the host reverts), 2 usage error.";
 
@@ -114,6 +117,9 @@ pub fn run(args: HardenArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             .collect(),
         current_port,
         target_port: def.ssh_port.unwrap_or(current_port),
+        upgrades: spec.upgrades,
+        fail2ban: spec.fail2ban,
+        never_ban: project.stack.access.vpn.clone(),
     };
     let traced = printer.traced(target.host());
     let host: &dyn vpai_host::Host = &traced;
