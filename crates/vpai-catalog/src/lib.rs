@@ -45,6 +45,22 @@ const PROFILES_TOML: &str = include_str!("../profiles.toml");
 /// whichever service it runs.
 const COMMON_SIGNATURES: &str = include_str!("../doctor.toml");
 
+/// Ports that must not face the Internet, besides the services' own.
+const EXPOSURE_TOML: &str = include_str!("../exposure.toml");
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExposureFile {
+    port: Vec<ExposurePort>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExposurePort {
+    port: u16,
+    what: String,
+}
+
 /// The file every service folder has.
 pub const SERVICE_FILE: &str = "service.toml";
 
@@ -108,6 +124,39 @@ struct CommonSignatures {
 }
 
 impl Catalog {
+    /// Every port that must not answer from the Internet, with what listens there:
+    /// each service's own (`[web] port`, `[lint] port`, deployable or facts-only), then
+    /// `exposure.toml`'s; each port once, the first name kept.
+    pub fn exposure_ports(&self) -> Vec<(u16, String)> {
+        let file: ExposureFile = toml::from_str(EXPOSURE_TOML).expect("exposure.toml is valid");
+        let mut out: Vec<(u16, String)> = Vec::new();
+        let mut add = |port: u16, what: String| {
+            if !out.iter().any(|(p, _)| *p == port) {
+                out.push((port, what));
+            }
+        };
+        for d in self.services.values() {
+            for p in d
+                .web
+                .as_ref()
+                .map(|w| w.port)
+                .into_iter()
+                .chain(d.lint.port)
+            {
+                add(p, d.name.clone());
+            }
+        }
+        for f in self.facts_only.values() {
+            if let Some(p) = f.lint.port {
+                add(p, f.name.clone());
+            }
+        }
+        for e in file.port {
+            add(e.port, e.what);
+        }
+        out
+    }
+
     /// The catalog compiled into the binary. Panics only if a shipped file is invalid,
     /// which the unit tests rule out.
     pub fn embedded() -> Self {

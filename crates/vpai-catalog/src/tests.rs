@@ -650,3 +650,17 @@ fn a_wrong_ansible_import_section_is_refused() {
     assert_eq!(def.import.ansible.data[0].kind, AnsibleDataKind::Email);
     assert_eq!(def.import.ansible.claimed_vars(), ["x_email"]);
 }
+
+#[test]
+fn exposure_ports_are_the_services_own_then_the_well_known_ones() {
+    let ports = Catalog::embedded().exposure_ports();
+    let find = |p: u16| ports.iter().find(|(q, _)| *q == p).map(|(_, w)| w.as_str());
+    assert_eq!(find(5678), Some("n8n"));
+    assert_eq!(find(11434), Some("ollama"), "facts-only entries count");
+    assert!(find(2375).unwrap().contains("Docker Engine API"));
+    assert_eq!(find(5432), Some("PostgreSQL"));
+    let mut seen: Vec<u16> = ports.iter().map(|(p, _)| *p).collect();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len(), ports.len(), "a port listed twice");
+}

@@ -117,6 +117,7 @@ fn main() {
         host_facts: Default::default(),
         project_files: Default::default(),
         access: Default::default(),
+        allow_ports: Vec::new(),
         backup: vpai_model::BackupSettings::defaults("selfhost"),
     };
 

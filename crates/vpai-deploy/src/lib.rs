@@ -12,6 +12,7 @@
 pub mod backup;
 pub mod confirm;
 mod docker;
+pub mod exposure;
 pub mod harden;
 mod health;
 mod images;

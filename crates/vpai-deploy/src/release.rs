@@ -560,6 +560,7 @@ mod tests {
             host_facts: Default::default(),
             project_files: Default::default(),
             access: Default::default(),
+            allow_ports: Vec::new(),
             backup: vpai_model::BackupSettings::defaults("releasetest"),
         }
     }

@@ -22,6 +22,8 @@ pub struct HostDef {
     /// Services that run there; empty: all of them.
     pub services: Vec<String>,
     pub ssh_options: BTreeMap<String, String>,
+    /// Its address on the VPN (split-DNS records point there).
+    pub vpn_address: Option<std::net::IpAddr>,
 }
 
 pub(crate) fn build(file: &StackFile, service_names: &[String]) -> Result<Vec<HostDef>, SpecError> {
@@ -61,6 +63,10 @@ pub(crate) fn build(file: &StackFile, service_names: &[String]) -> Result<Vec<Ho
             known_hosts: spec.known_hosts.as_ref().map(abs),
             become_root: spec.become_root,
             services,
+            vpn_address: spec
+                .vpn_address
+                .as_ref()
+                .and_then(|a| a.get_ref().parse().ok()),
             ssh_options: spec
                 .ssh_options
                 .iter()
@@ -84,6 +90,41 @@ impl crate::Stack {
         }
         stack
     }
+
+    /// Split DNS: on the VPN, each web service's name resolves to the VPN address of
+    /// the host that serves it (a host without `vpn_address` gives none). Sorted by
+    /// name; a service on several hosts gets a record per host.
+    pub fn dns_records(&self) -> Vec<DnsRecord> {
+        let mut records = Vec::new();
+        for host in &self.hosts {
+            let Some(ip) = host.vpn_address else { continue };
+            for s in &self.only_on(host).services {
+                if let Some(name) = &s.fqdn {
+                    records.push(DnsRecord {
+                        name: name.clone(),
+                        kind: if ip.is_ipv4() { "A" } else { "AAAA" },
+                        value: ip.to_string(),
+                        host: host.name.clone(),
+                    });
+                }
+            }
+        }
+        records.sort_by(|a, b| (&a.name, &a.value).cmp(&(&b.name, &b.value)));
+        records.dedup_by(|a, b| a.name == b.name && a.value == b.value);
+        records
+    }
+}
+
+/// One split-DNS record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DnsRecord {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub value: String,
+    /// The host it points to (not part of a DNS record: `vpai dns --json` leaves it out).
+    #[serde(skip)]
+    pub host: String,
 }
 
 #[cfg(test)]
@@ -137,5 +178,36 @@ mod tests {
         assert!(err.contains("is not a user name"), "{err}");
         let err = parse("[hosts.prod]\nadress = \"h\"\n").unwrap_err();
         assert!(err.contains("address"), "{err}");
+    }
+
+    #[test]
+    fn split_dns_points_each_name_at_the_vpn_address_of_its_host() {
+        let stack = parse(
+            "[hosts.app]\naddress = \"203.0.113.10\"\nvpn_address = \"100.64.0.14\"\nservices = [\"postgresql\", \"redis\", \"caddy\", \"n8n\"]\n\
+             [hosts.ai]\naddress = \"203.0.113.11\"\nvpn_address = \"fd7a:115c:a1e0::2\"\nservices = [\"postgresql\", \"redis\", \"caddy\", \"qdrant\", \"litellm\"]\n\
+             [hosts.spare]\naddress = \"203.0.113.12\"\nservices = [\"postgresql\", \"redis\", \"caddy\", \"qdrant\"]\n",
+        )
+        .unwrap();
+        let records: Vec<(String, &str, String)> = stack
+            .dns_records()
+            .into_iter()
+            .map(|r| (r.name, r.kind, r.value))
+            .collect();
+        let n8n = stack.service("n8n").unwrap().fqdn.clone().unwrap();
+        assert!(
+            records.contains(&(n8n, "A", "100.64.0.14".into())),
+            "{records:?}"
+        );
+        let qd = stack.service("qdrant").unwrap().fqdn.clone().unwrap();
+        let qd: Vec<_> = records.iter().filter(|r| r.0 == qd).collect();
+        assert_eq!(
+            qd.len(),
+            1,
+            "the host without a VPN address gives none: {qd:?}"
+        );
+        assert_eq!(qd[0].1, "AAAA");
+        let err = parse("[hosts.app]\naddress = \"203.0.113.10\"\nvpn_address = \"tailnet\"\n")
+            .unwrap_err();
+        assert!(err.contains("is not an IP address"), "{err}");
     }
 }

@@ -11,6 +11,7 @@ pub mod backup;
 mod hosts;
 pub use access::AccessSettings;
 pub use backup::BackupSettings;
+pub use hosts::DnsRecord;
 pub use hosts::HostDef;
 
 use serde::Serialize;
@@ -121,6 +122,9 @@ pub struct Stack {
     pub backup: BackupSettings,
     /// `[access]`: the VPN's range, the proxies Caddy trusts.
     pub access: AccessSettings,
+    /// `[hardening] allow_ports`: TCP ports the operator opens besides SSH and the web
+    /// ports (the firewall, and the exposure probe, accept them).
+    pub allow_ports: Vec<u16>,
 }
 
 /// Facts of the target host the rendered files depend on.
@@ -502,6 +506,12 @@ pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result
     Ok(Stack {
         backup,
         access,
+        allow_ports: file
+            .spec
+            .hardening
+            .as_ref()
+            .map(|h| h.allow_ports.iter().map(|p| *p.get_ref()).collect())
+            .unwrap_or_default(),
         hosts,
         host_facts: Default::default(),
         project_files: Default::default(),

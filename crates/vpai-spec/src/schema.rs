@@ -171,6 +171,10 @@ pub struct HostSpec {
     /// [`SSH_OPTIONS`]); anything else belongs in `~/.ssh/config`.
     #[serde(default)]
     pub ssh_options: BTreeMap<Spanned<String>, Spanned<String>>,
+    /// The host's address on the VPN (its tailnet IP, `100.64.0.14`): the split-DNS
+    /// records of `vpai dns` point the names of the services it runs there.
+    #[serde(default)]
+    pub vpn_address: Option<Spanned<String>>,
 }
 
 /// How Caddy gets certificates.
@@ -347,6 +351,16 @@ impl StackSpec {
                 crate::check_ssh_option(key.get_ref(), value.get_ref()).map_err(
                     |(on_key, m, h)| (if on_key { key.span() } else { value.span() }, m, h),
                 )?;
+            }
+            if let Some(vpn) = &host.vpn_address
+                && vpn.get_ref().parse::<std::net::IpAddr>().is_err()
+            {
+                return Err((
+                    vpn.span(),
+                    format!("`{}` is not an IP address", vpn.get_ref().escape_debug()),
+                    "the host's address on the VPN, as `tailscale ip` shows it (`100.64.0.14`)"
+                        .into(),
+                ));
             }
             if host.ssh_port == Some(0) || host.bootstrap_port == Some(0) {
                 return Err((

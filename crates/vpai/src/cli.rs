@@ -95,6 +95,9 @@ pub enum Command {
     /// Keep the admin UIs to the VPN (`on`), open them again (`off`), or show the state.
     #[command(name = "vpn-only", after_help = crate::commands::confirm::VPN_EXAMPLES)]
     VpnOnly(crate::commands::confirm::VpnOnlyArgs),
+    /// Print the split-DNS records: each service's name at its host's VPN address.
+    #[command(after_help = crate::commands::dns::EXAMPLES)]
+    Dns(crate::commands::dns::DnsArgs),
     /// Harden SSH and the firewall, lockout-proof: deploy user, nftables, SSH port move.
     #[command(after_help = crate::commands::harden::EXAMPLES)]
     Harden(crate::commands::harden::HardenArgs),

@@ -53,6 +53,7 @@ fn require() -> bool {
         "nsenter",
         "ip",
         "ssh-keygen",
+        "python3",
     ]) {
         return skip(&format!(
             "`{tool}` is missing (scripts/test-env.sh and scripts/ssh-test-deps.sh)"
@@ -353,6 +354,14 @@ fn three_hosts_in_one_up_each_with_its_lock_release_and_rollback() {
         );
     }
     assert!(all.contains("3 of 3 hosts succeeded"), "{all}");
+    // After the deploy, each host's address was tried from here: only SSH answers.
+    for h in &hosts {
+        assert!(
+            all.lines().any(|l| l.starts_with(&format!("[{}] ", h.name))
+                && l.contains("exposure: from here, no port but 22, 80, 443 answers")),
+            "{all}"
+        );
+    }
     assert_eq!(hosts[0].app("api"), Some(("healthy".into(), "v1".into())));
     assert_eq!(hosts[1].app("api"), Some(("healthy".into(), "v1".into())));
     assert_eq!(hosts[2].app("api"), None, "h3 runs the store only");
@@ -381,6 +390,56 @@ fn three_hosts_in_one_up_each_with_its_lock_release_and_rollback() {
         let want = if h.name == "h3" { 1 } else { 2 };
         assert_eq!(services.len(), want, "{}: {doc}", h.name);
     }
+
+    // Something on h3 listens on PostgreSQL's port on every interface (as a database
+    // published with `ports: ["5432:5432"]` by another project would): `vpai verify`
+    // names it, and fails.
+    let mut listener = Command::new("nsenter")
+        .args([
+            "-t",
+            &hosts[2].pid,
+            "-n",
+            "--",
+            "python3",
+            "-m",
+            "http.server",
+        ])
+        .args(["--bind", "0.0.0.0", "5432"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("{}:5432", hosts[2].addr).parse().unwrap();
+    let up = Instant::now();
+    while std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err() {
+        assert!(
+            up.elapsed() < Duration::from_secs(10),
+            "the listener did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = vpai(dir, &["verify", "--host", "h3", "--json"]);
+    let _ = listener.kill();
+    let _ = listener.wait();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let exposure = doc
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["service"] == "host" && o["probe"] == "exposure")
+        .unwrap_or_else(|| panic!("{doc}"));
+    assert_eq!(exposure["status"], "failed", "{doc}");
+    let said = exposure["output"].as_str().unwrap();
+    assert!(
+        said.contains(&format!(
+            "{}:5432 answers from here (PostgreSQL)",
+            hosts[2].addr
+        )),
+        "{said}"
+    );
+    let out = vpai(dir, &["verify", "--host", "h3"]);
+    assert!(out.status.success(), "{}", text(&out));
 
     // h2 cannot run v2: it rolls back alone and is reported; the others keep v2.
     assert!(

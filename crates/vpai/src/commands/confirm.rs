@@ -148,7 +148,7 @@ pub fn run_confirm(args: ConfirmArgs, printer: &Printer) -> anyhow::Result<ExitC
                 Ok(code) => {
                     refused = true;
                     printer.error_text(&format!(
-                        "{url}: HTTP {code} from here: you do not reach it over the VPN\n  help: connect to the VPN and check that `{}` resolves to the server's VPN address (split DNS); `--force` confirms anyway",
+                        "{url}: HTTP {code} from here: you do not reach it over the VPN\n  help: connect to the VPN and check that `{}` resolves to the server's VPN address (split DNS: `vpai dns` prints the records); `--force` confirms anyway",
                         s.fqdn.as_deref().unwrap_or_default()
                     ));
                 }

@@ -4,6 +4,7 @@ pub mod backup;
 pub mod check;
 pub mod completions;
 pub mod confirm;
+pub mod dns;
 pub mod doctor;
 mod down;
 pub mod exec;
@@ -40,6 +41,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<ExitCode> {
         Command::Harden(args) => harden::run(args, printer),
         Command::Confirm(args) => confirm::run_confirm(args, printer),
         Command::VpnOnly(args) => confirm::run_vpn_only(args, printer),
+        Command::Dns(args) => dns::run(args, printer),
         Command::Status(args) => status::run(args, printer),
         Command::Verify(args) => verify::run(args, printer),
         Command::Plan(args) => plan::run(args, printer),
@@ -61,4 +63,17 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<ExitCode> {
         Command::Completions(args) => completions::run(args, printer),
         Command::Man(args) => man::run(args, printer),
     }
+}
+
+/// A stack built from stack.toml text with the shipped catalog (unit tests).
+#[cfg(test)]
+pub(crate) fn test_stack(text: &str) -> vpai_model::Stack {
+    let file = vpai_spec::StackFile::parse(std::path::Path::new("stack.toml"), text.into())
+        .expect("test stack.toml parses");
+    vpai_model::build(
+        &file,
+        &vpai_catalog::Catalog::embedded(),
+        &vpai_model::BuildOptions::default(),
+    )
+    .expect("test stack builds")
 }

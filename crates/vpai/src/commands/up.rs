@@ -192,6 +192,20 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             {
                 printer.info(&note);
             }
+            if let Some(exposure) = crate::commands::verify::exposure_probe(&project, &target) {
+                use vpai_deploy::probes::ProbeStatus;
+                match exposure.status {
+                    ProbeStatus::Passed => {
+                        printer.info(&format!("exposure: {}", exposure.description))
+                    }
+                    ProbeStatus::Failed => printer.warn(&format!(
+                        "exposure: more than SSH and the web ports answer from here:\n{}",
+                        exposure.output
+                    )),
+                    // This machine, or a name only ssh resolves: `vpai verify` says so.
+                    ProbeStatus::NotRun => {}
+                }
+            }
             finish(printer, &args, &statuses)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -336,16 +350,7 @@ fn public_admin_note(stack: &vpai_model::Stack, host: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn stack(text: &str) -> vpai_model::Stack {
-        let file =
-            vpai_spec::StackFile::parse(std::path::Path::new("stack.toml"), text.into()).unwrap();
-        vpai_model::build(
-            &file,
-            &vpai_catalog::Catalog::embedded(),
-            &vpai_model::BuildOptions::default(),
-        )
-        .unwrap()
-    }
+    use crate::commands::test_stack as stack;
 
     #[test]
     fn public_admin_uis_are_named_until_they_are_kept_to_the_vpn() {

@@ -51,7 +51,7 @@ pub fn run(args: VerifyArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let target = target::connect(&mut project, &args.target, printer)?;
     let traced = printer.traced(target.host());
     let redact = |s: &str| printer.redact(s);
-    let outcomes = probes::run(
+    let mut outcomes = probes::run(
         &traced,
         &project.stack,
         &rendered.probes,
@@ -60,6 +60,12 @@ pub fn run(args: VerifyArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         &redact,
     );
     printer.clear_services();
+    // The whole stack verified on a server: what its address shows the network.
+    if args.services.is_empty()
+        && let Some(exposure) = exposure_probe(&project, &target)
+    {
+        outcomes.push(exposure);
+    }
     if args.json {
         printer.out(&serde_json::to_string_pretty(&outcomes)?);
     } else {
@@ -109,4 +115,20 @@ fn table(outcomes: &[ProbeOutcome]) -> String {
         &["service", "probe", "result", "time", "what it proves"],
         &rows,
     )
+}
+
+/// The exposure probe of a server reached over SSH (none for this machine).
+pub fn exposure_probe(project: &Project, target: &target::Target) -> Option<ProbeOutcome> {
+    let target::Target::Ssh(ssh) = target else {
+        return None;
+    };
+    let t = ssh.target();
+    let stack = &project.stack;
+    let mut allowed = vec![t.port.unwrap_or(22), stack.http_port, stack.https_port];
+    allowed.extend(&stack.allow_ports);
+    Some(vpai_deploy::exposure::probe(
+        &t.address,
+        &project.catalog.exposure_ports(),
+        &allowed,
+    ))
 }
