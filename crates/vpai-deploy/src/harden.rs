@@ -135,6 +135,8 @@ pub struct CheckReport {
     pub host: String,
     pub changes: Vec<String>,
     pub diffs: Vec<FileDiff>,
+    /// What a run would leave out, and why (no apt-get for a missing package, ...).
+    pub skipped: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -800,7 +802,7 @@ pub fn check(host: &dyn Host, settings: &Settings) -> Result<CheckReport, Harden
     if !plan.install.is_empty() {
         changes.push(format!("install {}", plan.install.join(" ")));
     }
-    changes.extend(plan.skipped.iter().map(|s| format!("skip {s}")));
+    let skipped = plan.skipped.clone();
     for (path, new, old) in [
         (
             crate::upkeep::UPGRADES_FILE,
@@ -820,6 +822,7 @@ pub fn check(host: &dyn Host, settings: &Settings) -> Result<CheckReport, Harden
         host: host.name().to_string(),
         changes,
         diffs,
+        skipped,
     })
 }
 

@@ -594,11 +594,28 @@ fn the_move_succeeds_and_a_second_run_is_a_no_op() {
         "--check created the user"
     );
 
+    // The operator knows the host on port 22 only: harden records the key for the
+    // new port itself, and points stack.toml at the deploy user.
+    let known = h.ops().join("known_hosts");
+    let first = std::fs::read_to_string(&known).unwrap();
+    let first = first.lines().next().unwrap().to_string();
+    std::fs::write(&known, format!("{first}\n")).unwrap();
     let out = h.vpai(&["harden", "--json"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", h.host_log());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["changed"], true);
     assert_eq!(report["ssh_port"], NEW_PORT);
+    let key = first
+        .split_whitespace()
+        .skip(1)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(
+        std::fs::read_to_string(&known).unwrap(),
+        format!("{first}\n[{}]:{NEW_PORT} {key}\n", h.addr)
+    );
+    let stack = std::fs::read_to_string(h.ops().join("stack.toml")).unwrap();
+    assert!(stack.contains("user = \"vpai\""), "{stack}");
 
     let eff = h.effective();
     for want in [

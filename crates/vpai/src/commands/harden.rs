@@ -129,6 +129,9 @@ pub fn run(args: HardenArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             Ok(r) => r,
             Err(e) => return fail(printer, args.json, e),
         };
+        for s in &report.skipped {
+            printer.info(&format!("note: left out: {s}"));
+        }
         if args.json {
             printer.out(&serde_json::to_string_pretty(&report)?);
         } else if report.is_empty() {
@@ -174,25 +177,152 @@ pub fn run(args: HardenArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
                     report.host, report.deploy_user, report.ssh_port
                 ));
             }
-            if report.changed && def.user.as_deref() != Some(report.deploy_user.as_str()) {
-                printer.info(&format!(
-                    "next: set `user = \"{}\"` in [hosts.{}] (root cannot log in any more){}",
-                    report.deploy_user,
-                    def.name,
-                    if settings.target_port != current_port {
-                        format!(
-                            "; the host key is known for port {current_port}: record it for port {} in known_hosts too",
-                            settings.target_port
-                        )
-                    } else {
-                        String::new()
-                    }
-                ));
+            if report.changed {
+                record_hardened(
+                    &args.stack.file,
+                    &def,
+                    &report.deploy_user,
+                    &login.target,
+                    (current_port, settings.target_port),
+                    printer,
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => fail(printer, args.json, e),
     }
+}
+
+/// After a harden: stack.toml logs in as the deploy user (`[hosts.NAME] user`), and
+/// the stack's own known_hosts knows the host key on the new port, so the next command
+/// connects without a hand edit. Each file is changed under a lock, atomically, its
+/// mode kept; what cannot be done is said with the edit to make by hand.
+fn record_hardened(
+    stack_file: &std::path::Path,
+    def: &vpai_model::HostDef,
+    deploy_user: &str,
+    target: &vpai_host::SshTarget,
+    (old_port, new_port): (u16, u16),
+    printer: &Printer,
+) {
+    if def.user.as_deref() != Some(deploy_user) {
+        match set_user(stack_file, &def.name, deploy_user) {
+            Ok(()) => printer.info(&format!(
+                "stack.toml: [hosts.{}] user = \"{deploy_user}\" (root cannot log in any more)",
+                def.name
+            )),
+            Err(e) => printer.warn(&format!(
+                "{e:#}\n  help: set `user = \"{deploy_user}\"` in [hosts.{}] yourself (root cannot log in any more)",
+                def.name
+            )),
+        }
+    }
+    if old_port == new_port {
+        return;
+    }
+    let hint = format!(
+        "the host key is known for port {old_port}: record it for port {new_port} in known_hosts"
+    );
+    let Some(file) = &def.known_hosts else {
+        // The operator's own ~/.ssh/known_hosts: not ours to edit.
+        printer.info(&format!("next: {hint}"));
+        return;
+    };
+    match copy_known_host(file, target, old_port, new_port) {
+        Ok(0) => {}
+        Ok(n) => printer.info(&format!(
+            "{}: the host key recorded for port {new_port} too ({n} line{})",
+            file.display(),
+            if n == 1 { "" } else { "s" }
+        )),
+        Err(e) => printer.warn(&format!("{e:#}\n  help: {hint}")),
+    }
+}
+
+fn set_user(path: &std::path::Path, host: &str, user: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let _lock = crate::commands::update::lock_stack_file(path)?;
+    let before = StackFile::load(path)?;
+    let edited = crate::commands::update::set_key(&before.source, &["hosts", host], "user", user)
+        .with_context(|| format!("editing `{}`", path.display()))?;
+    // The edited text must still be a valid stack file before it replaces the old one.
+    StackFile::parse(path, edited.clone())?;
+    let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o777);
+    vpai_vault::fsutil::atomic_write(path, edited.as_bytes(), mode, None)
+        .with_context(|| format!("writing `{}`", path.display()))
+}
+
+/// Append the known_hosts lines of the host on `old` under its name on `new` (none
+/// when that name is already there). Returns how many lines were added.
+fn copy_known_host(
+    file: &std::path::Path,
+    target: &vpai_host::SshTarget,
+    old: u16,
+    new: u16,
+) -> anyhow::Result<usize> {
+    use std::os::unix::fs::PermissionsExt;
+    let (Some(from), Some(to)) = (
+        harden::known_host_name(target, old),
+        harden::known_host_name(target, new),
+    ) else {
+        bail!("cannot tell the host's name in known_hosts (`ssh -G` failed)");
+    };
+    if from == to {
+        return Ok(0);
+    }
+    let lock_name = format!(
+        ".{}.lock",
+        file.file_name().unwrap_or_default().to_string_lossy()
+    );
+    let _lock = vpai_vault::fsutil::lock(&file.with_file_name(lock_name), file)
+        .map_err(|e| anyhow::anyhow!("cannot lock `{}`: {e}", file.display()))?;
+    let find = |name: &str| -> anyhow::Result<Vec<String>> {
+        let out = std::process::Command::new("ssh-keygen")
+            .arg("-F")
+            .arg(name)
+            .arg("-f")
+            .arg(file)
+            .output()
+            .context("running ssh-keygen -F")?;
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(str::to_string)
+            .collect())
+    };
+    if !find(&to)?.is_empty() {
+        return Ok(0);
+    }
+    let lines: Vec<String> = find(&from)?
+        .iter()
+        .filter_map(|l| {
+            // `name keytype key [comment]`; a hashed or marked (@cert-authority) line
+            // is left to the operator.
+            let mut words = l.split_whitespace();
+            let name = words.next()?;
+            if name.starts_with('|') || name.starts_with('@') {
+                return None;
+            }
+            let rest: Vec<&str> = words.take(2).collect();
+            (rest.len() == 2).then(|| format!("{to} {} {}", rest[0], rest[1]))
+        })
+        .collect();
+    if lines.is_empty() {
+        bail!("no plain line for `{from}` in `{}`", file.display());
+    }
+    let mut text =
+        std::fs::read_to_string(file).with_context(|| format!("reading `{}`", file.display()))?;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    for l in &lines {
+        text.push_str(l);
+        text.push('\n');
+    }
+    let mode = std::fs::metadata(file).map_or(0o600, |m| m.permissions().mode() & 0o777);
+    vpai_vault::fsutil::atomic_write(file, text.as_bytes(), mode, None)
+        .with_context(|| format!("writing `{}`", file.display()))?;
+    Ok(lines.len())
 }
 
 fn fail(printer: &Printer, json: bool, err: HardenError) -> anyhow::Result<ExitCode> {
@@ -260,4 +390,37 @@ fn read_key(
         bail!("`{}`: {}\n  help: {}", path.display(), r.message, r.help);
     }
     Ok(text.trim_end().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_key_is_recorded_for_the_new_port_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("known_hosts");
+        let line = "203.0.113.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHhardentestkeybodyxxxxxxxxxxxxxxxxxxxxxxx";
+        std::fs::write(&file, format!("# kept\n{line}\n")).unwrap();
+        let target = vpai_host::SshTarget {
+            address: "203.0.113.10".into(),
+            ..Default::default()
+        };
+        assert_eq!(copy_known_host(&file, &target, 22, 804).unwrap(), 1);
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "# kept\n{line}\n[203.0.113.10]:804 {}\n",
+                line.split_once(' ').unwrap().1
+            )
+        );
+        // A second time: the name is there, nothing is added.
+        assert_eq!(copy_known_host(&file, &target, 22, 804).unwrap(), 0);
+        let other = vpai_host::SshTarget {
+            address: "198.51.100.1".into(),
+            ..Default::default()
+        };
+        assert!(copy_known_host(&file, &other, 22, 804).is_err());
+    }
 }
