@@ -855,6 +855,20 @@ pub struct SecretDef {
     /// Where an operator gets it (external secrets).
     #[serde(default)]
     pub help: Option<String>,
+    /// Where the service keeps its own copy once it has started (n8n's
+    /// `encryptionKey`): a deploy whose value differs would break it, and is refused
+    /// before anything is written.
+    #[serde(default)]
+    pub kept_in: Option<KeptInDef>,
+}
+
+/// A JSON file the service writes under the stack root, and the key holding the value.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeptInDef {
+    /// Relative to the stack root (`data/n8n/config`).
+    pub file: String,
+    pub json_key: String,
 }
 
 fn default_format() -> SecretFormat {

@@ -416,6 +416,58 @@ pub fn install_docker(host: &dyn Host) -> Result<Result<String, String>, HostErr
     })
 }
 
+/// Secrets a service keeps a copy of under the stack root (the catalog's `kept_in`)
+/// whose copy on the host differs from the value about to be deployed: n8n's
+/// `encryptionKey` after a new vault over old data. One message per secret, naming
+/// the file, never a value. `value` gives the value to deploy.
+pub fn kept_secret_mismatches(
+    host: &dyn Host,
+    stack: &Stack,
+    value: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<Check>, HostError> {
+    let kept: Vec<(&str, &vpai_catalog::SecretDef, &vpai_catalog::KeptInDef)> = stack
+        .secret_defs()
+        .into_iter()
+        .filter_map(|(svc, d)| d.kept_in.as_ref().map(|k| (svc, d, k)))
+        .collect();
+    if kept.is_empty() {
+        return Ok(Vec::new());
+    }
+    let paths: Vec<&str> = kept.iter().map(|(_, _, k)| k.file.as_str()).collect();
+    let files = crate::state::read_files(host, &stack.root.display().to_string(), &paths)?;
+    let mut checks = Vec::new();
+    for ((svc, def, k), bytes) in kept.iter().zip(files) {
+        // A file the service did not write yet, or one it cannot read either: no verdict.
+        let Some(bytes) = bytes.filter(|b| b.len() <= 1 << 20) else {
+            continue;
+        };
+        let Ok(json) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+            continue;
+        };
+        let (Some(there), Some(here)) = (json[&k.json_key].as_str(), value(&def.name)) else {
+            continue;
+        };
+        if there != here {
+            checks.push(Check {
+                name: format!("{svc}-{}", def.name),
+                level: Level::Error,
+                message: format!(
+                    "`{}` in the vault is not the `{}` {svc} keeps in `{}`: {svc} would refuse to start with it",
+                    def.name,
+                    k.json_key,
+                    stack.root.join(&k.file).display()
+                ),
+                fix: Some(format!(
+                    "this vault is not the one the data was created with: put the data's `{}` in the vault (`vpai secrets edit`), or move `{}` aside to start {svc} afresh; nothing was written",
+                    k.json_key,
+                    stack.root.join(&k.file).display()
+                )),
+            });
+        }
+    }
+    Ok(checks)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -478,5 +530,57 @@ mod tests {
                 .unwrap();
             assert!(st.success());
         }
+    }
+
+    #[test]
+    fn a_kept_key_that_differs_from_the_vault_is_refused_without_saying_either() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut stack = core_stack();
+        stack.root = dir.path().to_path_buf();
+        let host = vpai_host::LocalHost;
+        let vault = |v: &'static str| {
+            move |name: &str| (name == "n8n_encryption_key").then(|| v.to_string())
+        };
+        // No data yet: nothing to compare.
+        assert!(
+            kept_secret_mismatches(&host, &stack, &vault("k1"))
+                .unwrap()
+                .is_empty()
+        );
+        let config = dir.path().join("data/n8n/config");
+        std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+        std::fs::write(&config, r#"{"encryptionKey": "k1-in-the-data"}"#).unwrap();
+        let found = kept_secret_mismatches(&host, &stack, &vault("k2-in-the-vault")).unwrap();
+        assert_eq!(found.len(), 1);
+        let said = format!("{} {}", found[0].message, found[0].fix.as_deref().unwrap());
+        assert!(
+            said.contains("`n8n_encryption_key`") && said.contains("data/n8n/config"),
+            "{said}"
+        );
+        assert!(
+            !said.contains("k1-in-the-data") && !said.contains("k2-in-the-vault"),
+            "{said}"
+        );
+        assert!(
+            kept_secret_mismatches(&host, &stack, &vault("k1-in-the-data"))
+                .unwrap()
+                .is_empty()
+        );
+        // Not JSON, or a link vpai did not make: no verdict.
+        std::fs::write(&config, "not json").unwrap();
+        assert!(
+            kept_secret_mismatches(&host, &stack, &vault("x"))
+                .unwrap()
+                .is_empty()
+        );
+        std::fs::remove_file(&config).unwrap();
+        let elsewhere = dir.path().join("elsewhere.json");
+        std::fs::write(&elsewhere, r#"{"encryptionKey": "other"}"#).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &config).unwrap();
+        assert!(
+            kept_secret_mismatches(&host, &stack, &vault("x"))
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -43,6 +43,7 @@ pub static SECRETS: LazyLock<Vec<SecretDef>> = LazyLock::new(|| {
         external: true,
         required: false,
         help: Some(help.into()),
+        kept_in: None,
     };
     vec![
         SecretDef {
@@ -57,6 +58,7 @@ pub static SECRETS: LazyLock<Vec<SecretDef>> = LazyLock::new(|| {
             external: false,
             required: false,
             help: None,
+            kept_in: None,
         },
         external(
             HEARTBEAT_URL,

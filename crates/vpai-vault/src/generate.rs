@@ -51,6 +51,7 @@ mod tests {
             external: false,
             required: false,
             help: None,
+            kept_in: None,
         }
     }
 

@@ -875,6 +875,7 @@ pub(crate) mod tests {
             external,
             required: false,
             help: None,
+            kept_in: None,
         }
     }
 

@@ -439,6 +439,26 @@ fn core_stack_up_noop_and_targeted_recreate() {
     );
     assert_eq!(mtimes(&stack.root()), files, "a no-op up rewrote files");
 
+    // The vault lost, a new one over this data: n8n keeps the key it first started
+    // with in its data directory, so the deploy is refused before anything is written.
+    let vault = stack.dir.path().join("secrets.vault");
+    let kept = stack.dir.path().join("secrets.vault.kept");
+    std::fs::rename(&vault, &kept).unwrap();
+    let out = stack.vpai(&["up"]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    std::fs::rename(&kept, &vault).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("`n8n_encryption_key` in the vault is not the `encryptionKey` n8n keeps"),
+        "{err}"
+    );
+    assert_eq!(mtimes(&stack.root()), files, "a refused up wrote files");
+    assert_eq!(
+        stack.container_ids(),
+        ids,
+        "a refused up touched containers"
+    );
+
     // Changing one service's environment recreates that service only.
     let text = std::fs::read_to_string(stack.dir.path().join("stack.toml")).unwrap();
     stack.write(&text.replace(

@@ -30,6 +30,7 @@ pub fn def(name: &str) -> SecretDef {
         external: false,
         required: false,
         help: None,
+        kept_in: None,
     }
 }
 

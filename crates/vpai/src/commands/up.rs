@@ -106,6 +106,23 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         print_plan(printer, &plan);
     }
 
+    // A value a service keeps its own copy of (n8n's encryption key) must match that
+    // copy, on any host: a new vault over old data would leave the service unable to start.
+    if !args.no_preflight {
+        let value = |name: &str| store.get(name).map(str::to_string);
+        let mismatches = vpai_deploy::preflight::kept_secret_mismatches(host, stack, &value)?;
+        for c in &mismatches {
+            printer.error_text(&format!(
+                "{}\n  help: {}",
+                c.message,
+                c.fix.as_deref().unwrap_or_default()
+            ));
+        }
+        if !mismatches.is_empty() {
+            return Ok(ExitCode::from(1));
+        }
+    }
+
     // Preflight of a remote host before anything changes on it (read-only, one round trip).
     if host.is_remote() && !args.no_preflight {
         let report = vpai_deploy::preflight::run(host, stack)?;
