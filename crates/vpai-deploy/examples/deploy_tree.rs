@@ -118,6 +118,7 @@ fn main() {
         project_files: Default::default(),
         access: Default::default(),
         allow_ports: Vec::new(),
+        swarm: None,
         backup: vpai_model::BackupSettings::defaults("selfhost"),
     };
 

@@ -24,6 +24,7 @@ pub mod probes;
 pub mod release;
 mod rollback;
 pub mod state;
+pub mod swarm;
 mod tar;
 pub mod upkeep;
 
@@ -80,6 +81,8 @@ pub enum DeployError {
         rolled_back: Option<String>,
         rollback_error: Option<String>,
     },
+    #[error("{0}")]
+    Swarm(String),
     #[error(
         "no release to roll back to on `{host}`{detail}\n  help: `vpai rollback --list` shows the releases kept under <root>/releases"
     )]
@@ -406,14 +409,9 @@ fn run_phases(
             })?;
         statuses_all.extend(statuses);
         if phase == Phase::Infra
-            && !stack.databases().is_empty()
-            && let Some(provider) = stack.database_provider()
-            && let Some(script) = &provider.def.provides_databases
+            && let Some((provider, sql)) = provisioning(stack, rendered)
         {
             progress.step("provisioning databases and roles");
-            let sql = rendered
-                .get(&script.script)
-                .expect("the catalog names a config of the provider as its script");
             engine
                 .psql_stdin(&provider.container_name, &sql.bytes)
                 .map_err(|e| DeployError::Provision(redact(&e)))?;
@@ -435,6 +433,23 @@ fn run_phases(
         }
     }
     Ok(statuses_all)
+}
+
+/// After phase A: the service that provides databases and the script that provisions
+/// them, when the stack has databases to provision.
+fn provisioning<'a>(
+    stack: &'a Stack,
+    rendered: &'a Rendered,
+) -> Option<(&'a vpai_model::Service, &'a vpai_render::Artifact)> {
+    if stack.databases().is_empty() {
+        return None;
+    }
+    let provider = stack.database_provider()?;
+    let script = provider.def.provides_databases.as_ref()?;
+    let sql = rendered
+        .get(&script.script)
+        .expect("the catalog names a config of the provider as its script");
+    Some((provider, sql))
 }
 
 /// Current state of every service of the stack.

@@ -167,14 +167,34 @@ pub fn logs(
 ) -> Result<(), OpsError> {
     let several = selection.len() > 1;
     let mut commands: Vec<Vec<String>> = Vec::new();
+    // Compose: one `docker compose logs` per phase. Swarm: one `docker service logs`
+    // per service (it takes one), on the manager, which gathers every node's tasks.
+    let mut groups: Vec<(Vec<String>, Vec<String>)> = Vec::new();
     for (phase, services) in &selection.groups {
+        if stack.swarm.is_some() {
+            for s in services {
+                let mut head: Vec<String> = ["docker", "service", "logs", "--no-trunc"]
+                    .map(String::from)
+                    .to_vec();
+                if !several {
+                    head.push("--raw".into());
+                }
+                let name = format!("{}_{}", stack.compose_project(*phase), s.name);
+                groups.push((head, vec![name]));
+            }
+            continue;
+        }
         let file = compose_file(host, stack, *phase, services[0])?;
-        let mut args: Vec<String> = ["docker", "compose", "-f", &file, "logs", "--no-color"]
+        let mut head: Vec<String> = ["docker", "compose", "-f", &file, "logs", "--no-color"]
             .map(String::from)
             .to_vec();
         if !several {
-            args.push("--no-log-prefix".into());
+            head.push("--no-log-prefix".into());
         }
+        let names = services.iter().map(|s| s.name.clone()).collect();
+        groups.push((head, names));
+    }
+    for (mut args, names) in groups {
         args.push("--tail".into());
         args.push(opts.tail.map_or("all".into(), |n| n.to_string()));
         if let Some(since) = &opts.since {
@@ -184,7 +204,7 @@ pub fn logs(
             args.push("--follow".into());
         }
         args.push("--".into());
-        args.extend(services.iter().map(|s| s.name.clone()));
+        args.extend(names);
         if opts.follow {
             // A follower on the host must not outlive vpai: when vpai goes away (Ctrl-C,
             // a lost connection) its stdin closes, and the watchdog stops it.

@@ -561,6 +561,7 @@ mod tests {
             project_files: Default::default(),
             access: Default::default(),
             allow_ports: Vec::new(),
+            swarm: None,
             backup: vpai_model::BackupSettings::defaults("releasetest"),
         }
     }

@@ -18,7 +18,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use vpai_catalog::{Catalog, Phase, SecretDef, ServiceDef};
 use vpai_spec::values::{check_fqdn, check_subdomain, shown};
-use vpai_spec::{ByteSize, SpecError, StackFile, TlsMode, parse_subnet16};
+use vpai_spec::{ByteSize, EngineKind, SpecError, StackFile, TlsMode, parse_subnet16};
 
 /// One Docker network of the stack.
 #[derive(Debug, Clone, Serialize)]
@@ -62,6 +62,8 @@ pub struct Service {
     pub extra_env: std::collections::BTreeMap<String, String>,
     /// Caddy lets only the VPN's clients reach it (but its catalog's public paths).
     pub vpn_only: bool,
+    /// Swarm: tasks of a stateless service (`[services.X] replicas`); 1 otherwise.
+    pub replicas: u32,
 }
 
 impl Service {
@@ -89,6 +91,44 @@ impl Service {
     pub fn phase(&self) -> Phase {
         self.def.phase
     }
+
+    /// Whether the service keeps state on the machine it runs on (a data directory, a
+    /// published port, a mount of the host): on Swarm it is pinned to one node, never
+    /// replicated, and updated stop-first.
+    pub fn stateful(&self) -> bool {
+        !self.def.volumes.is_empty()
+            || !self.def.publish.is_empty()
+            || !self.def.host_mounts.is_empty()
+    }
+}
+
+/// The vault entry that keys the names of a swarm's secrets and configs: a name
+/// carries a keyed hash of the content (a change rolls the service), never a plain
+/// hash that would let anyone who lists the secrets test a guess of a password.
+pub const SWARM_NAMES_KEY: &str = "swarm_names_key";
+
+static SWARM_SECRETS: std::sync::LazyLock<Vec<SecretDef>> = std::sync::LazyLock::new(|| {
+    vec![SecretDef {
+        name: SWARM_NAMES_KEY.into(),
+        format: vpai_catalog::SecretFormat::Hex,
+        length: 32,
+        prefix: String::new(),
+        rotate: vpai_catalog::RotationPolicy::Manual,
+        never_reason: None,
+        external: false,
+        required: false,
+        help: Some("keys the names of the swarm's secrets and configs; a new one renames them all (every service rolls once)".into()),
+        kept_in: None,
+    }]
+});
+
+/// `[swarm]` of an `engine = "swarm"` stack.
+#[derive(Debug, Clone, Serialize)]
+pub struct SwarmSettings {
+    /// The `[hosts]` name of the manager.
+    pub manager: String,
+    /// Encrypted overlay networks.
+    pub encrypt: bool,
 }
 
 /// The whole stack.
@@ -125,6 +165,8 @@ pub struct Stack {
     /// `[hardening] allow_ports`: TCP ports the operator opens besides SSH and the web
     /// ports (the firewall, and the exposure probe, accept them).
     pub allow_ports: Vec<u16>,
+    /// `engine = "swarm"`: the cluster; `None`: docker compose on each host.
+    pub swarm: Option<SwarmSettings>,
 }
 
 /// Facts of the target host the rendered files depend on.
@@ -163,6 +205,24 @@ impl Stack {
         }
     }
 
+    /// Swarm: the host a service is pinned to. A stateful service runs where its data
+    /// is: the first host that lists it in `services`, else the manager. A stateless
+    /// one is pinned only when exactly one host lists it; else it may run anywhere.
+    pub fn swarm_node(&self, svc: &Service) -> Option<&str> {
+        let swarm = self.swarm.as_ref()?;
+        let listing: Vec<&HostDef> = self
+            .hosts
+            .iter()
+            .filter(|h| h.services.iter().any(|n| n == &svc.name))
+            .collect();
+        match (svc.stateful(), listing.as_slice()) {
+            (true, [first, ..]) => Some(first.name.as_str()),
+            (true, []) => Some(swarm.manager.as_str()),
+            (false, [only]) => Some(only.name.as_str()),
+            (false, _) => None,
+        }
+    }
+
     /// Compose file of a phase, relative to the root.
     pub fn compose_file(phase: Phase) -> &'static str {
         match phase {
@@ -177,6 +237,11 @@ impl Stack {
             .iter()
             .flat_map(|s| s.def.secrets.iter().map(move |d| (s.name.as_str(), d)))
             .chain(backup::SECRETS.iter().map(|d| ("backup", d)))
+            .chain(
+                self.swarm
+                    .iter()
+                    .flat_map(|_| SWARM_SECRETS.iter().map(|d| ("swarm", d))),
+            )
             .collect()
     }
 
@@ -435,7 +500,26 @@ pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result
             (Some(_), None) => true,
         };
         let vpn_only = access::vpn_only(file, &access, name, &def, &svc_spec)?;
+        let replicas = match &svc_spec.replicas {
+            None => 1,
+            Some(r) if *r.get_ref() == 0 => {
+                return Err(file.error_at(
+                    r.span(),
+                    format!("`replicas = 0` would never run `{name}`"),
+                    format!("give 1 or more, or `enabled = false` to leave `{name}` out"),
+                ));
+            }
+            Some(r) if p.engine != EngineKind::Swarm && *r.get_ref() != 1 => {
+                return Err(file.error_at(
+                    r.span(),
+                    "`replicas` needs `engine = \"swarm\"` in [project]".to_string(),
+                    "docker compose runs one container per service; remove `replicas` or deploy on Swarm",
+                ));
+            }
+            Some(r) => *r.get_ref(),
+        };
         services.push(Service {
+            replicas,
             vpn_only,
             name: name.clone(),
             container_name: format!("{project}_{name}"),
@@ -503,7 +587,27 @@ pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result
         ));
     }
     let backup = backup::build(file, &project, &root)?;
+    let swarm = swarm_settings(file, &hosts)?;
+    if swarm.is_some()
+        && let Some(s) = services.iter().find(|s| s.replicas > 1 && s.stateful())
+    {
+        let span = spec
+            .services
+            .iter()
+            .find(|(k, _)| k.get_ref() == &s.name)
+            .and_then(|(_, v)| v.replicas.as_ref().map(|r| r.span()))
+            .unwrap_or(0..0);
+        return Err(file.error_at(
+            span,
+            format!(
+                "`{}` keeps data or a published port on its node: it cannot run as {} replicas",
+                s.name, s.replicas
+            ),
+            "only stateless services (no data directory, no published port) take `replicas`",
+        ));
+    }
     Ok(Stack {
+        swarm,
         backup,
         access,
         allow_ports: file
@@ -531,6 +635,57 @@ pub fn build(file: &StackFile, catalog: &Catalog, opts: &BuildOptions) -> Result
         networks,
         services,
     })
+}
+
+/// `[swarm]` resolved: the manager is a declared host (the only one by default).
+fn swarm_settings(file: &StackFile, hosts: &[HostDef]) -> Result<Option<SwarmSettings>, SpecError> {
+    let spec = &file.spec;
+    let table = spec.swarm.as_ref();
+    if spec.project.engine != EngineKind::Swarm {
+        return match table {
+            Some(_) => Err(file.error_at(
+                0..0,
+                "`[swarm]` is set but the engine is docker compose".to_string(),
+                "add `engine = \"swarm\"` to [project], or remove [swarm]",
+            )),
+            None => Ok(None),
+        };
+    }
+    if hosts.is_empty() {
+        return Err(file.error_at(
+            0..0,
+            "`engine = \"swarm\"` needs the swarm's nodes as [hosts]".to_string(),
+            "declare each server as `[hosts.NAME] address = ...`, and `[swarm] manager = \"NAME\"`",
+        ));
+    }
+    let manager = match table.and_then(|t| t.manager.as_ref()) {
+        Some(m) => {
+            if !hosts.iter().any(|h| &h.name == m.get_ref()) {
+                let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+                return Err(file.error_at(
+                    m.span(),
+                    format!(
+                        "the manager `{}` is not a declared host",
+                        shown(m.get_ref())
+                    ),
+                    format!("one of: {}", names.join(", ")),
+                ));
+            }
+            m.get_ref().clone()
+        }
+        None if hosts.len() == 1 => hosts[0].name.clone(),
+        None => {
+            return Err(file.error_at(
+                0..0,
+                "a swarm of several hosts needs its manager named".to_string(),
+                "add `[swarm] manager = \"NAME\"` (the host `vpai swarm init` makes the manager)",
+            ));
+        }
+    };
+    Ok(Some(SwarmSettings {
+        manager,
+        encrypt: table.is_none_or(|t| t.encrypt),
+    }))
 }
 
 fn unknown_service(

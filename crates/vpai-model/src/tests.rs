@@ -332,3 +332,55 @@ fn what_a_service_requires_follows_its_database_switch() {
         ["postgresql"]
     );
 }
+
+#[test]
+fn swarm_settings_are_checked_against_the_hosts_and_the_services() {
+    let base = "[project]\nname='x'\ndomain='a.b'\nprofile='core'\n";
+    let two = "[hosts.a]\naddress='10.0.0.1'\n[hosts.b]\naddress='10.0.0.2'\n";
+    // The report wraps long lines: compare its words.
+    let msg = |text: &str| {
+        format!("{:?}", miette::Report::new(build_text(text).unwrap_err()))
+            .split_whitespace()
+            .filter(|w| *w != "│")
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    // `replicas` needs Swarm; a stateful service never takes it.
+    let t = msg(&format!("{base}[services.litellm]\nreplicas=2\n"));
+    assert!(t.contains("needs `engine = \"swarm\"`"), "{t}");
+    let t = msg(&format!(
+        "{base}engine='swarm'\n[swarm]\nmanager='a'\n{two}[services.redis]\nreplicas=2\n"
+    ));
+    assert!(t.contains("cannot run as 2 replicas"), "{t}");
+    // The manager: named when there are several hosts, and one of them.
+    let t = msg(&format!("{base}engine='swarm'\n{two}"));
+    assert!(t.contains("needs its manager named"), "{t}");
+    let t = msg(&format!(
+        "{base}engine='swarm'\n[swarm]\nmanager='c'\n{two}"
+    ));
+    assert!(
+        t.contains("not a declared host") && t.contains("a, b"),
+        "{t}"
+    );
+    let t = msg(&format!("{base}engine='swarm'\n"));
+    assert!(t.contains("needs the swarm's nodes"), "{t}");
+    let t = msg(&format!("{base}[swarm]\nmanager='a'\n{two}"));
+    assert!(t.contains("engine is docker compose"), "{t}");
+    // Placement: stateful where listed, else on the manager; stateless anywhere.
+    let s = build_text(&format!(
+        "{base}engine='swarm'\n[swarm]\nmanager='a'\nencrypt=false\n{two}services=['redis']\n[services.litellm]\nreplicas=3\n"
+    ))
+    .unwrap();
+    let sw = s.swarm.as_ref().unwrap();
+    assert!(!sw.encrypt);
+    let node = |n: &str| s.swarm_node(s.service(n).unwrap());
+    assert_eq!(node("redis"), Some("b"));
+    assert_eq!(node("postgresql"), Some("a"));
+    assert_eq!(node("litellm"), None);
+    assert_eq!(s.service("litellm").unwrap().replicas, 3);
+    assert!(
+        s.secret_defs()
+            .iter()
+            .any(|(_, d)| d.name == SWARM_NAMES_KEY)
+    );
+}

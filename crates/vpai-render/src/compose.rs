@@ -62,28 +62,28 @@ struct Deploy {
 }
 
 #[derive(Serialize)]
-struct Resources {
-    limits: Limits,
+pub(crate) struct Resources {
+    pub(crate) limits: Limits,
 }
 
 #[derive(Serialize)]
-struct Limits {
-    memory: String,
+pub(crate) struct Limits {
+    pub(crate) memory: String,
 }
 
 #[derive(Serialize)]
-struct Logging {
-    driver: &'static str,
-    options: BTreeMap<&'static str, &'static str>,
+pub(crate) struct Logging {
+    pub(crate) driver: &'static str,
+    pub(crate) options: BTreeMap<&'static str, &'static str>,
 }
 
 #[derive(Serialize)]
-struct Healthcheck {
-    test: Vec<String>,
-    interval: String,
-    timeout: String,
-    retries: u32,
-    start_period: String,
+pub(crate) struct Healthcheck {
+    pub(crate) test: Vec<String>,
+    pub(crate) interval: String,
+    pub(crate) timeout: String,
+    pub(crate) retries: u32,
+    pub(crate) start_period: String,
 }
 
 #[derive(Serialize, Default)]
@@ -100,13 +100,13 @@ struct ComposeNetwork {
 }
 
 #[derive(Serialize)]
-struct Ipam {
-    config: Vec<IpamConfig>,
+pub(crate) struct Ipam {
+    pub(crate) config: Vec<IpamConfig>,
 }
 
 #[derive(Serialize)]
-struct IpamConfig {
-    subnet: String,
+pub(crate) struct IpamConfig {
+    pub(crate) subnet: String,
 }
 
 /// A value as Compose reads it back: Compose interpolates `$VAR` and `${VAR}` in every
@@ -122,7 +122,7 @@ fn literals(values: &[String]) -> Vec<String> {
 
 /// Text for a `#` comment line: control characters (a line break would end the
 /// comment) are escaped.
-fn comment_text(text: &str) -> String {
+pub(crate) fn comment_text(text: &str) -> String {
     text.chars()
         .flat_map(|c| {
             if c.is_control() {

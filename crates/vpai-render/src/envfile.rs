@@ -5,34 +5,70 @@
 use crate::RenderError;
 use crate::templates::{eval_condition, render_str};
 use minijinja::{Environment, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use vpai_model::Service;
 
-pub fn render_env(
+/// One environment entry of a service, and whether a secret went into it.
+pub(crate) struct EnvValue {
+    pub key: String,
+    pub value: String,
+    pub secret: bool,
+}
+
+/// A service's environment, rendered: the catalog's `[env]`, the `env_when` blocks
+/// that apply, then the operator's extra entries. `view` records which entries read
+/// a secret (Swarm passes those as secrets, not in the service's definition); the
+/// names of all the secrets read are returned beside.
+pub(crate) fn env_values(
     env: &Environment<'static>,
     ctx: &BTreeMap<String, Value>,
     svc: &Service,
-) -> Result<String, RenderError> {
+    view: &crate::context::SecretsView,
+) -> Result<(Vec<EnvValue>, BTreeSet<String>), RenderError> {
     let origin = format!("catalog/{}.toml [env]", svc.name);
-    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    let mut values: BTreeMap<String, (String, bool)> = BTreeMap::new();
+    let mut all_used = BTreeSet::new();
+    let mut one = |expr: &str| -> Result<(String, bool), RenderError> {
+        view.reset();
+        let v = render_str(env, &origin, expr, ctx)?;
+        let used = view.used();
+        let secret = !used.is_empty();
+        all_used.extend(used);
+        Ok((v, secret))
+    };
     for (key, expr) in &svc.def.env {
-        values.insert(key.clone(), render_str(env, &origin, expr, ctx)?);
+        values.insert(key.clone(), one(expr)?);
     }
     for cond in &svc.def.env_when {
         if eval_condition(env, &origin, &cond.when, ctx)? {
             for (key, expr) in &cond.env {
-                values.insert(key.clone(), render_str(env, &origin, expr, ctx)?);
+                values.insert(key.clone(), one(expr)?);
             }
         }
     }
     for (key, value) in &svc.extra_env {
-        values.insert(key.clone(), value.clone());
+        values.insert(key.clone(), (value.clone(), false));
     }
+    let entries = values
+        .into_iter()
+        .map(|(key, (value, secret))| EnvValue { key, value, secret })
+        .collect();
+    Ok((entries, all_used))
+}
+
+/// The env file of a service (`env/<service>.env`), and the secrets it holds.
+pub fn render_env(
+    env: &Environment<'static>,
+    ctx: &BTreeMap<String, Value>,
+    svc: &Service,
+    view: &crate::context::SecretsView,
+) -> Result<(String, BTreeSet<String>), RenderError> {
+    let (entries, used) = env_values(env, ctx, svc, view)?;
     let mut out = format!(
         "# Environment of {}: rendered by vpai, holds secrets (mode 0600, root).\n",
         svc.name
     );
-    for (key, value) in values {
+    for EnvValue { key, value, .. } in entries {
         match env_line(&key, &value) {
             Ok(line) => out.push_str(&line),
             Err(reason) => {
@@ -44,7 +80,7 @@ pub fn render_env(
             }
         }
     }
-    Ok(out)
+    Ok((out, used))
 }
 
 /// One `KEY='value'` line, or why the pair cannot be written so that Compose reads back

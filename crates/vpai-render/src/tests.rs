@@ -7,6 +7,12 @@ use vpai_spec::StackFile;
 fn example() -> (Stack, SecretStore) {
     let file = StackFile::example();
     let stack = build(&file, &Catalog::embedded(), &BuildOptions::default()).unwrap();
+    let store = fake_store(&stack);
+    (stack, store)
+}
+
+/// Every generated secret of `stack`, with a fixed fake value (`TEST-<name>`).
+fn fake_store(stack: &Stack) -> SecretStore {
     let mut store = SecretStore::in_memory();
     for (_, def) in stack.secret_defs() {
         if !def.external {
@@ -17,7 +23,7 @@ fn example() -> (Stack, SecretStore) {
             );
         }
     }
-    (stack, store)
+    store
 }
 
 fn render_example() -> Rendered {
@@ -739,4 +745,158 @@ fn vpn_only_sites_get_an_allow_list_and_keep_their_public_paths() {
         "{caddy}"
     );
     assert!(caddy.contains("not client_ip 100.64.0.0/10"), "{caddy}");
+}
+
+/// A two-node swarm of the `core` profile: PostgreSQL and Caddy on `a` (the manager),
+/// Redis listed on `b`, LiteLLM in three replicas anywhere.
+fn swarm_example() -> (Stack, SecretStore) {
+    let text = r#"
+[project]
+name = "sw"
+domain = "example.com"
+profile = "core"
+engine = "swarm"
+
+[swarm]
+manager = "a"
+
+[hosts.a]
+address = "10.0.0.1"
+
+[hosts.b]
+address = "10.0.0.2"
+services = ["redis"]
+
+[services.litellm]
+replicas = 3
+"#;
+    let file = StackFile::parse(std::path::Path::new("stack.toml"), text.to_string()).unwrap();
+    let stack = build(&file, &Catalog::embedded(), &BuildOptions::default()).unwrap();
+    let store = fake_store(&stack);
+    (stack, store)
+}
+
+fn swarm_images(stack: &Stack) -> BTreeMap<String, swarm::ImageConfig> {
+    stack
+        .services
+        .iter()
+        .map(|s| {
+            (
+                s.image.clone(),
+                swarm::ImageConfig {
+                    entrypoint: vec![format!("{}-entrypoint", s.name)],
+                    cmd: vec![format!("{}-cmd", s.name)],
+                },
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn swarm_render_keeps_secrets_out_of_the_stack_files() {
+    let (stack, store) = swarm_example();
+    let templates = TemplateSource::embedded();
+    let compose = render(&stack, &store, &templates).unwrap();
+    let sw =
+        swarm::render_swarm(&stack, &store, &templates, &compose, &swarm_images(&stack)).unwrap();
+    let infra = sw
+        .files
+        .get(swarm::stack_file(Phase::Infra))
+        .unwrap()
+        .text()
+        .to_string();
+    let apps = sw
+        .files
+        .get(swarm::stack_file(Phase::Apps))
+        .unwrap()
+        .text()
+        .to_string();
+    // No secret value in any file that stays a file and is not itself secret, and none
+    // in the stack files at all; env files are not written for Swarm.
+    for a in &sw.files.artifacts {
+        assert!(!a.path.starts_with("env/"), "{}", a.path);
+        if a.path.starts_with("swarm/") {
+            assert!(!a.text().contains("TEST-"), "a secret value in {}", a.path);
+        }
+    }
+    // Every env entry that reads a secret is a Swarm secret mounted for the wrapper.
+    let pg_pass = sw
+        .objects
+        .iter()
+        .find(|o| o.key == "postgresql/POSTGRES_PASSWORD")
+        .expect("the password is a secret object");
+    assert_eq!(pg_pass.kind, swarm::ObjectKind::Secret);
+    assert_eq!(pg_pass.bytes, b"TEST-postgresql_password");
+    assert!(infra.contains(&pg_pass.name));
+    assert!(infra.contains("target: vpai-env-POSTGRES_PASSWORD"));
+    // The wrapper runs the image's own entrypoint, then the catalog's command.
+    assert!(infra.contains("- postgresql-entrypoint"), "{infra}");
+    assert!(infra.contains("config_file=/etc/postgresql/postgresql.conf"));
+    // `$` is escaped for stack deploy's interpolation.
+    assert!(infra.contains("$${f#/run/secrets/vpai-env-}"), "{infra}");
+    // Placement: stateful on its host (the manager by default), Redis where listed,
+    // LiteLLM anywhere, three replicas, start-first; stateful ones stop-first.
+    assert_eq!(sw.placement["postgresql"].as_deref(), Some("a"));
+    assert_eq!(sw.placement["redis"].as_deref(), Some("b"));
+    assert_eq!(sw.placement["litellm"], None);
+    assert!(infra.contains("node.labels.vpai.host == b"));
+    assert!(apps.contains("replicas: 3"));
+    assert!(apps.contains("order: start-first"));
+    assert!(infra.contains("order: stop-first"));
+    assert!(!infra.contains("order: start-first"), "{infra}");
+    assert!(infra.contains("failure_action: rollback"));
+    assert!(infra.contains("mode: host"));
+    assert!(infra.contains("endpoint_mode: dnsrr") && apps.contains("endpoint_mode: dnsrr"));
+    assert!(
+        infra.contains("encrypted: 'true'") || infra.contains("encrypted: \"true\""),
+        "{infra}"
+    );
+    assert!(apps.contains("external: true"));
+    assert!(!infra.contains("depends_on") && !infra.contains("container_name"));
+    // Data directories are made on the node that holds them.
+    assert!(sw.node_dirs["b"].iter().any(|d| d.path == "data/redis"));
+    assert!(!sw.node_dirs["a"].iter().any(|d| d.path == "data/redis"));
+    // The same inputs, the same names; a changed value, a new name.
+    let again =
+        swarm::render_swarm(&stack, &store, &templates, &compose, &swarm_images(&stack)).unwrap();
+    let names =
+        |r: &swarm::RenderedSwarm| r.objects.iter().map(|o| o.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&sw), names(&again));
+    let (_, mut store2) = swarm_example();
+    store2.set(
+        "postgresql_password",
+        "other".into(),
+        vpai_vault::SecretOrigin::Generated,
+    );
+    let compose2 = render(&stack, &store2, &templates).unwrap();
+    let changed = swarm::render_swarm(
+        &stack,
+        &store2,
+        &templates,
+        &compose2,
+        &swarm_images(&stack),
+    )
+    .unwrap();
+    let new_pass = changed
+        .objects
+        .iter()
+        .find(|o| o.key == "postgresql/POSTGRES_PASSWORD")
+        .unwrap();
+    assert_ne!(new_pass.name, pg_pass.name);
+    if std::env::var("VPAI_PEEK").is_ok() {
+        println!("{infra}");
+    }
+}
+
+#[test]
+fn swarm_monitor_window_outlasts_the_healthcheck() {
+    let (stack, _) = swarm_example();
+    for s in &stack.services {
+        let Some(h) = &s.def.healthcheck else {
+            continue;
+        };
+        let d = |t: &str| probes::parse_duration(t).unwrap();
+        let fails_after = d(&h.start_period) + d(&h.interval) * h.retries;
+        assert!(swarm::monitor_window(s) > fails_after, "{}", s.name);
+    }
 }

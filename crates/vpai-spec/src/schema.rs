@@ -32,6 +32,34 @@ pub struct StackSpec {
     /// Who may reach the web services through Caddy (the VPN's range, admin UIs).
     #[serde(default)]
     pub access: Option<AccessSpec>,
+    /// `[swarm]`: the cluster of `engine = "swarm"` (its manager, overlay encryption).
+    #[serde(default)]
+    pub swarm: Option<SwarmSpec>,
+}
+
+/// What runs the containers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    /// `docker compose` on each host (two compose projects per host).
+    #[default]
+    Compose,
+    /// `docker stack deploy` on a Swarm whose nodes are the `[hosts]`.
+    Swarm,
+}
+
+/// `[swarm]`: the cluster a `engine = "swarm"` stack is deployed to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwarmSpec {
+    /// The host (a `[hosts]` name) that manages the swarm: `vpai swarm init` makes it
+    /// the manager, and deploys talk to it. Default: the only host.
+    #[serde(default)]
+    pub manager: Option<Spanned<String>>,
+    /// Encrypt the overlay networks (IPsec between nodes; the kernel needs ESP with
+    /// AES-GCM, which `vpai swarm init` checks). Default true.
+    #[serde(default = "default_true")]
+    pub encrypt: bool,
 }
 
 /// Who may reach a web service through Caddy.
@@ -220,6 +248,10 @@ pub struct ProjectSpec {
     /// The main-domain site answers `/health` (for uptime monitors and tests).
     #[serde(default = "default_true")]
     pub health_endpoint: bool,
+    /// `compose` (default: one compose project per phase on each host) or `swarm`
+    /// (`docker stack deploy` on the cluster of `[swarm]`).
+    #[serde(default)]
+    pub engine: EngineKind,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -245,6 +277,10 @@ pub struct ServiceSpec {
     /// Extra non-secret environment entries.
     #[serde(default)]
     pub env: BTreeMap<Spanned<String>, Spanned<String>>,
+    /// Swarm only: how many tasks of a stateless service run (no data directory, no
+    /// published port). Default 1.
+    #[serde(default)]
+    pub replicas: Option<Spanned<u32>>,
     /// Replaces top-level keys of the catalog's `[data]` (LiteLLM's models, OpenClaw's
     /// agents): same key names and kinds only.
     #[serde(default)]

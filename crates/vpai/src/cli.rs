@@ -98,6 +98,9 @@ pub enum Command {
     /// Print the split-DNS records: each service's name at its host's VPN address.
     #[command(after_help = crate::commands::dns::EXAMPLES)]
     Dns(crate::commands::dns::DnsArgs),
+    /// Make the declared hosts one Docker Swarm, and show its nodes (`engine = "swarm"`).
+    #[command(after_help = crate::commands::swarm::EXAMPLES)]
+    Swarm(crate::commands::swarm::SwarmArgs),
     /// Harden SSH and the firewall, lockout-proof: deploy user, nftables, SSH port move.
     #[command(after_help = crate::commands::harden::EXAMPLES)]
     Harden(crate::commands::harden::HardenArgs),
@@ -201,6 +204,17 @@ pub struct RenderArgs {
     /// Accept a `vpai check` finding knowingly (repeatable); errors otherwise stop here.
     #[arg(long, value_name = "RULE")]
     pub allow: Vec<String>,
+    /// Render for this engine instead of the stack's own: `swarm` shows the stack
+    /// files and the Swarm secrets and configs (names only) without a cluster.
+    #[arg(long, value_enum)]
+    pub engine: Option<RenderEngine>,
+}
+
+/// `vpai render --engine`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RenderEngine {
+    Compose,
+    Swarm,
 }
 
 /// Which machine: a `[hosts.NAME]` of stack.toml, reached over SSH.

@@ -181,24 +181,7 @@ impl TestHost {
         for d in ["home", "run", "run/sshd", "varlib", "varlog"] {
             sh(&["chmod", "0755", root.join(d).to_str().unwrap()]);
         }
-        let keygen = |path: &Path, comment: &str| {
-            assert!(
-                sh(&[
-                    "ssh-keygen",
-                    "-q",
-                    "-t",
-                    "ed25519",
-                    "-N",
-                    "",
-                    "-C",
-                    comment,
-                    "-f",
-                    path.to_str().unwrap()
-                ])
-                .status
-                .success()
-            );
-        };
+        let keygen = netns::keygen;
         keygen(&etc_ssh.join("ssh_host_ed25519_key"), "vpai-harden-host");
         keygen(&ops.join("id_ed25519"), "vpai-harden-operator");
         let keys = etc_ssh.join("keys");

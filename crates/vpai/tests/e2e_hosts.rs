@@ -36,38 +36,19 @@ fn text(out: &Output) -> String {
 }
 
 fn require() -> bool {
-    let skip = |why: &str| {
-        if std::env::var("VPAI_E2E_REQUIRED").as_deref() == Ok("1") {
-            panic!("end-to-end multi-host test required but cannot run: {why}");
-        }
-        eprintln!("\n*** SKIPPED end-to-end multi-host test: {why} ***\n");
-        false
-    };
-    if String::from_utf8_lossy(&sh(&["id", "-u"]).stdout).trim() != "0" {
-        return skip("not root: the test makes namespaces and starts Docker engines");
-    }
-    if let Some(tool) = netns::missing_tool(&[
-        "dockerd",
-        "docker",
-        "unshare",
-        "nsenter",
-        "ip",
-        "ssh-keygen",
-        "python3",
-    ]) {
-        return skip(&format!(
-            "`{tool}` is missing (scripts/test-env.sh and scripts/ssh-test-deps.sh)"
-        ));
-    }
-    if !Path::new("/usr/sbin/sshd").exists() {
-        return skip("/usr/sbin/sshd is missing (scripts/ssh-test-deps.sh)");
-    }
-    if !sh(&["docker", "image", "inspect", IMAGE]).status.success() {
-        return skip(&format!(
-            "{IMAGE} is missing (scripts/test-env.sh builds it)"
-        ));
-    }
-    true
+    netns::require_hosts(
+        "multi-host",
+        &[
+            "dockerd",
+            "docker",
+            "unshare",
+            "nsenter",
+            "ip",
+            "ssh-keygen",
+            "python3",
+        ],
+        &[IMAGE],
+    )
 }
 
 /// A test host: a namespace holder, its dockerd and its sshd; all stopped on drop.
@@ -112,19 +93,7 @@ impl NsHost {
         let d = host.dir.path().to_path_buf();
         host.dockerd = Some(netns::start_dockerd(&pid, &d.join("docker"), &d, &[IMAGE]));
         // sshd with a host key of its own, root logging in with the test's key.
-        let keygen = sh(&[
-            "ssh-keygen",
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-C",
-            "vpai-hosts-host",
-            "-f",
-            d.join("host_key").to_str().unwrap(),
-        ]);
-        assert!(keygen.status.success());
+        netns::keygen(&d.join("host_key"), "vpai-hosts-host");
         std::fs::write(d.join("authorized_keys"), client_key).unwrap();
         std::fs::write(
             d.join("sshd_config"),
@@ -270,21 +239,7 @@ fn write_stack(dir: &Path, hosts: &[NsHost], mode: &str) {
 }
 
 fn vpai(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_vpai"))
-        .current_dir(dir)
-        .args(args)
-        .env("XDG_STATE_HOME", dir.join(".state"))
-        .env("NO_COLOR", "1")
-        .env("VPAI_VAULT_PASSWORD", "e2e-hosts-test-passphrase")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    eprintln!(
-        "--- vpai {args:?}: exit {:?}\n{}",
-        out.status.code(),
-        text(&out)
-    );
-    out
+    netns::vpai(dir, args, "e2e-hosts-test-passphrase")
 }
 
 #[test]
@@ -297,19 +252,7 @@ fn three_hosts_in_one_up_each_with_its_lock_release_and_rollback() {
     std::fs::create_dir_all(dir.join("catalog")).unwrap();
     std::fs::write(dir.join("catalog/kv.toml"), KV).unwrap();
     std::fs::write(dir.join("catalog/api.toml"), API).unwrap();
-    let keygen = sh(&[
-        "ssh-keygen",
-        "-q",
-        "-t",
-        "ed25519",
-        "-N",
-        "",
-        "-C",
-        "vpai-hosts-operator",
-        "-f",
-        dir.join("id_ed25519").to_str().unwrap(),
-    ]);
-    assert!(keygen.status.success());
+    netns::keygen(&dir.join("id_ed25519"), "vpai-hosts-operator");
     let client_key = std::fs::read_to_string(dir.join("id_ed25519.pub")).unwrap();
     let t0 = Instant::now();
     // The three hosts come up side by side (each engine loads the image).

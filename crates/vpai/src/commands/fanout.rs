@@ -50,6 +50,10 @@ fn over_hosts_with(
         return Ok(None);
     }
     let project = Project::load(stack)?;
+    // A swarm is reached through its manager, not host by host.
+    if project.stack.swarm.is_some() {
+        return Ok(None);
+    }
     let hosts: Vec<String> = project.stack.hosts.iter().map(|h| h.name.clone()).collect();
     if hosts.len() < 2 {
         return Ok(None);

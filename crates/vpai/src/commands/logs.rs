@@ -51,7 +51,11 @@ pub fn run(args: LogsArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         check_since(since)?;
     }
     mask_secrets(&project, printer)?;
-    let target = target::connect(&mut project, &args.target, printer)?;
+    // On a swarm the manager gathers every node's logs.
+    let target = match crate::commands::swarm::connect_manager(&project, printer)? {
+        Some(t) => t,
+        None => target::connect(&mut project, &args.target, printer)?,
+    };
     let traced = printer.traced(target.host());
     let host: &dyn vpai_host::Host = &traced;
     let selection = target::select_on(&project.stack, &args.services, host)?;

@@ -22,6 +22,7 @@ mod rollback;
 mod rotate;
 mod secrets;
 mod status;
+pub mod swarm;
 mod target;
 pub mod unlock;
 mod up;
@@ -42,6 +43,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<ExitCode> {
         Command::Confirm(args) => confirm::run_confirm(args, printer),
         Command::VpnOnly(args) => confirm::run_vpn_only(args, printer),
         Command::Dns(args) => dns::run(args, printer),
+        Command::Swarm(args) => swarm::run(args, printer),
         Command::Status(args) => status::run(args, printer),
         Command::Verify(args) => verify::run(args, printer),
         Command::Plan(args) => plan::run(args, printer),

@@ -8,11 +8,47 @@ use std::process::ExitCode;
 use vpai_host::{Host, LocalHost};
 
 pub fn run(args: RenderArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let project = Project::load(&args.stack)?;
+    let mut project = Project::load(&args.stack)?;
+    let swarm = match args.engine {
+        Some(crate::cli::RenderEngine::Swarm) => true,
+        Some(crate::cli::RenderEngine::Compose) => {
+            project.stack.swarm = None;
+            false
+        }
+        None => project.stack.swarm.is_some(),
+    };
+    if swarm && project.stack.swarm.is_none() {
+        // A compose stack seen as a swarm: its first host (or this machine) manages it.
+        project.stack.swarm = Some(vpai_model::SwarmSettings {
+            manager: project
+                .stack
+                .hosts
+                .first()
+                .map_or("local".to_string(), |h| h.name.clone()),
+            encrypt: true,
+        });
+    }
     let store = project.secrets(printer)?;
-    let rendered = project.render(&store)?;
+    let mut rendered = project.render(&store)?;
     if project.lint(&rendered, &args.allow, printer)? {
         return Ok(ExitCode::from(1));
+    }
+    let mut objects = Vec::new();
+    if swarm {
+        // The images' entrypoints are read from this machine's engine.
+        let images = vpai_deploy::swarm::image_configs(&LocalHost, &project.stack)?;
+        let sw = vpai_render::swarm::render_swarm(
+            &project.stack,
+            &store,
+            &project.templates,
+            &rendered,
+            &images,
+        )?;
+        for note in &sw.notes {
+            printer.info(note);
+        }
+        objects = sw.objects;
+        rendered = sw.files;
     }
 
     if let Some(out) = &args.out {
@@ -50,6 +86,11 @@ pub fn run(args: RenderArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
                 "services": a.services,
                 "secrets": a.secrets,
             })).collect::<Vec<_>>(),
+            "swarm_objects": objects.iter().map(|o| serde_json::json!({
+                "name": o.name,
+                "kind": o.kind,
+                "holds": o.key,
+            })).collect::<Vec<_>>(),
         }))?);
     } else if args.out.is_none() {
         let rows: Vec<Vec<String>> = rendered
@@ -69,6 +110,13 @@ pub fn run(args: RenderArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             &["file", "mode", "owner", "bytes", "read by"],
             &rows,
         ));
+        if !objects.is_empty() {
+            let rows: Vec<Vec<String>> = objects
+                .iter()
+                .map(|o| vec![o.name.clone(), o.kind.as_str().to_string(), o.key.clone()])
+                .collect();
+            printer.out(&table(&["swarm object", "kind", "holds"], &rows));
+        }
         printer.info(&format!(
             "{} files for {} (use --out DIR to write them)",
             rendered.artifacts.len(),

@@ -16,9 +16,17 @@ pub fn run(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         return Ok(code);
     }
     let mut project = Project::load(&args.stack)?;
-    let target = crate::commands::target::connect(&mut project, &args.target, printer)?;
+    let swarm = project.stack.swarm.clone();
+    // On a swarm the manager answers for every node.
+    let target = match crate::commands::swarm::connect_manager(&project, printer)? {
+        Some(t) => t,
+        None => crate::commands::target::connect(&mut project, &args.target, printer)?,
+    };
     let host = printer.traced(target.host());
-    let statuses = vpai_deploy::status(&host, &project.stack)?;
+    let statuses = match swarm {
+        Some(_) => vpai_deploy::swarm::status(&host, &project.stack)?,
+        None => vpai_deploy::status(&host, &project.stack)?,
+    };
     if args.json {
         printer.out(&serde_json::to_string_pretty(&statuses)?);
     } else {

@@ -66,6 +66,11 @@ pub fn connect(
         return Ok(Target::Local(LocalHost));
     };
     project.stack = project.stack.only_on(&def);
+    connect_def(&def, printer)
+}
+
+/// Connect to one declared host (its bootstrap port when it is not hardened yet).
+pub fn connect_def(def: &HostDef, printer: &Printer) -> anyhow::Result<Target> {
     let base = SshTarget {
         name: def.name.clone(),
         address: def.address.clone(),

@@ -169,3 +169,76 @@ pub fn stop_dockerd(pid: &str, mut dockerd: Child) {
     let _ = dockerd.kill();
     let _ = dockerd.wait();
 }
+
+/// An ed25519 key pair without passphrase at `path` (and `path.pub`).
+#[allow(dead_code)] // not every test file makes keys
+pub fn keygen(path: &std::path::Path, comment: &str) {
+    let out = run(&[
+        "ssh-keygen",
+        "-q",
+        "-t",
+        "ed25519",
+        "-N",
+        "",
+        "-C",
+        comment,
+        "-f",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "ssh-keygen: {out:?}");
+}
+
+/// Whether a test of namespace hosts (`what`) can run here: root, `tools` on PATH,
+/// `/usr/sbin/sshd`, and `images` in this machine's engine. When not, say so loudly
+/// and return false, or panic when `VPAI_E2E_REQUIRED=1` (CI).
+#[allow(dead_code)] // not every test file checks this way
+pub fn require_hosts(what: &str, tools: &[&str], images: &[&str]) -> bool {
+    let skip = |why: &str| {
+        if std::env::var("VPAI_E2E_REQUIRED").as_deref() == Ok("1") {
+            panic!("end-to-end {what} test required but cannot run: {why}");
+        }
+        eprintln!("\n*** SKIPPED end-to-end {what} test: {why} ***\n");
+        false
+    };
+    if String::from_utf8_lossy(&run(&["id", "-u"]).stdout).trim() != "0" {
+        return skip("not root: the test makes namespaces and starts Docker engines");
+    }
+    if let Some(tool) = missing_tool(tools) {
+        return skip(&format!(
+            "`{tool}` is missing (scripts/test-env.sh and scripts/ssh-test-deps.sh)"
+        ));
+    }
+    if !std::path::Path::new("/usr/sbin/sshd").exists() {
+        return skip("/usr/sbin/sshd is missing (scripts/ssh-test-deps.sh)");
+    }
+    for image in images {
+        if !run(&["docker", "image", "inspect", image]).status.success() {
+            return skip(&format!(
+                "{image} is missing (scripts/test-env.sh builds it)"
+            ));
+        }
+    }
+    true
+}
+
+/// `vpai ARGS` in `dir` (the operator's project folder), with the vault's passphrase
+/// in the environment and its state kept in `dir`; the output is echoed for the log.
+#[allow(dead_code)] // not every test file runs vpai this way
+pub fn vpai(dir: &std::path::Path, args: &[&str], passphrase: &str) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_vpai"))
+        .current_dir(dir)
+        .args(args)
+        .env("XDG_STATE_HOME", dir.join(".state"))
+        .env("NO_COLOR", "1")
+        .env("VPAI_VAULT_PASSWORD", passphrase)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    eprintln!(
+        "--- vpai {args:?}: exit {:?}\n{}{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}

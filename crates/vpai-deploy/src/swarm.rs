@@ -1,0 +1,1063 @@
+//! Docker Swarm: bootstrap the cluster on the declared hosts (`vpai swarm init`), and
+//! deploy the stack to it (`vpai up` with `engine = "swarm"`): the same phases as with
+//! Compose, with `docker stack deploy` per phase and a gate on task convergence.
+//!
+//! Everything runs through the hosts' ordinary SSH sessions; the manager does the
+//! cluster work, the other nodes are asked only for what lives on them (their node id,
+//! their data directories, their images, the container that provisions databases).
+
+use crate::{ApplyReport, DeployError, Progress, ServiceStatus};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+use vpai_catalog::Phase;
+use vpai_host::Host;
+use vpai_model::Stack;
+use vpai_render::swarm::{HOST_LABEL, ImageConfig, RenderedSwarm, stack_file};
+
+/// One declared host as a swarm node.
+pub struct Node<'a> {
+    /// Its `[hosts]` name (the `vpai.host` node label).
+    pub name: &'a str,
+    pub host: &'a dyn Host,
+    /// The address other nodes reach it on (`--advertise-addr`).
+    pub advertise: String,
+}
+
+/// What `docker info` says of a node's swarm membership.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SwarmInfo {
+    #[serde(rename = "NodeID", default)]
+    pub node_id: String,
+    #[serde(default)]
+    pub local_node_state: String,
+    #[serde(default)]
+    pub control_available: bool,
+}
+
+fn fail(command: &str, out: &vpai_host::CmdOutput) -> DeployError {
+    DeployError::Command {
+        command: command.to_string(),
+        status: out.status,
+        stderr: out.stderr_text(),
+    }
+}
+
+fn run(host: &dyn Host, args: &[&str], stdin: Option<&[u8]>) -> Result<String, DeployError> {
+    let out = host.run(args, stdin)?;
+    if !out.success() {
+        return Err(fail(&args.join(" "), &out));
+    }
+    Ok(out.stdout_text())
+}
+
+/// The node's swarm state (`inactive`, `pending`, `active`, `error`, `locked`).
+pub fn info(host: &dyn Host) -> Result<SwarmInfo, DeployError> {
+    let text = run(
+        host,
+        &["docker", "info", "--format", "{{json .Swarm}}"],
+        None,
+    )?;
+    serde_json::from_str(text.trim()).map_err(|e| DeployError::Command {
+        command: "docker info --format '{{json .Swarm}}'".into(),
+        status: 0,
+        stderr: format!("unexpected answer ({e})"),
+    })
+}
+
+/// Can this node's kernel carry an encrypted overlay? Docker's encrypted overlays use
+/// ESP with AES-GCM (`rfc4106(gcm(aes))`); a kernel without it accepts the network and
+/// then silently drops every packet between nodes. Tried in a throwaway network
+/// namespace, so nothing is left behind.
+pub fn esp_supported(host: &dyn Host) -> Result<Result<(), String>, DeployError> {
+    let probe = "ip xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x101 reqid 1 mode transport aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121314 128";
+    let out = host.run(&["unshare", "--net", "--", "sh", "-c", probe], None)?;
+    Ok(if out.success() {
+        Ok(())
+    } else {
+        Err(out.stderr_text().trim().to_string())
+    })
+}
+
+/// `vpai swarm init`: the manager initialised, the other nodes joined, every node
+/// labelled with its host name. Idempotent: a node already in this swarm is left as it
+/// is; one in another swarm is an error. Returns what was done, one line each.
+pub fn bootstrap(
+    manager: &Node,
+    workers: &[Node],
+    encrypt: bool,
+    progress: &dyn Progress,
+) -> Result<Vec<String>, DeployError> {
+    let mut done = Vec::new();
+    let all: Vec<&Node> = std::iter::once(manager).chain(workers.iter()).collect();
+    if encrypt {
+        progress.step("checking that every node can encrypt overlay traffic (ESP, AES-GCM)");
+        for n in &all {
+            if let Err(why) = esp_supported(n.host)? {
+                return Err(DeployError::Swarm(format!(
+                    "the kernel of `{}` cannot encrypt overlay networks (IPsec ESP with AES-GCM: {why}); an encrypted overlay would drop every packet between nodes\n  help: load the `esp4` and `xfrm_user` modules there (`modprobe esp4`), or set `[swarm] encrypt = false` knowingly (traffic between nodes then crosses their network in clear)",
+                    n.name
+                )));
+            }
+        }
+    }
+    let m = info(manager.host)?;
+    match m.local_node_state.as_str() {
+        "inactive" => {
+            progress.step(&format!("{}: docker swarm init", manager.name));
+            run(
+                manager.host,
+                &[
+                    "docker",
+                    "swarm",
+                    "init",
+                    "--advertise-addr",
+                    &manager.advertise,
+                ],
+                None,
+            )?;
+            done.push(format!("{}: swarm initialised (manager)", manager.name));
+        }
+        "active" if m.control_available => {}
+        "active" => {
+            return Err(DeployError::Swarm(format!(
+                "`{}` is a worker of a swarm, not a manager\n  help: name a manager of that swarm in `[swarm] manager`, or `docker swarm leave` on `{}` first",
+                manager.name, manager.name
+            )));
+        }
+        other => {
+            return Err(DeployError::Swarm(format!(
+                "the swarm state of `{}` is `{other}`\n  help: `docker info` there says why; `docker swarm leave --force` resets it",
+                manager.name
+            )));
+        }
+    }
+    let members: BTreeSet<String> = run(
+        manager.host,
+        &["docker", "node", "ls", "--format", "{{.ID}}"],
+        None,
+    )?
+    .lines()
+    .map(str::to_string)
+    .collect();
+    for w in workers {
+        let wi = info(w.host)?;
+        match wi.local_node_state.as_str() {
+            "active" | "pending" if members.contains(&wi.node_id) => continue,
+            "active" | "pending" | "locked" | "error" => {
+                return Err(DeployError::Swarm(format!(
+                    "`{}` belongs to another swarm (node {})\n  help: `docker swarm leave` on `{}` if that swarm is not needed, then run this again",
+                    w.name, wi.node_id, w.name
+                )));
+            }
+            _ => {}
+        }
+        // The token never reaches a command line: read from the manager's stdout, it
+        // goes to the worker's engine API on stdin.
+        let token = run(
+            manager.host,
+            &["docker", "swarm", "join-token", "-q", "worker"],
+            None,
+        )?;
+        let body = serde_json::json!({
+            "ListenAddr": "0.0.0.0:2377",
+            "AdvertiseAddr": w.advertise,
+            "RemoteAddrs": [format!("{}:2377", manager.advertise)],
+            "JoinToken": token.trim(),
+        });
+        progress.step(&format!("{}: joining the swarm", w.name));
+        let out = w.host.run(
+            &[
+                "curl",
+                "-sS",
+                "--max-time",
+                "120",
+                "--unix-socket",
+                "/var/run/docker.sock",
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                "@-",
+                "-w",
+                "\n%{http_code}",
+                "http://localhost/swarm/join",
+            ],
+            Some(body.to_string().as_bytes()),
+        )?;
+        let text = out.stdout_text();
+        let code = text.lines().last().unwrap_or_default().trim().to_string();
+        if !out.success() || code != "200" {
+            return Err(DeployError::Swarm(format!(
+                "`{}` could not join the swarm of `{}` (HTTP {code}): {}{}\n  help: the nodes must reach each other on TCP 2377 and 7946, UDP 7946 and 4789; `curl` must be installed on `{}`",
+                w.name,
+                manager.name,
+                text.lines().next().unwrap_or_default(),
+                out.stderr_text().trim(),
+                w.name
+            )));
+        }
+        done.push(format!("{}: joined the swarm as a worker", w.name));
+    }
+    // Labels: the placement constraints name hosts, not node ids.
+    for n in &all {
+        let id = info(n.host)?.node_id;
+        let current = run(
+            manager.host,
+            &[
+                "docker",
+                "node",
+                "inspect",
+                "--format",
+                &format!("{{{{index .Spec.Labels \"{HOST_LABEL}\"}}}}"),
+                &id,
+            ],
+            None,
+        )?;
+        if current.trim() != n.name {
+            run(
+                manager.host,
+                &[
+                    "docker",
+                    "node",
+                    "update",
+                    "--label-add",
+                    &format!("{HOST_LABEL}={}", n.name),
+                    &id,
+                ],
+                None,
+            )?;
+            done.push(format!("{}: node labelled {HOST_LABEL}={}", n.name, n.name));
+        }
+    }
+    Ok(done)
+}
+
+/// One node of `docker node ls`, with its host label.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NodeState {
+    pub id: String,
+    pub host: String,
+    pub state: String,
+    pub availability: String,
+    pub manager: bool,
+}
+
+/// The swarm's nodes as the manager sees them.
+pub fn nodes(manager: &dyn Host) -> Result<Vec<NodeState>, DeployError> {
+    let ids: Vec<String> = run(
+        manager,
+        &["docker", "node", "ls", "--format", "{{.ID}}"],
+        None,
+    )?
+    .lines()
+    .map(str::to_string)
+    .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut args = vec![
+        "docker".to_string(),
+        "node".into(),
+        "inspect".into(),
+        "--format".into(),
+        format!(
+            "{{{{.ID}}}}\t{{{{index .Spec.Labels \"{HOST_LABEL}\"}}}}\t{{{{.Status.State}}}}\t{{{{.Spec.Availability}}}}\t{{{{.Spec.Role}}}}"
+        ),
+    ];
+    args.extend(ids);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    Ok(run(manager, &refs, None)?
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f.len() == 5).then(|| NodeState {
+                id: f[0].into(),
+                host: f[1].into(),
+                state: f[2].into(),
+                availability: f[3].into(),
+                manager: f[4] == "manager",
+            })
+        })
+        .collect())
+}
+
+/// The entrypoint and command of each image, read on the manager (for the render).
+pub fn image_configs(
+    manager: &dyn Host,
+    stack: &Stack,
+) -> Result<BTreeMap<String, ImageConfig>, DeployError> {
+    let mut out = BTreeMap::new();
+    for svc in &stack.services {
+        if out.contains_key(&svc.image) {
+            continue;
+        }
+        let o = manager.run(
+            &[
+                "docker",
+                "image",
+                "inspect",
+                "--format",
+                "{{json .Config.Entrypoint}}\t{{json .Config.Cmd}}",
+                &svc.image,
+            ],
+            None,
+        )?;
+        if !o.success() {
+            continue;
+        }
+        let text = o.stdout_text();
+        let (ep, cmd) = text.trim().split_once('\t').unwrap_or(("null", "null"));
+        let list = |s: &str| {
+            serde_json::from_str::<Option<Vec<String>>>(s)
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        };
+        out.insert(
+            svc.image.clone(),
+            ImageConfig {
+                entrypoint: list(ep),
+                cmd: list(cmd),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// One service of a stack as `docker service` reports it.
+#[derive(Debug, Clone)]
+struct ServiceRow {
+    name: String,
+    running: u32,
+    desired: u32,
+    update_state: String,
+    /// When the last update began: tells this deploy's update from an older one.
+    update_started: String,
+    update_message: String,
+}
+
+fn service_rows(manager: &dyn Host, stack_name: &str) -> Result<Vec<ServiceRow>, DeployError> {
+    let ids: Vec<String> = run(
+        manager,
+        &[
+            "docker",
+            "service",
+            "ls",
+            "--filter",
+            &format!("label=com.docker.stack.namespace={stack_name}"),
+            "--format",
+            "{{.Name}}\t{{.Replicas}}",
+        ],
+        None,
+    )?
+    .lines()
+    .map(str::to_string)
+    .collect();
+    let mut replicas = BTreeMap::new();
+    let mut args = vec![
+        "docker".to_string(),
+        "service".into(),
+        "inspect".into(),
+        "--format".into(),
+        "{{.ID}}\t{{.Spec.Name}}\t{{if .UpdateStatus}}{{.UpdateStatus.State}}\t{{.UpdateStatus.StartedAt}}\t{{.UpdateStatus.Message}}{{else}}\t\t{{end}}".into(),
+    ];
+    for l in &ids {
+        let (name, r) = l.split_once('\t').unwrap_or((l, "0/0"));
+        // `2/3`, or `1/1 (max 1 per node)`.
+        let r = r.split_whitespace().next().unwrap_or("0/0");
+        let (a, b) = r.split_once('/').unwrap_or(("0", "0"));
+        replicas.insert(
+            name.to_string(),
+            (a.parse().unwrap_or(0), b.parse().unwrap_or(0)),
+        );
+        args.push(name.to_string());
+    }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    Ok(run(manager, &refs, None)?
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.splitn(5, '\t').collect();
+            if f.len() < 2 {
+                return None;
+            }
+            let (running, desired) = replicas.get(f[1]).copied().unwrap_or((0, 0));
+            Some(ServiceRow {
+                name: f[1].to_string(),
+                running,
+                desired,
+                update_state: f.get(2).unwrap_or(&"").to_string(),
+                update_started: f.get(3).unwrap_or(&"").to_string(),
+                update_message: f.get(4).unwrap_or(&"").to_string(),
+            })
+        })
+        .collect())
+}
+
+/// Every service of the stack as the manager sees it: `running` when all its tasks
+/// run (a task with a healthcheck runs once healthy), else how many do.
+pub fn status(manager: &dyn Host, stack: &Stack) -> Result<Vec<ServiceStatus>, DeployError> {
+    let mut out = Vec::new();
+    for phase in [Phase::Infra, Phase::Apps] {
+        let name = stack.compose_project(phase);
+        let rows = service_rows(manager, &name)?;
+        for svc in stack.phase(phase) {
+            let full = format!("{name}_{}", svc.name);
+            let row = rows.iter().find(|r| r.name == full);
+            let (state, health) = match row {
+                None => ("absent".to_string(), "-".to_string()),
+                Some(r) if r.desired > 0 && r.running == r.desired => {
+                    ("running".into(), "healthy".into())
+                }
+                Some(r) => (
+                    format!("{}/{} tasks", r.running, r.desired),
+                    if r.update_state.is_empty() {
+                        "starting".into()
+                    } else {
+                        r.update_state.clone()
+                    },
+                ),
+            };
+            out.push(ServiceStatus {
+                service: svc.name.clone(),
+                phase: phase.as_str().to_string(),
+                container: full,
+                state,
+                health,
+                restarts: 0,
+                oom_killed: false,
+                url: svc.url.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The errors of a service's failed tasks, newest first (a few lines).
+fn task_errors(manager: &dyn Host, service: &str) -> String {
+    manager
+        .run(
+            &[
+                "docker",
+                "service",
+                "ps",
+                "--no-trunc",
+                "--filter",
+                "desired-state=shutdown",
+                "--format",
+                "{{.Name}} {{.CurrentState}}: {{.Error}}",
+                service,
+            ],
+            None,
+        )
+        .map(|o| {
+            o.stdout_text()
+                .lines()
+                .filter(|l| !l.trim_end().ends_with(':'))
+                .take(3)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
+/// When each service's last update began, before a deploy (see [`converge`]).
+fn update_baseline(
+    manager: &dyn Host,
+    stack_name: &str,
+) -> Result<BTreeMap<String, String>, DeployError> {
+    Ok(service_rows(manager, stack_name)?
+        .into_iter()
+        .map(|r| (r.name, r.update_started))
+        .collect())
+}
+
+/// Wait until every service of `stack_name` runs all its tasks (a task with a
+/// healthcheck counts only once healthy) and no update or rollback is in progress. An
+/// update begun by this deploy (its start differs from `baseline`) that Swarm rolled
+/// back or paused is a failure, with the failed tasks' errors; one left from an older
+/// deploy is not this deploy's doing.
+fn converge(
+    manager: &dyn Host,
+    stack_name: &str,
+    expected: &[String],
+    baseline: &BTreeMap<String, String>,
+    timeout: Duration,
+    progress: &dyn Progress,
+) -> Result<Vec<ServiceRow>, DeployError> {
+    let start = Instant::now();
+    let mut last = String::new();
+    loop {
+        let rows = service_rows(manager, stack_name)?;
+        for r in &rows {
+            let failed = r.update_state.starts_with("rollback") || r.update_state == "paused";
+            let ours = baseline.get(&r.name) != Some(&r.update_started);
+            if failed && ours {
+                let errors = task_errors(manager, &r.name);
+                return Err(DeployError::Swarm(format!(
+                    "the update of `{}` failed and Swarm rolled it back ({}: {})\n{}",
+                    r.name, r.update_state, r.update_message, errors
+                )));
+            }
+        }
+        let missing: Vec<&String> = expected
+            .iter()
+            .filter(|e| !rows.iter().any(|r| &r.name == *e))
+            .collect();
+        let pending: Vec<&ServiceRow> = rows
+            .iter()
+            .filter(|r| {
+                r.running < r.desired
+                    || r.desired == 0
+                    || matches!(r.update_state.as_str(), "updating" | "rollback_started")
+            })
+            .collect();
+        let state = pending
+            .iter()
+            .map(|r| format!("{} {}/{}", r.name, r.running, r.desired))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if state != last && !state.is_empty() {
+            progress.step(&format!("waiting for tasks: {state}"));
+            last = state.clone();
+        }
+        if missing.is_empty() && pending.is_empty() {
+            return Ok(rows);
+        }
+        if start.elapsed() > timeout {
+            let mut text = format!(
+                "the stack `{stack_name}` did not converge in {}s:",
+                timeout.as_secs()
+            );
+            for m in missing {
+                text.push_str(&format!("\n  {m}: no such service"));
+            }
+            for r in pending {
+                text.push_str(&format!(
+                    "\n  {}: {}/{} tasks running\n    {}",
+                    r.name,
+                    r.running,
+                    r.desired,
+                    task_errors(manager, &r.name).replace('\n', "\n    ")
+                ));
+            }
+            return Err(DeployError::Swarm(text));
+        }
+        std::thread::sleep(Duration::from_millis(1000));
+    }
+}
+
+/// The node and container that run the one task of `service` now.
+fn task_container(
+    manager: &dyn Host,
+    service: &str,
+) -> Result<Option<(String, String)>, DeployError> {
+    let ids = run(
+        manager,
+        &[
+            "docker",
+            "service",
+            "ps",
+            "-q",
+            "--filter",
+            "desired-state=running",
+            service,
+        ],
+        None,
+    )?;
+    for id in ids.lines() {
+        let t = run(
+            manager,
+            &[
+                "docker",
+                "inspect",
+                "--format",
+                "{{.NodeID}}\t{{.Status.State}}\t{{.Status.ContainerStatus.ContainerID}}",
+                id,
+            ],
+            None,
+        )?;
+        let f: Vec<&str> = t.trim().split('\t').collect();
+        if f.len() == 3 && f[1] == "running" && !f[2].is_empty() {
+            return Ok(Some((f[0].to_string(), f[2].to_string())));
+        }
+    }
+    Ok(None)
+}
+
+/// Deploy the stack to the swarm: check the nodes, resolve the images where the
+/// services may run, make the data directories, create the secrets and configs, write
+/// the stack files (a release on the manager), then per phase `docker stack deploy` and
+/// wait for convergence; the databases are provisioned between the phases. Old
+/// secrets and configs are pruned, keeping the previous version of each.
+pub fn apply(
+    manager: &Node,
+    nodes: &[Node],
+    stack: &Stack,
+    sw: &RenderedSwarm,
+    opts: &crate::ApplyOptions,
+    progress: &dyn Progress,
+    redact: &dyn Fn(&str) -> String,
+) -> Result<ApplyReport, DeployError> {
+    let m = info(manager.host)?;
+    if m.local_node_state != "active" || !m.control_available {
+        return Err(DeployError::Swarm(format!(
+            "`{}` is not a swarm manager (state `{}`)\n  help: `vpai swarm init` makes the declared hosts a swarm",
+            manager.name, m.local_node_state
+        )));
+    }
+    if stack.swarm.as_ref().is_some_and(|w| w.encrypt) {
+        for n in nodes.iter().chain(std::iter::once(manager)) {
+            if let Err(why) = esp_supported(n.host)? {
+                return Err(DeployError::Swarm(format!(
+                    "the kernel of `{}` cannot encrypt overlay networks ({why}); nothing was written\n  help: `modprobe esp4` there, or set `[swarm] encrypt = false` knowingly",
+                    n.name
+                )));
+            }
+        }
+    }
+    let by_name = |name: &str| {
+        nodes
+            .iter()
+            .chain(std::iter::once(manager))
+            .find(|n| n.name == name)
+    };
+    // Every node the stack pins a service to is in the swarm, labelled, and ready.
+    let states = self::nodes(manager.host)?;
+    let needed: BTreeSet<&str> = sw
+        .placement
+        .values()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    for host in &needed {
+        match states.iter().find(|s| s.host == *host) {
+            Some(s) if s.state == "ready" => {}
+            Some(s) => {
+                return Err(DeployError::Swarm(format!(
+                    "the node of `{host}` is `{}`\n  help: is its Docker engine running? `docker node ls` on the manager",
+                    s.state
+                )));
+            }
+            None => {
+                return Err(DeployError::Swarm(format!(
+                    "no swarm node is labelled `{HOST_LABEL}={host}`\n  help: `vpai swarm init` joins and labels every declared host"
+                )));
+            }
+        }
+    }
+    // Images, on every node a service may run on, before anything is written.
+    progress.step("checking the images on the nodes");
+    let mut missing = Vec::new();
+    for svc in &stack.services {
+        let on: Vec<&Node> = match sw.placement.get(&svc.name).and_then(|p| p.as_deref()) {
+            Some(h) => by_name(h).into_iter().collect(),
+            // Anywhere: every node that can take a task now (a node that is down gets
+            // none; its images are checked when it is back and a deploy runs).
+            None => nodes
+                .iter()
+                .chain(std::iter::once(manager))
+                .filter(|n| {
+                    states
+                        .iter()
+                        .any(|s| s.host == n.name && s.state == "ready")
+                })
+                .collect(),
+        };
+        for n in on {
+            let present = n
+                .host
+                .run(
+                    &[
+                        "docker", "image", "inspect", "--format", "{{.Id}}", &svc.image,
+                    ],
+                    None,
+                )?
+                .success();
+            if present {
+                continue;
+            }
+            if !svc.local_image
+                && n.host
+                    .run(&["docker", "pull", "-q", &svc.image], None)?
+                    .success()
+            {
+                continue;
+            }
+            missing.push(format!("  {}: `{}` (for {})", n.name, svc.image, svc.name));
+        }
+    }
+    if !missing.is_empty() {
+        return Err(DeployError::Images(
+            std::iter::once("images missing on swarm nodes (nothing was written):".to_string())
+                .chain(missing)
+                .collect(),
+        ));
+    }
+    // Data directories, on the node that holds them.
+    for (host, dirs) in &sw.node_dirs {
+        let Some(n) = by_name(host) else { continue };
+        // Parents first (the list is sorted); the root itself is made by `mkdir -p`.
+        for d in dirs.iter().filter(|d| !d.path.is_empty()) {
+            n.host
+                .ensure_dir(&stack.root, std::path::Path::new(&d.path), d.mode, d.owner)?;
+        }
+    }
+    // Secrets and configs the stack files name (created once; names change with content).
+    let mut created = 0;
+    for kind in [
+        vpai_render::swarm::ObjectKind::Secret,
+        vpai_render::swarm::ObjectKind::Config,
+    ] {
+        let have: BTreeSet<String> = run(
+            manager.host,
+            &["docker", kind.as_str(), "ls", "--format", "{{.Name}}"],
+            None,
+        )?
+        .lines()
+        .map(str::to_string)
+        .collect();
+        for o in sw
+            .objects
+            .iter()
+            .filter(|o| o.kind == kind && !have.contains(&o.name))
+        {
+            let project = format!("io.vpai.project={}", stack.project);
+            let key = format!("io.vpai.key={}", o.key);
+            run(
+                manager.host,
+                &[
+                    "docker",
+                    kind.as_str(),
+                    "create",
+                    "--label",
+                    &project,
+                    "--label",
+                    &key,
+                    &o.name,
+                    "-",
+                ],
+                Some(&o.bytes),
+            )
+            .map_err(|e| DeployError::Swarm(redact(&e.to_string())))?;
+            created += 1;
+        }
+    }
+    if created > 0 {
+        progress.step(&format!(
+            "{created} secret(s) and config(s) created on the manager"
+        ));
+    }
+    let plan = crate::plan(manager.host, stack, &sw.files)?;
+    let mut report = crate::write_files_only(manager.host, stack, &sw.files, &plan, progress)?;
+    let ctx = Phases {
+        manager,
+        nodes,
+        stack,
+        states: &states,
+        opts,
+        progress,
+        redact,
+    };
+    match ctx.run(Some(sw)) {
+        Ok((services, probes)) => {
+            report.services = services;
+            report.probes = probes;
+            prune_objects(manager.host, stack, sw)?;
+            Ok(report)
+        }
+        Err(err) => {
+            // Whole-stack rollback, which `docker stack` does not have: the previous
+            // release's stack files (their secrets and configs are kept), every phase.
+            let mut rolled_back = None;
+            let mut rollback_error = None;
+            if opts.rollback
+                && report.release.is_some()
+                && let Some(prev) = plan.current_release.clone()
+            {
+                progress.step(&format!(
+                    "the deploy failed: rolling back to release {prev}"
+                ));
+                let root = stack.root.display().to_string();
+                let back = crate::release::restore(
+                    manager.host,
+                    &root,
+                    &prev,
+                    report.release.as_deref(),
+                    true,
+                )
+                .map_err(DeployError::from)
+                .and_then(|_| ctx.run(None));
+                match back {
+                    Ok(_) => rolled_back = Some(prev),
+                    Err(e) => rollback_error = Some(redact(&e.to_string())),
+                }
+            }
+            Err(DeployError::AfterWrite {
+                cause: Box::new(err),
+                rolled_back,
+                rollback_error,
+            })
+        }
+    }
+}
+
+/// What running the phases needs.
+struct Phases<'a> {
+    manager: &'a Node<'a>,
+    nodes: &'a [Node<'a>],
+    stack: &'a Stack,
+    states: &'a [NodeState],
+    opts: &'a crate::ApplyOptions,
+    progress: &'a dyn Progress,
+    redact: &'a dyn Fn(&str) -> String,
+}
+
+impl Phases<'_> {
+    fn by_name(&self, name: &str) -> Option<&Node<'_>> {
+        self.nodes
+            .iter()
+            .chain(std::iter::once(self.manager))
+            .find(|n| n.name == name)
+    }
+
+    /// Per phase, `docker stack deploy` of the live stack file and the convergence
+    /// gate; with `sw` (a deploy, not a rollback) the databases are provisioned after
+    /// phase A and the smoke probes run last.
+    #[allow(clippy::type_complexity)]
+    fn run(
+        &self,
+        sw: Option<&RenderedSwarm>,
+    ) -> Result<(Vec<ServiceStatus>, Vec<crate::probes::ProbeOutcome>), DeployError> {
+        let (manager, stack, progress) = (self.manager, self.stack, self.progress);
+        let resolve = if stack.services.iter().any(|s| s.local_image) {
+            "never"
+        } else {
+            "always"
+        };
+        let mut statuses = Vec::new();
+        for phase in [Phase::Infra, Phase::Apps] {
+            let services: Vec<_> = stack.phase(phase).collect();
+            if services.is_empty() {
+                continue;
+            }
+            let name = stack.compose_project(phase);
+            let file = stack.root.join(stack_file(phase)).display().to_string();
+            let baseline = update_baseline(manager.host, &name)?;
+            progress.step(&format!("{name}: docker stack deploy"));
+            run(
+                manager.host,
+                &[
+                    "docker",
+                    "stack",
+                    "deploy",
+                    "--prune",
+                    "--resolve-image",
+                    resolve,
+                    "-c",
+                    &file,
+                    &name,
+                ],
+                None,
+            )?;
+            let expected: Vec<String> = services
+                .iter()
+                .map(|s| format!("{name}_{}", s.name))
+                .collect();
+            let rows = converge(
+                manager.host,
+                &name,
+                &expected,
+                &baseline,
+                self.opts.timeout,
+                progress,
+            )?;
+            for svc in &services {
+                let row = rows
+                    .iter()
+                    .find(|r| r.name == format!("{name}_{}", svc.name));
+                statuses.push(ServiceStatus {
+                    service: svc.name.clone(),
+                    phase: phase.as_str().to_string(),
+                    container: format!("{name}_{}", svc.name),
+                    state: row.map_or("absent".into(), |r| {
+                        format!("{}/{} tasks", r.running, r.desired)
+                    }),
+                    health: if row.is_some() {
+                        "healthy".into()
+                    } else {
+                        "-".into()
+                    },
+                    restarts: 0,
+                    oom_killed: false,
+                    url: svc.url.clone(),
+                });
+            }
+            if phase == Phase::Infra
+                && let Some(sw) = sw
+                && let Some((provider, sql)) = crate::provisioning(stack, &sw.files)
+            {
+                progress.step("provisioning databases and roles");
+                let service = format!("{name}_{}", provider.name);
+                let Some((node_id, container)) = task_container(manager.host, &service)? else {
+                    return Err(DeployError::Provision(format!(
+                        "no running task of `{service}`"
+                    )));
+                };
+                let holder = self
+                    .states
+                    .iter()
+                    .find(|s| s.id == node_id)
+                    .and_then(|s| self.by_name(&s.host))
+                    .ok_or_else(|| {
+                        DeployError::Provision(format!(
+                            "`{service}` runs on node {node_id}, which is not a declared host"
+                        ))
+                    })?;
+                crate::DockerEngine::new(holder.host)
+                    .psql_stdin(&container, &sql.bytes)
+                    .map_err(|e| DeployError::Provision((self.redact)(&e)))?;
+            }
+        }
+        let mut outcomes = Vec::new();
+        if let Some(sw) = sw
+            && self.opts.probes
+            && !sw.files.probes.is_empty()
+        {
+            progress.step(&format!(
+                "smoke probes ({}): the last gate",
+                sw.files.probes.len()
+            ));
+            outcomes = run_probes(
+                manager,
+                self.nodes,
+                stack,
+                &sw.files.probes,
+                progress,
+                self.redact,
+            )?;
+            if !crate::probes::failures(&outcomes).is_empty() {
+                return Err(DeployError::Probes(outcomes));
+            }
+        }
+        Ok((statuses, outcomes))
+    }
+}
+
+/// Run probes where their service's task runs: a probe in a container goes to that
+/// task's container on its node (with the service's secrets exported, as the program
+/// sees them), a probe on the host to that node.
+fn run_probes(
+    manager: &Node,
+    nodes: &[Node],
+    stack: &Stack,
+    probes: &[vpai_render::probes::RenderedProbe],
+    progress: &dyn Progress,
+    redact: &dyn Fn(&str) -> String,
+) -> Result<Vec<crate::probes::ProbeOutcome>, DeployError> {
+    use vpai_render::probes::ProbePlace;
+    let ids: BTreeMap<String, String> = self::nodes(manager.host)?
+        .into_iter()
+        .map(|n| (n.id, n.host))
+        .collect();
+    let mut outcomes = Vec::new();
+    for p in probes {
+        // The service whose task the probe runs in or beside.
+        let svc = match &p.place {
+            ProbePlace::Container(c) => stack.services.iter().find(|s| &s.container_name == c),
+            _ => stack.service(&p.service),
+        };
+        let mut probe = p.clone();
+        let mut on: &Node = manager;
+        if let (Some(svc), false) = (svc, matches!(p.place, ProbePlace::NotRun(_))) {
+            let service = format!("{}_{}", stack.compose_project(svc.phase()), svc.name);
+            let Some((node_id, container)) = task_container(manager.host, &service)? else {
+                return Err(DeployError::Swarm(format!(
+                    "no running task of `{service}` to probe"
+                )));
+            };
+            let host = ids.get(&node_id).cloned().unwrap_or_default();
+            on = nodes
+                .iter()
+                .chain(std::iter::once(manager))
+                .find(|n| n.name == host)
+                .ok_or_else(|| {
+                    DeployError::Swarm(format!(
+                        "`{service}` runs on node {node_id}, which is not a declared host"
+                    ))
+                })?;
+            if let ProbePlace::Container(_) = p.place {
+                probe.place = ProbePlace::Container(container);
+                if svc.def.tools.iter().any(|t| t == "sh") {
+                    let keep: Vec<&str> = p.env.iter().map(|(k, _)| k.as_str()).collect();
+                    probe.argv = vpai_render::swarm::exec_with_secrets(&p.argv, &keep);
+                }
+            }
+        }
+        outcomes.extend(crate::probes::run(
+            on.host,
+            stack,
+            std::slice::from_ref(&probe),
+            &[],
+            progress,
+            redact,
+        ));
+    }
+    Ok(outcomes)
+}
+
+/// Remove the project's secrets and configs that neither this deploy nor the one
+/// before uses: per key, the current name and the newest other one stay (a rollback
+/// needs it). One still in use is left (Docker refuses, and that is fine).
+fn prune_objects(manager: &dyn Host, stack: &Stack, sw: &RenderedSwarm) -> Result<(), DeployError> {
+    let current: BTreeSet<&str> = sw.objects.iter().map(|o| o.name.as_str()).collect();
+    for kind in ["secret", "config"] {
+        let listing = run(
+            manager,
+            &[
+                "docker",
+                kind,
+                "ls",
+                "--filter",
+                &format!("label=io.vpai.project={}", stack.project),
+                "--format",
+                "{{.Name}}\t{{.CreatedAt}}\t{{.Labels}}",
+            ],
+            None,
+        )?;
+        let mut by_key: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for l in listing.lines() {
+            let f: Vec<&str> = l.splitn(3, '\t').collect();
+            if f.len() < 3 {
+                continue;
+            }
+            let key = f[2]
+                .split(',')
+                .find_map(|kv| kv.strip_prefix("io.vpai.key="))
+                .unwrap_or_default()
+                .to_string();
+            by_key
+                .entry(key)
+                .or_default()
+                .push((f[1].to_string(), f[0].to_string()));
+        }
+        for (_, mut versions) in by_key {
+            versions.sort();
+            versions.reverse();
+            let mut kept_other = false;
+            for (_, name) in versions {
+                if current.contains(name.as_str()) {
+                    continue;
+                }
+                if !kept_other {
+                    kept_other = true;
+                    continue;
+                }
+                let _ = manager.run(&["docker", kind, "rm", &name], None)?;
+            }
+        }
+    }
+    Ok(())
+}
