@@ -232,6 +232,33 @@ pub fn bootstrap(
     Ok(done)
 }
 
+/// The secrets and configs of `sw` the swarm does not have yet.
+pub fn missing_objects<'a>(
+    manager: &dyn Host,
+    sw: &'a RenderedSwarm,
+) -> Result<Vec<&'a vpai_render::swarm::SwarmObject>, DeployError> {
+    let mut missing = Vec::new();
+    for kind in [
+        vpai_render::swarm::ObjectKind::Secret,
+        vpai_render::swarm::ObjectKind::Config,
+    ] {
+        let have: BTreeSet<String> = run(
+            manager,
+            &["docker", kind.as_str(), "ls", "--format", "{{.Name}}"],
+            None,
+        )?
+        .lines()
+        .map(str::to_string)
+        .collect();
+        missing.extend(
+            sw.objects
+                .iter()
+                .filter(|o| o.kind == kind && !have.contains(&o.name)),
+        );
+    }
+    Ok(missing)
+}
+
 /// One node of `docker node ls`, with its host label.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct NodeState {
@@ -707,43 +734,19 @@ pub fn apply(
     }
     // Secrets and configs the stack files name (created once; names change with content).
     let mut created = 0;
-    for kind in [
-        vpai_render::swarm::ObjectKind::Secret,
-        vpai_render::swarm::ObjectKind::Config,
-    ] {
-        let have: BTreeSet<String> = run(
+    for o in missing_objects(manager.host, sw)? {
+        let project = format!("io.vpai.project={}", stack.project);
+        let key = format!("io.vpai.key={}", o.key);
+        let kind = o.kind.as_str();
+        run(
             manager.host,
-            &["docker", kind.as_str(), "ls", "--format", "{{.Name}}"],
-            None,
-        )?
-        .lines()
-        .map(str::to_string)
-        .collect();
-        for o in sw
-            .objects
-            .iter()
-            .filter(|o| o.kind == kind && !have.contains(&o.name))
-        {
-            let project = format!("io.vpai.project={}", stack.project);
-            let key = format!("io.vpai.key={}", o.key);
-            run(
-                manager.host,
-                &[
-                    "docker",
-                    kind.as_str(),
-                    "create",
-                    "--label",
-                    &project,
-                    "--label",
-                    &key,
-                    &o.name,
-                    "-",
-                ],
-                Some(&o.bytes),
-            )
-            .map_err(|e| DeployError::Swarm(redact(&e.to_string())))?;
-            created += 1;
-        }
+            &[
+                "docker", kind, "create", "--label", &project, "--label", &key, &o.name, "-",
+            ],
+            Some(&o.bytes),
+        )
+        .map_err(|e| DeployError::Swarm(redact(&e.to_string())))?;
+        created += 1;
     }
     if created > 0 {
         progress.step(&format!(
@@ -1014,7 +1017,7 @@ fn run_probes(
 fn prune_objects(manager: &dyn Host, stack: &Stack, sw: &RenderedSwarm) -> Result<(), DeployError> {
     let current: BTreeSet<&str> = sw.objects.iter().map(|o| o.name.as_str()).collect();
     for kind in ["secret", "config"] {
-        let listing = run(
+        let names: Vec<String> = run(
             manager,
             &[
                 "docker",
@@ -1023,41 +1026,92 @@ fn prune_objects(manager: &dyn Host, stack: &Stack, sw: &RenderedSwarm) -> Resul
                 "--filter",
                 &format!("label=io.vpai.project={}", stack.project),
                 "--format",
-                "{{.Name}}\t{{.CreatedAt}}\t{{.Labels}}",
+                "{{.Name}}",
             ],
             None,
-        )?;
-        let mut by_key: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-        for l in listing.lines() {
-            let f: Vec<&str> = l.splitn(3, '\t').collect();
-            if f.len() < 3 {
-                continue;
-            }
-            let key = f[2]
-                .split(',')
-                .find_map(|kv| kv.strip_prefix("io.vpai.key="))
-                .unwrap_or_default()
-                .to_string();
-            by_key
-                .entry(key)
-                .or_default()
-                .push((f[1].to_string(), f[0].to_string()));
+        )?
+        .lines()
+        .map(str::to_string)
+        .collect();
+        if names.is_empty() {
+            continue;
         }
-        for (_, mut versions) in by_key {
-            versions.sort();
-            versions.reverse();
-            let mut kept_other = false;
-            for (_, name) in versions {
-                if current.contains(name.as_str()) {
-                    continue;
-                }
-                if !kept_other {
-                    kept_other = true;
-                    continue;
-                }
-                let _ = manager.run(&["docker", kind, "rm", &name], None)?;
-            }
+        // `ls` shows ages ("2 minutes ago"); `inspect` gives the creation time.
+        let mut args = vec![
+            "docker".to_string(),
+            kind.to_string(),
+            "inspect".into(),
+            "--format".into(),
+            "{{.Spec.Name}}\t{{.CreatedAt.UTC.Format \"2006-01-02T15:04:05.000000000Z\"}}\t{{index .Spec.Labels \"io.vpai.key\"}}".into(),
+        ];
+        args.extend(names);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let rows: Vec<(String, String, String)> = run(manager, &refs, None)?
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.splitn(3, '\t').collect();
+                (f.len() == 3).then(|| (f[0].to_string(), f[1].to_string(), f[2].to_string()))
+            })
+            .collect();
+        for name in stale_objects(&rows, &current) {
+            // One still in use (by a service a failed rollback left behind) is refused
+            // by Docker, and stays.
+            let _ = manager.run(&["docker", kind, "rm", &name], None)?;
         }
     }
     Ok(())
+}
+
+/// Of `(name, created, key)`, the names to remove: per key, all but the ones in
+/// `current` and the newest other one (what a rollback to the previous release needs).
+fn stale_objects(rows: &[(String, String, String)], current: &BTreeSet<&str>) -> Vec<String> {
+    let mut by_key: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+    for (name, created, key) in rows {
+        by_key.entry(key).or_default().push((created, name));
+    }
+    let mut stale = Vec::new();
+    for (_, mut versions) in by_key {
+        versions.sort_unstable_by(|a, b| b.cmp(a));
+        let mut kept_other = false;
+        for (_, name) in versions {
+            if current.contains(name) {
+                continue;
+            }
+            if kept_other {
+                stale.push(name.to_string());
+            } else {
+                kept_other = true;
+            }
+        }
+    }
+    stale
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pruning_keeps_the_current_and_the_previous_version_of_each_object() {
+        let row = |n: &str, t: &str, k: &str| (n.to_string(), t.to_string(), k.to_string());
+        let rows = vec![
+            row("p_pg_PASS_a", "2026-11-30T01:00:00.000000000Z", "pg/PASS"),
+            row("p_pg_PASS_b", "2026-11-30T02:00:00.000000000Z", "pg/PASS"),
+            row("p_pg_PASS_c", "2026-11-30T03:00:00.000000000Z", "pg/PASS"),
+            row("p_pg_PASS_d", "2026-11-30T04:00:00.000000000Z", "pg/PASS"),
+            row("p_pg_conf_x", "2026-11-30T01:00:00.000000000Z", "pg/conf"),
+            row("p_pg_conf_y", "2026-11-30T02:00:00.000000000Z", "pg/conf"),
+        ];
+        // d is current; c is the previous one; a and b go. conf: y current, x previous.
+        let current: BTreeSet<&str> = ["p_pg_PASS_d", "p_pg_conf_y"].into();
+        let mut stale = stale_objects(&rows, &current);
+        stale.sort();
+        assert_eq!(stale, ["p_pg_PASS_a", "p_pg_PASS_b"]);
+        // After a rollback the current one may be older than another: it still stays,
+        // and so does the newest other.
+        let current: BTreeSet<&str> = ["p_pg_PASS_b", "p_pg_conf_y"].into();
+        let mut stale = stale_objects(&rows, &current);
+        stale.sort();
+        assert_eq!(stale, ["p_pg_PASS_a", "p_pg_PASS_c"]);
+    }
 }

@@ -451,6 +451,18 @@ fn vpai_bootstraps_a_swarm_deploys_the_stack_and_survives_a_lost_worker_and_a_ba
     // A rolling update of LiteLLM (start-first, two replicas) under 20 requests a
     // second through Caddy: not one fails.
     write_swarm_stack(dir, &c, encrypt, "vpai-test/litellm:latest", 2);
+    // The plan first: the apps stack file changes, nothing else; nothing is done.
+    let out = vpai(dir, &["up", "--check", "--diff"]);
+    assert!(out.status.success());
+    let plan = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        plan.contains("swarm/stack-apps.yml") && plan.contains("ROLL: \"2\""),
+        "{plan}"
+    );
+    assert!(
+        !plan.contains("stack-infra.yml") && !plan.contains("create secret"),
+        "{plan}"
+    );
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let load = {
         let stop = stop.clone();

@@ -15,6 +15,7 @@ use vpai_model::HostDef;
 
 pub const EXAMPLES: &str = "Examples:
   vpai swarm init             # the manager initialised, every other host joined and labelled
+  vpai swarm join             # after adding a [hosts.NAME]: it joins (the same idempotent steps)
   vpai swarm status           # the nodes as the manager sees them
   vpai swarm status --json
   vpai up                     # with engine = \"swarm\": docker stack deploy, phase by phase
@@ -47,6 +48,9 @@ pub struct SwarmArgs {
 pub enum SwarmCommand {
     /// Make the declared hosts one swarm: init the manager, join the others, label them.
     Init(SwarmInitArgs),
+    /// Join hosts added to stack.toml since (the same steps as `init`: what is done
+    /// already is left as it is).
+    Join(SwarmInitArgs),
     /// The swarm's nodes, their host labels and states.
     Status(SwarmInitArgs),
 }
@@ -62,7 +66,7 @@ pub struct SwarmInitArgs {
 
 pub fn run(args: SwarmArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     match args.command {
-        SwarmCommand::Init(a) => init(a, printer),
+        SwarmCommand::Init(a) | SwarmCommand::Join(a) => init(a, printer),
         SwarmCommand::Status(a) => status(a, printer),
     }
 }
@@ -225,6 +229,33 @@ pub fn up(args: crate::cli::UpArgs, printer: &Printer) -> anyhow::Result<ExitCod
     )?;
     for note in &sw.notes {
         printer.info(note);
+    }
+    if args.check {
+        // Read-only: the files that would change on the manager (stack files with
+        // `--diff`) and the secrets and configs that would be created (names only).
+        let mut plan = vpai_deploy::plan(manager.host, &project.stack, &sw.files)?;
+        plan.services.clear();
+        let missing = swarm::missing_objects(manager.host, &sw)?;
+        if args.json {
+            printer.out(&serde_json::to_string_pretty(&serde_json::json!({
+                "files": plan.files,
+                "create": missing.iter().map(|o| serde_json::json!({
+                    "name": o.name, "kind": o.kind, "holds": o.key,
+                })).collect::<Vec<_>>(),
+            }))?);
+        } else {
+            printer.out(&crate::commands::plan::plan_text(&plan, args.diff));
+            for o in &missing {
+                printer.out(&format!(
+                    "  create {} {} ({})",
+                    o.kind.as_str(),
+                    o.name,
+                    o.key
+                ));
+            }
+            printer.info("Swarm updates exactly the services whose definition changes");
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     // The manager's deploy lock keeps two deploys of this swarm apart; every command
     // run there holds its shared half.

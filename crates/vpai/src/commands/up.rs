@@ -15,9 +15,9 @@ use vpai_deploy::{ApplyOptions, DeployError, Plan, lock, state};
 pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     // A swarm is one deploy through its manager, not one per host.
     if !args.stack.example && Project::load(&args.stack)?.stack.swarm.is_some() {
-        if args.check || args.target.host.is_some() {
+        if args.target.host.is_some() {
             anyhow::bail!(
-                "`--check` and `--host` are not supported on a swarm yet\n  help: `vpai render --engine swarm` shows the stack files"
+                "`--host` does not apply to a swarm: vpai deploys through its manager\n  help: `[hosts.NAME] services` pins a stateful service to a host"
             );
         }
         return crate::commands::swarm::up(args, printer);
