@@ -141,6 +141,9 @@ pub struct ApplyReport {
     /// The release this deploy wrote (none when no file changed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub release: Option<String>,
+    /// Nothing was written and no service was touched: the target runs this deploy
+    /// already.
+    pub noop: bool,
 }
 
 /// Where a file's previous version is kept (rollback).
@@ -316,48 +319,74 @@ pub fn apply(
         Err(err) => {
             // Whatever failed after the files were written (a service not healthy, a
             // compose error, a port taken, provisioning), the previous release goes back.
-            let mut rolled_back = None;
-            let mut rollback_error = None;
-            if opts.rollback
-                && report.release.is_some()
-                && let Some(prev) = plan.current_release.clone()
-            {
-                let why = match &err {
-                    DeployError::Unhealthy(f) => format!("service `{}` is not healthy", f.service),
-                    DeployError::Probes(o) => {
-                        format!("{} smoke probe(s) failed", probes::failures(o).len())
-                    }
-                    _ => "the deploy failed".to_string(),
-                };
-                progress.step(&format!("{why}: rolling back to release {prev}"));
-                let current = report.release.clone();
-                match rollback_to(
-                    host,
-                    stack,
-                    &prev,
-                    current.as_deref(),
-                    true,
-                    opts,
-                    progress,
-                    redact,
-                ) {
-                    Ok(_) => rolled_back = Some(prev),
-                    Err(e) => rollback_error = Some(redact(&e.to_string())),
-                }
-            }
-            Err(match err {
-                DeployError::Unhealthy(mut failure) => {
-                    failure.rolled_back = rolled_back;
-                    failure.rollback_error = rollback_error;
-                    DeployError::Unhealthy(failure)
-                }
-                other => DeployError::AfterWrite {
-                    cause: Box::new(other),
-                    rolled_back,
-                    rollback_error,
+            let current = report.release.clone();
+            Err(after_write(
+                err,
+                opts,
+                report.release.is_some(),
+                plan.current_release.clone(),
+                progress,
+                redact,
+                |prev| {
+                    rollback_to(
+                        host,
+                        stack,
+                        prev,
+                        current.as_deref(),
+                        true,
+                        opts,
+                        progress,
+                        redact,
+                    )
+                    .map(|_| ())
                 },
-            })
+            ))
         }
+    }
+}
+
+/// A deploy failed after its first write: with rollback on and a previous release
+/// (`prev`) to go back to, `restore` puts it back (the engine's way); the error says
+/// what failed, and whether the rollback worked.
+pub(crate) fn after_write(
+    err: DeployError,
+    opts: &ApplyOptions,
+    written: bool,
+    prev: Option<String>,
+    progress: &dyn Progress,
+    redact: &dyn Fn(&str) -> String,
+    restore: impl FnOnce(&str) -> Result<(), DeployError>,
+) -> DeployError {
+    let mut rolled_back = None;
+    let mut rollback_error = None;
+    if opts.rollback
+        && written
+        && let Some(prev) = prev
+    {
+        let why = match &err {
+            DeployError::Unhealthy(f) => format!("service `{}` is not healthy", f.service),
+            DeployError::Probes(o) => {
+                format!("{} smoke probe(s) failed", probes::failures(o).len())
+            }
+            _ => "the deploy failed".to_string(),
+        };
+        progress.step(&format!("{why}: rolling back to release {prev}"));
+        match restore(&prev) {
+            Ok(()) => rolled_back = Some(prev),
+            Err(e) => rollback_error = Some(redact(&e.to_string())),
+        }
+    }
+    match err {
+        DeployError::Unhealthy(mut failure) => {
+            failure.rolled_back = rolled_back;
+            failure.rollback_error = rollback_error;
+            DeployError::Unhealthy(failure)
+        }
+        other => DeployError::AfterWrite {
+            cause: Box::new(other),
+            rolled_back,
+            rollback_error,
+        },
     }
 }
 

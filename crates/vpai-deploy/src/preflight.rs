@@ -25,6 +25,16 @@ pub struct Check {
     pub fix: Option<String>,
 }
 
+impl Check {
+    /// The check in an operator's words: its message, then the fix as a `help:` line.
+    pub fn text(&self, prefix: &str) -> String {
+        match &self.fix {
+            Some(fix) => format!("{prefix}{}\n  help: {fix}", self.message),
+            None => format!("{prefix}{}", self.message),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub host: String,

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use vpai_catalog::Phase;
 use vpai_host::Host;
 use vpai_model::Stack;
-use vpai_render::swarm::{HOST_LABEL, ImageConfig, RenderedSwarm, stack_file};
+use vpai_render::swarm::{
+    HOST_LABEL, IMAGE_ID_LABEL, ImageConfig, PinnedImage, RenderedSwarm, stack_file,
+};
 
 /// One declared host as a swarm node.
 pub struct Node<'a> {
@@ -308,55 +310,118 @@ pub fn nodes(manager: &dyn Host) -> Result<Vec<NodeState>, DeployError> {
         .collect())
 }
 
-/// The entrypoint and command of each image, read on the manager (for the render).
+/// The entrypoint, command, ID and registry digests of each image of the stack, read
+/// on the manager (the render starts the images as they would start, and pins them).
+/// With `pull`, an image from a registry that the manager lacks is pulled there first;
+/// an image it still does not hold is left out (the deploy's image check names it).
 pub fn image_configs(
     manager: &dyn Host,
     stack: &Stack,
+    pull: bool,
 ) -> Result<BTreeMap<String, ImageConfig>, DeployError> {
-    let mut out = BTreeMap::new();
+    let mut images: Vec<(&str, bool)> = Vec::new();
     for svc in &stack.services {
-        if out.contains_key(&svc.image) {
-            continue;
+        if !images.iter().any(|(i, _)| *i == svc.image) {
+            images.push((&svc.image, svc.local_image));
         }
-        let o = manager.run(
-            &[
-                "docker",
-                "image",
-                "inspect",
-                "--format",
-                "{{json .Config.Entrypoint}}\t{{json .Config.Cmd}}",
-                &svc.image,
-            ],
-            None,
-        )?;
-        if !o.success() {
-            continue;
+    }
+    let refs: Vec<&str> = images.iter().map(|(i, _)| *i).collect();
+    let mut out = BTreeMap::new();
+    for ((image, local), line) in images
+        .iter()
+        .zip(inspect_images(manager, IMAGE_CONFIG, &refs)?)
+    {
+        let mut line = line;
+        if line.is_none()
+            && pull
+            && !local
+            && manager
+                .run(&["docker", "pull", "-q", image], None)?
+                .success()
+        {
+            line = inspect_images(manager, IMAGE_CONFIG, &[image])?
+                .pop()
+                .flatten();
         }
-        let text = o.stdout_text();
-        let (ep, cmd) = text.trim().split_once('\t').unwrap_or(("null", "null"));
-        let list = |s: &str| {
-            serde_json::from_str::<Option<Vec<String>>>(s)
-                .ok()
-                .flatten()
-                .unwrap_or_default()
-        };
-        out.insert(
-            svc.image.clone(),
-            ImageConfig {
-                entrypoint: list(ep),
-                cmd: list(cmd),
-            },
-        );
+        if let Some(config) = line.as_deref().and_then(parse_image_config) {
+            out.insert(image.to_string(), config);
+        }
     }
     Ok(out)
+}
+
+/// What [`image_configs`] reads of an image.
+const IMAGE_CONFIG: &str =
+    "{{.Id}}\t{{json .RepoDigests}}\t{{json .Config.Entrypoint}}\t{{json .Config.Cmd}}";
+
+/// `docker image inspect --format FORMAT` of each of `refs` on `host`, in one round
+/// trip (`None`: no such image). The format and references are arguments of the
+/// script, never part of its text.
+fn inspect_images(
+    host: &dyn Host,
+    format: &str,
+    refs: &[&str],
+) -> Result<Vec<Option<String>>, DeployError> {
+    // (A missing image still prints an empty line: one line per reference from `echo`.)
+    const SCRIPT: &str = r#"f=$1; shift; for r do i=$(docker image inspect --format "$f" -- "$r" 2>/dev/null) || i=-; echo "$i"; done"#;
+    let mut args = vec!["sh", "-c", SCRIPT, "vpai-images", format];
+    args.extend(refs);
+    let out = run(host, &args, None)?;
+    let lines: Vec<Option<String>> = out
+        .lines()
+        .map(|l| Some(l.trim().to_string()).filter(|l| l.starts_with("sha256:")))
+        .collect();
+    if lines.len() != refs.len() {
+        return Err(DeployError::Swarm(format!(
+            "`{}` answered {} lines for {} images",
+            host.name(),
+            lines.len(),
+            refs.len()
+        )));
+    }
+    Ok(lines)
+}
+
+/// The ID of each image in `refs` on `host` (`None`: not there), in one round trip.
+fn image_ids(host: &dyn Host, refs: &[&str]) -> Result<Vec<Option<String>>, DeployError> {
+    inspect_images(host, "{{.Id}}", refs)
+}
+
+/// `sha256:0123456789ab` of an image ID.
+fn short_id(id: &str) -> &str {
+    id.get(..19).unwrap_or(id)
+}
+
+/// One line of `docker image inspect` in the format [`image_configs`] asks for.
+fn parse_image_config(text: &str) -> Option<ImageConfig> {
+    let f: Vec<&str> = text.trim().splitn(4, '\t').collect();
+    let [id, digests, ep, cmd] = f.as_slice() else {
+        return None;
+    };
+    let list = |s: &str| {
+        serde_json::from_str::<Option<Vec<String>>>(s)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    };
+    Some(ImageConfig {
+        entrypoint: list(ep),
+        cmd: list(cmd),
+        id: id.to_string(),
+        repo_digests: list(digests),
+    })
 }
 
 /// One service of a stack as `docker service` reports it.
 #[derive(Debug, Clone)]
 struct ServiceRow {
+    id: String,
     name: String,
     running: u32,
     desired: u32,
+    /// The image and image-ID label of the service's spec (what its tasks must run).
+    image: String,
+    image_id: String,
     update_state: String,
     /// When the last update began: tells this deploy's update from an older one.
     update_started: String,
@@ -386,7 +451,12 @@ fn service_rows(manager: &dyn Host, stack_name: &str) -> Result<Vec<ServiceRow>,
         "service".into(),
         "inspect".into(),
         "--format".into(),
-        "{{.ID}}\t{{.Spec.Name}}\t{{if .UpdateStatus}}{{.UpdateStatus.State}}\t{{.UpdateStatus.StartedAt}}\t{{.UpdateStatus.Message}}{{else}}\t\t{{end}}".into(),
+        format!(
+            "{{{{.ID}}}}\t{{{{.Spec.Name}}}}\t{{{{.Spec.TaskTemplate.ContainerSpec.Image}}}}\t\
+             {{{{index .Spec.TaskTemplate.ContainerSpec.Labels \"{IMAGE_ID_LABEL}\"}}}}\t\
+             {{{{if .UpdateStatus}}}}{{{{.UpdateStatus.State}}}}\t{{{{.UpdateStatus.StartedAt}}}}\t\
+             {{{{.UpdateStatus.Message}}}}{{{{else}}}}\t\t{{{{end}}}}"
+        ),
     ];
     for l in &ids {
         let (name, r) = l.split_once('\t').unwrap_or((l, "0/0"));
@@ -406,18 +476,22 @@ fn service_rows(manager: &dyn Host, stack_name: &str) -> Result<Vec<ServiceRow>,
     Ok(run(manager, &refs, None)?
         .lines()
         .filter_map(|l| {
-            let f: Vec<&str> = l.splitn(5, '\t').collect();
-            if f.len() < 2 {
+            let f: Vec<&str> = l.splitn(7, '\t').collect();
+            if f.len() < 4 {
                 return None;
             }
             let (running, desired) = replicas.get(f[1]).copied().unwrap_or((0, 0));
+            let field = |i: usize| f.get(i).unwrap_or(&"").to_string();
             Some(ServiceRow {
-                name: f[1].to_string(),
+                id: field(0),
+                name: field(1),
                 running,
                 desired,
-                update_state: f.get(2).unwrap_or(&"").to_string(),
-                update_started: f.get(3).unwrap_or(&"").to_string(),
-                update_message: f.get(4).unwrap_or(&"").to_string(),
+                image: field(2),
+                image_id: field(3),
+                update_state: field(4),
+                update_started: field(5),
+                update_message: field(6),
             })
         })
         .collect())
@@ -576,6 +650,100 @@ fn converge(
     }
 }
 
+/// After convergence: every running task of the stack runs its service's image (the
+/// same reference and, for a local image, the same image ID label), and with `pins`
+/// (a deploy) that is the image this deploy resolved for the service.
+fn check_images(
+    manager: &dyn Host,
+    stack_name: &str,
+    rows: &[ServiceRow],
+    pins: Option<&BTreeMap<String, PinnedImage>>,
+) -> Result<(), DeployError> {
+    let mut wrong = Vec::new();
+    if let Some(pins) = pins {
+        for r in rows {
+            let service = r
+                .name
+                .strip_prefix(&format!("{stack_name}_"))
+                .unwrap_or(&r.name);
+            if let Some(p) = pins.get(service) {
+                let want_id = p.id.as_deref().unwrap_or("");
+                if r.image != p.reference || r.image_id != want_id {
+                    wrong.push(format!(
+                        "  {}: the service runs `{}`{}, not `{}`{}",
+                        r.name,
+                        r.image,
+                        id_note(&r.image_id),
+                        p.reference,
+                        id_note(want_id)
+                    ));
+                }
+            }
+        }
+    }
+    let ids = run(
+        manager,
+        &[
+            "docker",
+            "stack",
+            "ps",
+            "-q",
+            "--filter",
+            "desired-state=running",
+            stack_name,
+        ],
+        None,
+    )?;
+    let ids: Vec<&str> = ids.lines().filter(|l| !l.is_empty()).collect();
+    if !ids.is_empty() {
+        let format = format!(
+            "{{{{.ID}}}}\t{{{{.ServiceID}}}}\t{{{{.Status.State}}}}\t{{{{.Spec.ContainerSpec.Image}}}}\t\
+             {{{{index .Spec.ContainerSpec.Labels \"{IMAGE_ID_LABEL}\"}}}}"
+        );
+        let mut args = vec!["docker", "inspect", "--format", &format];
+        args.extend(&ids);
+        for l in run(manager, &args, None)?.lines() {
+            let f: Vec<&str> = l.splitn(5, '\t').collect();
+            let [task, service, state, image, image_id] = f.as_slice() else {
+                continue;
+            };
+            let Some(r) = rows.iter().find(|r| r.id == *service) else {
+                continue;
+            };
+            if *state == "running" && (*image != r.image || *image_id != r.image_id) {
+                wrong.push(format!(
+                    "  {}: task {} runs `{image}`{}, its service `{}`{}",
+                    r.name,
+                    short_task(task),
+                    id_note(image_id),
+                    r.image,
+                    id_note(&r.image_id)
+                ));
+            }
+        }
+    }
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(DeployError::Swarm(format!(
+            "the stack `{stack_name}` converged on other images than this deploy's:\n{}",
+            wrong.join("\n")
+        )))
+    }
+}
+
+fn id_note(id: &str) -> String {
+    if id.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", short_id(id))
+    }
+}
+
+fn short_task(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
 /// The node and container that run the one task of `service` now.
 fn task_container(
     manager: &dyn Host,
@@ -675,10 +843,22 @@ pub fn apply(
             }
         }
     }
-    // Images, on every node a service may run on, before anything is written.
+    // Images, on every node a service may run on, before anything is written: each
+    // holds the image the manager resolved (the same digest, or for a local image the
+    // same ID under that name; Swarm would otherwise run whatever a node has).
     progress.step("checking the images on the nodes");
     let mut missing = Vec::new();
+    let mut differs = Vec::new();
+    // Per node, the images it must hold (one round trip per node).
+    let mut wanted: BTreeMap<&str, Vec<(&vpai_model::Service, &PinnedImage)>> = BTreeMap::new();
     for svc in &stack.services {
+        let Some(pin) = sw.images.get(&svc.name) else {
+            missing.push(format!(
+                "  {}: `{}` (for {}; the manager resolves every image)",
+                manager.name, svc.image, svc.name
+            ));
+            continue;
+        };
         let on: Vec<&Node> = match sw.placement.get(&svc.name).and_then(|p| p.as_deref()) {
             Some(h) => by_name(h).into_iter().collect(),
             // Anywhere: every node that can take a task now (a node that is down gets
@@ -694,42 +874,72 @@ pub fn apply(
                 .collect(),
         };
         for n in on {
-            let present = n
-                .host
-                .run(
-                    &[
-                        "docker", "image", "inspect", "--format", "{{.Id}}", &svc.image,
-                    ],
-                    None,
-                )?
-                .success();
-            if present {
-                continue;
-            }
-            if !svc.local_image
-                && n.host
-                    .run(&["docker", "pull", "-q", &svc.image], None)?
-                    .success()
-            {
-                continue;
-            }
-            missing.push(format!("  {}: `{}` (for {})", n.name, svc.image, svc.name));
+            wanted.entry(n.name).or_default().push((svc, pin));
         }
     }
-    if !missing.is_empty() {
-        return Err(DeployError::Images(
-            std::iter::once("images missing on swarm nodes (nothing was written):".to_string())
-                .chain(missing)
-                .collect(),
-        ));
+    for (node, list) in wanted {
+        let Some(n) = by_name(node) else { continue };
+        let refs: Vec<&str> = list.iter().map(|(_, p)| p.reference.as_str()).collect();
+        let held = image_ids(n.host, &refs)?;
+        for ((svc, pin), mut held) in list.into_iter().zip(held) {
+            if held.is_none()
+                && !svc.local_image
+                && n.host
+                    .run(&["docker", "pull", "-q", &pin.reference], None)?
+                    .success()
+            {
+                held = image_ids(n.host, &[&pin.reference])?.pop().flatten();
+            }
+            match (held, &pin.id) {
+                (None, _) => {
+                    missing.push(format!("  {}: `{}` (for {})", n.name, svc.image, svc.name));
+                }
+                (Some(h), Some(want)) if &h != want => differs.push(format!(
+                    "  {}: `{}` is {}, the manager's is {} (for {})",
+                    n.name,
+                    svc.image,
+                    short_id(&h),
+                    short_id(want),
+                    svc.name
+                )),
+                _ => {}
+            }
+        }
+    }
+    if !missing.is_empty() || !differs.is_empty() {
+        let mut lines = Vec::new();
+        if !missing.is_empty() {
+            lines.push("images missing on swarm nodes (nothing was written):".to_string());
+            lines.extend(missing);
+        }
+        if !differs.is_empty() {
+            lines.push(
+                "one image name, different images on the nodes (nothing was written):".to_string(),
+            );
+            lines.extend(differs);
+            lines.push(
+                "  help: load the manager's image on those nodes (`docker save NAME | ssh NODE docker load`)"
+                    .to_string(),
+            );
+        }
+        return Err(DeployError::Images(lines));
     }
     // Data directories, on the node that holds them.
     for (host, dirs) in &sw.node_dirs {
         let Some(n) = by_name(host) else { continue };
-        // Parents first (the list is sorted); the root itself is made by `mkdir -p`.
-        for d in dirs.iter().filter(|d| !d.path.is_empty()) {
-            n.host
-                .ensure_dir(&stack.root, std::path::Path::new(&d.path), d.mode, d.owner)?;
+        // What is there already, in one round trip; then parents first (the list is
+        // sorted), only where the mode or owner differs. The root is made by `mkdir -p`.
+        let dirs: Vec<_> = dirs.iter().filter(|d| !d.path.is_empty()).collect();
+        let paths: Vec<&str> = dirs.iter().map(|d| d.path.as_str()).collect();
+        let seen = crate::state::read(n.host, stack, &[], &paths)?;
+        for d in dirs {
+            let ok = seen.dirs.get(&d.path).is_some_and(|(mode, owner)| {
+                *mode == d.mode && (seen.uid != 0 || *owner == d.owner)
+            });
+            if !ok {
+                n.host
+                    .ensure_dir(&stack.root, std::path::Path::new(&d.path), d.mode, d.owner)?;
+            }
         }
     }
     // Secrets and configs the stack files name (created once; names change with content).
@@ -754,6 +964,18 @@ pub fn apply(
         ));
     }
     let plan = crate::plan(manager.host, stack, &sw.files)?;
+    // Nothing to write or create, and every service runs its tasks on this deploy's
+    // images with no update pending: `docker stack deploy` would change nothing.
+    if created == 0
+        && !plan.changes_files()
+        && let Some(services) = settled(manager.host, stack, sw)?
+    {
+        return Ok(ApplyReport {
+            services,
+            noop: true,
+            ..ApplyReport::default()
+        });
+    }
     let mut report = crate::write_files_only(manager.host, stack, &sw.files, &plan, progress)?;
     let ctx = Phases {
         manager,
@@ -774,37 +996,118 @@ pub fn apply(
         Err(err) => {
             // Whole-stack rollback, which `docker stack` does not have: the previous
             // release's stack files (their secrets and configs are kept), every phase.
-            let mut rolled_back = None;
-            let mut rollback_error = None;
-            if opts.rollback
-                && report.release.is_some()
-                && let Some(prev) = plan.current_release.clone()
-            {
-                progress.step(&format!(
-                    "the deploy failed: rolling back to release {prev}"
-                ));
-                let root = stack.root.display().to_string();
-                let back = crate::release::restore(
-                    manager.host,
-                    &root,
-                    &prev,
-                    report.release.as_deref(),
-                    true,
-                )
-                .map_err(DeployError::from)
-                .and_then(|_| ctx.run(None));
-                match back {
-                    Ok(_) => rolled_back = Some(prev),
-                    Err(e) => rollback_error = Some(redact(&e.to_string())),
-                }
-            }
-            Err(DeployError::AfterWrite {
-                cause: Box::new(err),
-                rolled_back,
-                rollback_error,
-            })
+            let root = stack.root.display().to_string();
+            let current = report.release.clone();
+            Err(crate::after_write(
+                err,
+                opts,
+                report.release.is_some(),
+                plan.current_release.clone(),
+                progress,
+                redact,
+                |prev| {
+                    crate::release::restore(manager.host, &root, prev, current.as_deref(), true)?;
+                    ctx.run(None).map(|_| ())
+                },
+            ))
         }
     }
+}
+
+/// The services of `phase` as the gate left them (`rows` converged).
+fn converged_statuses(
+    stack_name: &str,
+    phase: Phase,
+    services: &[&vpai_model::Service],
+    rows: &[ServiceRow],
+) -> Vec<ServiceStatus> {
+    services
+        .iter()
+        .map(|svc| {
+            let full = format!("{stack_name}_{}", svc.name);
+            let row = rows.iter().find(|r| r.name == full);
+            ServiceStatus {
+                service: svc.name.clone(),
+                phase: phase.as_str().to_string(),
+                container: full,
+                state: row.map_or("absent".into(), |r| {
+                    format!("{}/{} tasks", r.running, r.desired)
+                }),
+                health: if row.is_some() { "healthy" } else { "-" }.into(),
+                restarts: 0,
+                oom_killed: false,
+                url: svc.url.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Every phase's services as this deploy would leave them: all tasks running on the
+/// pinned images, no update in progress, rolled back or paused. `None`: not so (the
+/// deploy goes on and converges them).
+fn settled(
+    manager: &dyn Host,
+    stack: &Stack,
+    sw: &RenderedSwarm,
+) -> Result<Option<Vec<ServiceStatus>>, DeployError> {
+    let mut statuses = Vec::new();
+    for phase in [Phase::Infra, Phase::Apps] {
+        let services: Vec<_> = stack.phase(phase).collect();
+        if services.is_empty() {
+            continue;
+        }
+        let name = stack.compose_project(phase);
+        let rows = service_rows(manager, &name)?;
+        let steady = services.iter().all(|svc| {
+            rows.iter().any(|r| {
+                r.name == format!("{name}_{}", svc.name)
+                    && r.desired > 0
+                    && r.running == r.desired
+                    && matches!(r.update_state.as_str(), "" | "completed")
+            })
+        });
+        if !steady || check_images(manager, &name, &rows, Some(&sw.images)).is_err() {
+            return Ok(None);
+        }
+        statuses.extend(converged_statuses(&name, phase, &services, &rows));
+    }
+    Ok(Some(statuses))
+}
+
+/// `vpai rollback` on a swarm: put release `target`'s files back on the manager (its
+/// stack files name the images and the secrets and configs it ran with; the pruning
+/// keeps the previous version of each), then deploy every phase from them, gated on
+/// convergence as a deploy is. Data directories and databases are not touched.
+#[allow(clippy::too_many_arguments)]
+pub fn rollback_to(
+    manager: &Node,
+    nodes: &[Node],
+    stack: &Stack,
+    target: &str,
+    current: Option<&str>,
+    opts: &crate::ApplyOptions,
+    progress: &dyn Progress,
+    redact: &dyn Fn(&str) -> String,
+) -> Result<crate::rollback::RollbackReport, DeployError> {
+    let states = self::nodes(manager.host)?;
+    let root = stack.root.display().to_string();
+    progress.step(&format!("restoring the files of release {target}"));
+    let restored = crate::release::restore(manager.host, &root, target, current, false)?;
+    let ctx = Phases {
+        manager,
+        nodes,
+        stack,
+        states: &states,
+        opts,
+        progress,
+        redact,
+    };
+    let (services, _) = ctx.run(None)?;
+    Ok(crate::rollback::RollbackReport {
+        release: target.to_string(),
+        files_restored: restored,
+        services,
+    })
 }
 
 /// What running the phases needs.
@@ -819,13 +1122,6 @@ struct Phases<'a> {
 }
 
 impl Phases<'_> {
-    fn by_name(&self, name: &str) -> Option<&Node<'_>> {
-        self.nodes
-            .iter()
-            .chain(std::iter::once(self.manager))
-            .find(|n| n.name == name)
-    }
-
     /// Per phase, `docker stack deploy` of the live stack file and the convergence
     /// gate; with `sw` (a deploy, not a rollback) the databases are provisioned after
     /// phase A and the smoke probes run last.
@@ -835,11 +1131,6 @@ impl Phases<'_> {
         sw: Option<&RenderedSwarm>,
     ) -> Result<(Vec<ServiceStatus>, Vec<crate::probes::ProbeOutcome>), DeployError> {
         let (manager, stack, progress) = (self.manager, self.stack, self.progress);
-        let resolve = if stack.services.iter().any(|s| s.local_image) {
-            "never"
-        } else {
-            "always"
-        };
         let mut statuses = Vec::new();
         for phase in [Phase::Infra, Phase::Apps] {
             let services: Vec<_> = stack.phase(phase).collect();
@@ -857,8 +1148,9 @@ impl Phases<'_> {
                     "stack",
                     "deploy",
                     "--prune",
+                    // The images were resolved before (pinned to a digest or an ID).
                     "--resolve-image",
-                    resolve,
+                    "never",
                     "-c",
                     &file,
                     &name,
@@ -877,48 +1169,20 @@ impl Phases<'_> {
                 self.opts.timeout,
                 progress,
             )?;
-            for svc in &services {
-                let row = rows
-                    .iter()
-                    .find(|r| r.name == format!("{name}_{}", svc.name));
-                statuses.push(ServiceStatus {
-                    service: svc.name.clone(),
-                    phase: phase.as_str().to_string(),
-                    container: format!("{name}_{}", svc.name),
-                    state: row.map_or("absent".into(), |r| {
-                        format!("{}/{} tasks", r.running, r.desired)
-                    }),
-                    health: if row.is_some() {
-                        "healthy".into()
-                    } else {
-                        "-".into()
-                    },
-                    restarts: 0,
-                    oom_killed: false,
-                    url: svc.url.clone(),
-                });
-            }
+            check_images(manager.host, &name, &rows, sw.map(|s| &s.images))?;
+            statuses.extend(converged_statuses(&name, phase, &services, &rows));
             if phase == Phase::Infra
                 && let Some(sw) = sw
                 && let Some((provider, sql)) = crate::provisioning(stack, &sw.files)
             {
                 progress.step("provisioning databases and roles");
-                let service = format!("{name}_{}", provider.name);
-                let Some((node_id, container)) = task_container(manager.host, &service)? else {
-                    return Err(DeployError::Provision(format!(
-                        "no running task of `{service}`"
-                    )));
-                };
-                let holder = self
+                let ids = self
                     .states
                     .iter()
-                    .find(|s| s.id == node_id)
-                    .and_then(|s| self.by_name(&s.host))
-                    .ok_or_else(|| {
-                        DeployError::Provision(format!(
-                            "`{service}` runs on node {node_id}, which is not a declared host"
-                        ))
-                    })?;
+                    .map(|n| (n.id.clone(), n.host.clone()))
+                    .collect();
+                let (holder, container) = locate_task(manager, self.nodes, &ids, stack, provider)
+                    .map_err(|e| DeployError::Provision(e.to_string()))?;
                 crate::DockerEngine::new(holder.host)
                     .psql_stdin(&container, &sql.bytes)
                     .map_err(|e| DeployError::Provision((self.redact)(&e)))?;
@@ -949,10 +1213,46 @@ impl Phases<'_> {
     }
 }
 
+/// Node ID -> host name, as the manager sees the nodes.
+pub fn node_hosts(manager: &dyn Host) -> Result<BTreeMap<String, String>, DeployError> {
+    Ok(self::nodes(manager)?
+        .into_iter()
+        .map(|n| (n.id, n.host))
+        .collect())
+}
+
+/// The node and container of a running task of `svc` (`ids`: [`node_hosts`]).
+pub fn locate_task<'a>(
+    manager: &'a Node<'a>,
+    nodes: &'a [Node<'a>],
+    ids: &BTreeMap<String, String>,
+    stack: &Stack,
+    svc: &vpai_model::Service,
+) -> Result<(&'a Node<'a>, String), DeployError> {
+    let service = format!("{}_{}", stack.compose_project(svc.phase()), svc.name);
+    let Some((node_id, container)) = task_container(manager.host, &service)? else {
+        return Err(DeployError::Swarm(format!(
+            "no running task of `{service}`\n  help: `vpai status` shows its tasks; `vpai logs {}` why they stop",
+            svc.name
+        )));
+    };
+    let host = ids.get(&node_id).map(String::as_str).unwrap_or_default();
+    let node = nodes
+        .iter()
+        .chain(std::iter::once(manager))
+        .find(|n| n.name == host)
+        .ok_or_else(|| {
+            DeployError::Swarm(format!(
+                "`{service}` runs on node {node_id}, which is not a declared host"
+            ))
+        })?;
+    Ok((node, container))
+}
+
 /// Run probes where their service's task runs: a probe in a container goes to that
 /// task's container on its node (with the service's secrets exported, as the program
 /// sees them), a probe on the host to that node.
-fn run_probes(
+pub fn run_probes(
     manager: &Node,
     nodes: &[Node],
     stack: &Stack,
@@ -961,10 +1261,7 @@ fn run_probes(
     redact: &dyn Fn(&str) -> String,
 ) -> Result<Vec<crate::probes::ProbeOutcome>, DeployError> {
     use vpai_render::probes::ProbePlace;
-    let ids: BTreeMap<String, String> = self::nodes(manager.host)?
-        .into_iter()
-        .map(|n| (n.id, n.host))
-        .collect();
+    let ids = node_hosts(manager.host)?;
     let mut outcomes = Vec::new();
     for p in probes {
         // The service whose task the probe runs in or beside.
@@ -975,22 +1272,8 @@ fn run_probes(
         let mut probe = p.clone();
         let mut on: &Node = manager;
         if let (Some(svc), false) = (svc, matches!(p.place, ProbePlace::NotRun(_))) {
-            let service = format!("{}_{}", stack.compose_project(svc.phase()), svc.name);
-            let Some((node_id, container)) = task_container(manager.host, &service)? else {
-                return Err(DeployError::Swarm(format!(
-                    "no running task of `{service}` to probe"
-                )));
-            };
-            let host = ids.get(&node_id).cloned().unwrap_or_default();
-            on = nodes
-                .iter()
-                .chain(std::iter::once(manager))
-                .find(|n| n.name == host)
-                .ok_or_else(|| {
-                    DeployError::Swarm(format!(
-                        "`{service}` runs on node {node_id}, which is not a declared host"
-                    ))
-                })?;
+            let (node, container) = locate_task(manager, nodes, &ids, stack, svc)?;
+            on = node;
             if let ProbePlace::Container(_) = p.place {
                 probe.place = ProbePlace::Container(container);
                 if svc.def.tools.iter().any(|t| t == "sh") {
@@ -1113,5 +1396,21 @@ mod tests {
         let mut stale = stale_objects(&rows, &current);
         stale.sort();
         assert_eq!(stale, ["p_pg_PASS_a", "p_pg_PASS_c"]);
+    }
+
+    #[test]
+    fn an_image_config_is_read_from_one_inspect_line() {
+        let c = super::parse_image_config(
+            "sha256:abc\t[\"redis@sha256:def\"]\t[\"docker-entrypoint.sh\"]\t[\"redis-server\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.id, "sha256:abc");
+        assert_eq!(c.repo_digests, ["redis@sha256:def"]);
+        assert_eq!(c.entrypoint, ["docker-entrypoint.sh"]);
+        assert_eq!(c.cmd, ["redis-server"]);
+        // A local image: no digests, no entrypoint.
+        let c = super::parse_image_config("sha256:1\t[]\tnull\t[\"sh\"]").unwrap();
+        assert!(c.repo_digests.is_empty() && c.entrypoint.is_empty());
+        assert!(super::parse_image_config("garbage").is_none());
     }
 }

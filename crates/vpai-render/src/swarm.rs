@@ -34,12 +34,69 @@ use std::collections::{BTreeMap, BTreeSet};
 use vpai_catalog::Phase;
 use vpai_model::{Service, Stack};
 
-/// The image's own `ENTRYPOINT` and `CMD` (`docker image inspect`): the wrapper that
-/// exports secrets must start them as the image would.
+/// What `docker image inspect` on the manager says of an image: its own `ENTRYPOINT`
+/// and `CMD` (the wrapper that exports secrets must start them as the image would),
+/// its ID, and its registry digests (`repo@sha256:...`; none for an image built or
+/// loaded locally).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImageConfig {
     pub entrypoint: Vec<String>,
     pub cmd: Vec<String>,
+    pub id: String,
+    pub repo_digests: Vec<String>,
+}
+
+/// The image a service's tasks must run, as this deploy resolved it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PinnedImage {
+    /// What the stack file names: `name:tag@sha256:...` for an image from a registry
+    /// (every node pulls exactly that), the name alone for a local image.
+    pub reference: String,
+    /// For a local image (no registry digest), the image ID every node must hold under
+    /// that name; it is also a container label, so a rebuilt image rolls the service.
+    pub id: Option<String>,
+}
+
+/// The container label that carries a local image's ID.
+pub const IMAGE_ID_LABEL: &str = "io.vpai.image-id";
+
+/// Pin `image` to what the manager holds: a registry digest of the same repository
+/// when there is one, else the image ID (a local image). `None`: the image is not on
+/// the manager (the deploy's image check reports it).
+pub fn pin_image(image: &str, config: Option<&ImageConfig>) -> Option<PinnedImage> {
+    if image.contains('@') {
+        return Some(PinnedImage {
+            reference: image.to_string(),
+            id: None,
+        });
+    }
+    let config = config?;
+    // `repo:tag` -> `repo` (a colon after the last slash is the tag's; one before it is
+    // a registry port).
+    let repo = match image.rfind(':') {
+        Some(i) if !image[i..].contains('/') => &image[..i],
+        _ => image,
+    };
+    let familiar = |r: &str| {
+        r.strip_prefix("docker.io/library/")
+            .or_else(|| r.strip_prefix("docker.io/"))
+            .unwrap_or(r)
+            .to_string()
+    };
+    let digest = config.repo_digests.iter().find_map(|d| {
+        let (name, digest) = d.split_once('@')?;
+        (familiar(name) == familiar(repo)).then(|| digest.to_string())
+    });
+    Some(match digest {
+        Some(d) => PinnedImage {
+            reference: format!("{image}@{d}"),
+            id: None,
+        },
+        None => PinnedImage {
+            reference: image.to_string(),
+            id: Some(config.id.clone()).filter(|i| !i.is_empty()),
+        },
+    })
 }
 
 /// A Swarm secret or config vpai creates before `docker stack deploy` (the stack files
@@ -93,6 +150,9 @@ pub struct RenderedSwarm {
     pub node_dirs: BTreeMap<String, Vec<crate::DirSpec>>,
     /// Where each service runs: its host, or `None` (anywhere in the swarm).
     pub placement: BTreeMap<String, Option<String>>,
+    /// The image each service runs, resolved on the manager (a service whose image is
+    /// not there is rendered by name, and the deploy refuses it).
+    pub images: BTreeMap<String, PinnedImage>,
     /// What Compose does that Swarm does not, for this stack, in operator's words.
     pub notes: Vec<String>,
 }
@@ -135,6 +195,9 @@ struct External {
 #[derive(Serialize)]
 struct SwarmService {
     image: String,
+    /// Container labels (the image ID of a local image).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    labels: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user: Option<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -338,6 +401,7 @@ pub fn render_swarm(
     };
     let mut notes = Vec::new();
     let mut placement = BTreeMap::new();
+    let mut pinned = BTreeMap::new();
     let mut node_dirs: BTreeMap<String, Vec<crate::DirSpec>> = BTreeMap::new();
     let mut stack_files = Vec::new();
 
@@ -517,10 +581,22 @@ pub fn render_swarm(
             let mut labels = BTreeMap::new();
             labels.insert("io.vpai.project".to_string(), literal(&stack.project));
             labels.insert("io.vpai.phase".to_string(), phase.as_str().to_string());
+            let pin = pin_image(&svc.image, images.get(&svc.image));
+            let mut container_labels = BTreeMap::new();
+            if let Some(id) = pin.as_ref().and_then(|p| p.id.as_ref()) {
+                container_labels.insert(IMAGE_ID_LABEL.to_string(), literal(id));
+            }
+            let image = pin
+                .as_ref()
+                .map_or_else(|| svc.image.clone(), |p| p.reference.clone());
+            if let Some(p) = pin {
+                pinned.insert(svc.name.clone(), p);
+            }
             services.insert(
                 svc.name.clone(),
                 SwarmService {
-                    image: literal(&svc.image),
+                    image: literal(&image),
+                    labels: container_labels,
                     user: svc.def.run_as.as_deref().map(literal),
                     init: svc.def.init,
                     entrypoint,
@@ -728,6 +804,7 @@ pub fn render_swarm(
         objects: objects.list,
         node_dirs,
         placement,
+        images: pinned,
         notes,
     })
 }

@@ -786,6 +786,14 @@ fn swarm_images(stack: &Stack) -> BTreeMap<String, swarm::ImageConfig> {
                 swarm::ImageConfig {
                     entrypoint: vec![format!("{}-entrypoint", s.name)],
                     cmd: vec![format!("{}-cmd", s.name)],
+                    id: format!("sha256:{:064x}", s.name.len()),
+                    // Redis as if pulled from a registry; the others built locally.
+                    repo_digests: if s.name == "redis" {
+                        let repo = s.image.rsplit_once(':').map_or(&*s.image, |(r, _)| r);
+                        vec![format!("{repo}@sha256:{}", "ab".repeat(32))]
+                    } else {
+                        Vec::new()
+                    },
                 },
             )
         })
@@ -886,6 +894,75 @@ fn swarm_render_keeps_secrets_out_of_the_stack_files() {
     if std::env::var("VPAI_PEEK").is_ok() {
         println!("{infra}");
     }
+}
+
+#[test]
+fn swarm_render_pins_every_image_to_what_the_manager_holds() {
+    let (stack, store) = swarm_example();
+    let templates = TemplateSource::embedded();
+    let compose = render(&stack, &store, &templates).unwrap();
+    let images = swarm_images(&stack);
+    let sw = swarm::render_swarm(&stack, &store, &templates, &compose, &images).unwrap();
+    let infra = sw
+        .files
+        .get(swarm::stack_file(Phase::Infra))
+        .unwrap()
+        .text();
+    // From a registry: the stack file names the digest, so every node runs those bytes.
+    let redis = stack.service("redis").unwrap();
+    let pinned = format!("{}@sha256:{}", redis.image, "ab".repeat(32));
+    assert_eq!(sw.images["redis"].reference, pinned);
+    assert_eq!(sw.images["redis"].id, None);
+    assert!(infra.contains(&pinned), "{infra}");
+    // Built locally: the name, and the ID as a container label (a rebuilt image under
+    // the same name changes the spec, so Swarm rolls the service).
+    let pg = stack.service("postgresql").unwrap();
+    let id = &images[&pg.image].id;
+    assert_eq!(sw.images["postgresql"].reference, pg.image);
+    assert_eq!(sw.images["postgresql"].id.as_ref(), Some(id));
+    assert!(
+        infra.contains(&format!("{}: {id}", swarm::IMAGE_ID_LABEL)),
+        "{infra}"
+    );
+    // An image the manager does not hold is named, not pinned (the deploy refuses it).
+    let caddy = stack.service("caddy").unwrap();
+    let mut fewer = images.clone();
+    fewer.remove(&caddy.image);
+    let sw = swarm::render_swarm(&stack, &store, &templates, &compose, &fewer).unwrap();
+    assert!(!sw.images.contains_key("caddy") && sw.images.contains_key("postgresql"));
+}
+
+#[test]
+fn pin_image_matches_the_digest_of_the_same_repository() {
+    let config = |digests: &[&str]| swarm::ImageConfig {
+        id: "sha256:1234".into(),
+        repo_digests: digests.iter().map(|d| d.to_string()).collect(),
+        ..Default::default()
+    };
+    let pin = |image: &str, c: &swarm::ImageConfig| swarm::pin_image(image, Some(c)).unwrap();
+    // The digest of the image's own repository, even among others (one ID, many tags).
+    let c = config(&["other/app@sha256:aa", "postgres@sha256:bb"]);
+    assert_eq!(
+        pin("postgres:16.4", &c).reference,
+        "postgres:16.4@sha256:bb"
+    );
+    // Docker Hub names are compared in their short form.
+    let c = config(&["docker.io/library/redis@sha256:cc"]);
+    assert_eq!(pin("redis:7", &c).reference, "redis:7@sha256:cc");
+    // A registry with a port: its colon is not a tag.
+    let c = config(&["reg.test:5000/team/app@sha256:dd"]);
+    assert_eq!(
+        pin("reg.test:5000/team/app", &c).reference,
+        "reg.test:5000/team/app@sha256:dd"
+    );
+    // No digest of that repository: local, pinned by ID.
+    let local = pin("team/app:1", &config(&["other/app@sha256:aa"]));
+    assert_eq!(local.reference, "team/app:1");
+    assert_eq!(local.id.as_deref(), Some("sha256:1234"));
+    // Already pinned by the operator: kept as written.
+    let own = swarm::pin_image("app@sha256:ee", None).unwrap();
+    assert_eq!((own.reference.as_str(), own.id), ("app@sha256:ee", None));
+    assert_eq!(swarm::pin_image("app:1", None), None);
 }
 
 #[test]

@@ -412,11 +412,99 @@ fn vpai_bootstraps_a_swarm_deploys_the_stack_and_survives_a_lost_worker_and_a_ba
         cluster::text(&out)
     );
 
+    // `vpai verify` on the swarm: every probe runs in its service's task, on its node
+    // (Redis's on s2), and each node shows the network only its allowed ports.
+    let out = vpai(dir, &["verify", "--json"]);
+    assert!(out.status.success(), "{}", cluster::text(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let outcomes = doc.as_array().unwrap();
+    // (PostgreSQL's probes log in as the apps' roles; LiteLLM here has no database.)
+    for svc in ["redis", "caddy", "litellm"] {
+        assert!(
+            outcomes
+                .iter()
+                .any(|o| o["service"] == svc && o["status"] == "passed"),
+            "no passed probe of {svc}: {doc}"
+        );
+    }
+    let exposure: Vec<_> = outcomes
+        .iter()
+        .filter(|o| o["probe"] == "exposure")
+        .collect();
+    assert_eq!(exposure.len(), 3, "one exposure probe per node: {doc}");
+    assert!(outcomes.iter().all(|o| o["status"] != "failed"), "{doc}");
+
+    // `vpai exec` on the swarm: in the task, on its node (Redis's is on s2), with the
+    // exit code of the command, and the service's secrets in its environment as the
+    // program has them.
+    let out = vpai(
+        dir,
+        &["exec", "-T", "redis", "--", "sh", "-c", "hostname; exit 3"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", cluster::text(&out));
+    let on_s2 = task_container(c.host("s2"), "sw-infra_redis").expect("Redis runs on s2");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        on_s2,
+        "exec ran elsewhere: {}",
+        cluster::text(&out)
+    );
+    let out = vpai(
+        dir,
+        &[
+            "exec",
+            "-T",
+            "litellm",
+            "--",
+            "sh",
+            "-c",
+            "test -n \"$LITELLM_MASTER_KEY\"",
+        ],
+    );
+    assert!(out.status.success(), "{}", cluster::text(&out));
+
+    // Local images are pinned by ID: the service's tasks carry the ID the manager holds.
+    let litellm_id = s1
+        .docker_out(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{.Id}}",
+            "vpai-test/litellm:latest",
+        ])
+        .trim()
+        .to_string();
+    let label = s1.docker_out(&[
+        "service",
+        "inspect",
+        "--format",
+        "{{index .Spec.TaskTemplate.ContainerSpec.Labels \"io.vpai.image-id\"}}",
+        "sw_litellm",
+    ]);
+    assert_eq!(label.trim(), litellm_id);
+
     // A second `up` restarts no task.
     let before = running_tasks(s1);
     let out = vpai(dir, &["up", "--timeout", "400"]);
     assert!(out.status.success());
     assert_eq!(before, running_tasks(s1), "a no-op deploy restarted tasks");
+
+    // One tag, other bytes on one node (a rebuild there, a stale copy): Swarm would run
+    // a different program under the same name. Refused before anything is written.
+    let s2 = c.host("s2");
+    let releases = || cluster::text(&s1.ns(&["ls", "/opt/sw/releases"]));
+    let kept = releases();
+    s2.docker_out(&["tag", "vpai-test/base:trixie", "vpai-test/litellm:latest"]);
+    let out = vpai(dir, &["up", "--timeout", "400"]);
+    let t = cluster::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("different images on the nodes") && t.contains("s2: `vpai-test/litellm:latest`"),
+        "{t}"
+    );
+    assert_eq!(releases(), kept, "a refused deploy wrote a release");
+    assert_eq!(before, running_tasks(s1), "a refused deploy touched tasks");
+    s2.docker_out(&["tag", &litellm_id, "vpai-test/litellm:latest"]);
 
     // s3's engine stops: its stateless tasks move to the other nodes. (s3 runs no
     // pinned service, so spread placement gave it a LiteLLM task.)
@@ -550,6 +638,38 @@ fn vpai_bootstraps_a_swarm_deploys_the_stack_and_survives_a_lost_worker_and_a_ba
         "sw_litellm",
     ]);
     assert!(image.contains("vpai-test/litellm"), "{image}");
+    assert_eq!(
+        curl(
+            "https://llm.sw.localhost/health/readiness",
+            "llm.sw.localhost"
+        ),
+        "200"
+    );
+
+    // `vpai rollback` on the swarm: the releases are the manager's; going back one
+    // release (before ROLL=2; the failed one is skipped) rolls LiteLLM to ROLL=1 on
+    // every phase, gated, and the stack keeps answering.
+    let out = vpai(dir, &["rollback", "--list", "--json"]);
+    assert!(out.status.success(), "{}", cluster::text(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = doc["releases"].as_array().unwrap();
+    assert!(
+        list.iter().any(|r| r["failed"] == true) && list.iter().any(|r| r["current"] == true),
+        "{doc}"
+    );
+    let out = vpai(dir, &["rollback", "--timeout", "400"]);
+    assert!(out.status.success(), "{}", cluster::text(&out));
+    assert!(cluster::text(&out).contains("the swarm is back at release"));
+    let env = s1.docker_out(&[
+        "service",
+        "inspect",
+        "--format",
+        "{{json .Spec.TaskTemplate.ContainerSpec.Env}}",
+        "sw_litellm",
+    ]);
+    assert!(env.contains("ROLL=1") && !env.contains("ROLL=2"), "{env}");
+    let out = vpai(dir, &["status"]);
+    assert!(out.status.success(), "{}", cluster::text(&out));
     assert_eq!(
         curl(
             "https://llm.sw.localhost/health/readiness",

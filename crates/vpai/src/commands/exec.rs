@@ -1,5 +1,6 @@
 //! `vpai exec SERVICE -- CMD...`: run a command in a service's container, on this
-//! machine or a host over SSH, through the service's own compose file. Interactive
+//! machine or a host over SSH, through the service's own compose file (on a swarm: in
+//! a running task, on its node). Interactive
 //! (a TTY) when stdin is a terminal; `-T` turns that off for scripts. The exit code is
 //! the command's.
 
@@ -41,6 +42,12 @@ pub fn run(args: ExecArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let mut project = Project::load(&args.stack)?;
     let names = std::slice::from_ref(&args.service);
     ops::select(&project.stack, names)?;
+    let tty = !args.no_tty && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if project.stack.swarm.is_some() {
+        let code =
+            crate::commands::swarm::exec(&project, &args.service, &args.command, tty, printer)?;
+        return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
+    }
     let target = target::connect(&mut project, &args.target, printer)?;
     let traced = printer.traced(target.host());
     let host: &dyn vpai_host::Host = &traced;
@@ -49,7 +56,6 @@ pub fn run(args: ExecArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         .services()
         .next()
         .expect("one service was selected");
-    let tty = !args.no_tty && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let code = ops::exec(host, &project.stack, service, &args.command, tty)?;
     // An exit code is 0..=255; a signal is reported as 128 + n by the transport.
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))

@@ -49,7 +49,21 @@ fn over_hosts_with(
     if target.host.is_some() || stack.example {
         return Ok(None);
     }
-    let project = Project::load(stack)?;
+    over_loaded_hosts(&Project::load(stack)?, target, json, vault, printer)
+}
+
+/// [`over_hosts`] for a command that has loaded the project already.
+pub fn over_loaded_hosts(
+    project: &Project,
+    target: &TargetArgs,
+    json: bool,
+    vault: bool,
+    printer: &Printer,
+) -> anyhow::Result<Option<ExitCode>> {
+    // (The embedded example declares no host.)
+    if target.host.is_some() {
+        return Ok(None);
+    }
     // A swarm is reached through its manager, not host by host.
     if project.stack.swarm.is_some() {
         return Ok(None);
@@ -58,7 +72,7 @@ fn over_hosts_with(
     if hosts.len() < 2 {
         return Ok(None);
     }
-    check_placement(&project)?;
+    check_placement(project)?;
     // The vault is opened here once: missing secrets are generated once, and its key is
     // held in the kernel keyring for the runs (they inherit the keyring, never the
     // passphrase), so that no run derives it again; dropped at the end.

@@ -35,8 +35,8 @@ pub fn run(args: RenderArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     }
     let mut objects = Vec::new();
     if swarm {
-        // The images' entrypoints are read from this machine's engine.
-        let images = vpai_deploy::swarm::image_configs(&LocalHost, &project.stack)?;
+        // The images (entrypoints, digests) are read from this machine's engine.
+        let images = vpai_deploy::swarm::image_configs(&LocalHost, &project.stack, false)?;
         let sw = vpai_render::swarm::render_swarm(
             &project.stack,
             &store,
@@ -46,6 +46,14 @@ pub fn run(args: RenderArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         )?;
         for note in &sw.notes {
             printer.info(note);
+        }
+        for svc in &project.stack.services {
+            if !sw.images.contains_key(&svc.name) {
+                printer.info(&format!(
+                    "{}: `{}` is not on this machine, so it is named, not pinned; `vpai up` pins every image to what the manager holds",
+                    svc.name, svc.image
+                ));
+            }
         }
         objects = sw.objects;
         rendered = sw.files;

@@ -12,7 +12,14 @@ use vpai_deploy::{ApplyOptions, DeployError, lock, state};
 
 pub fn run(args: RollbackArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let mut project = Project::load(&args.stack)?;
-    let target = target::connect(&mut project, &args.target, printer)?;
+    if project.stack.swarm.is_some() && !args.list {
+        return crate::commands::swarm::rollback(project, args, printer);
+    }
+    // On a swarm the releases are kept on the manager.
+    let target = match crate::commands::swarm::connect_manager(&project, printer)? {
+        Some(t) => t,
+        None => target::connect(&mut project, &args.target, printer)?,
+    };
     let stack = &project.stack;
     let traced = printer.traced(target.host());
     let host: &dyn vpai_host::Host = &traced;

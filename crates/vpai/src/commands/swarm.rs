@@ -1,7 +1,7 @@
-//! `vpai swarm init|status`, and `vpai up` for a stack with `engine = "swarm"`: the
-//! declared hosts become one Docker Swarm (the manager of `[swarm]`, the others
-//! workers, each node labelled with its host name), and the stack is deployed to it
-//! with `docker stack deploy`, phase by phase.
+//! `vpai swarm init|join|status`, and `vpai up`, `verify`, `exec` and `rollback` for a stack
+//! with `engine = "swarm"`: the declared hosts become one Docker Swarm (the manager of
+//! `[swarm]`, the others workers, each node labelled with its host name), and the
+//! stack is deployed to it with `docker stack deploy`, phase by phase.
 
 use crate::cli::StackArgs;
 use crate::commands::target::{self, Target};
@@ -19,6 +19,9 @@ pub const EXAMPLES: &str = "Examples:
   vpai swarm status           # the nodes as the manager sees them
   vpai swarm status --json
   vpai up                     # with engine = \"swarm\": docker stack deploy, phase by phase
+  vpai verify                 # the smoke probes, each in its service's task on its node
+  vpai exec redis -- sh       # in a task of the service, on its node
+  vpai rollback               # the previous release's stack files, every phase, gated
 
 stack.toml:
   [project]
@@ -207,9 +210,41 @@ pub fn connect_manager(project: &Project, printer: &Printer) -> anyhow::Result<O
     Ok(Some(target::connect_def(&def, printer)?))
 }
 
+/// Run `f` under the manager's deploy lock (it keeps two deploys of this swarm apart;
+/// every command run there holds its shared half), with the manager's commands
+/// guarded by it, then release it. `None`: the lock is held elsewhere (said why).
+fn under_lock<T>(
+    manager: &Node,
+    stack: &vpai_model::Stack,
+    paths: &[&str],
+    dirs: &[&str],
+    printer: &Printer,
+    f: impl FnOnce(&Node, &vpai_deploy::state::HostState) -> T,
+) -> anyhow::Result<Option<T>> {
+    let Some((deploy_lock, snapshot)) = target::lock(manager.host, stack, paths, dirs, printer)?
+    else {
+        return Ok(None);
+    };
+    let guarded = vpai_deploy::lock::Guarded {
+        inner: manager.host,
+        active: deploy_lock.active_path(),
+    };
+    let locked = Node {
+        name: manager.name,
+        host: &guarded,
+        advertise: manager.advertise.clone(),
+    };
+    let out = f(&locked, &snapshot);
+    deploy_lock.release();
+    Ok(Some(out))
+}
+
 /// `vpai up` on a swarm: render against the manager's images, then deploy.
-pub fn up(args: crate::cli::UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let project = Project::load(&args.stack)?;
+pub fn up(
+    project: Project,
+    args: crate::cli::UpArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitCode> {
     let store = project.secrets(printer)?;
     project.require_external(&store)?;
     let hosts = connect_all(&project, printer)?;
@@ -219,7 +254,8 @@ pub fn up(args: crate::cli::UpArgs, printer: &Printer) -> anyhow::Result<ExitCod
     if project.lint(&compose, &args.allow, printer)? {
         return Ok(ExitCode::from(1));
     }
-    let images = swarm::image_configs(manager.host, &project.stack)?;
+    // Resolved on the manager (a registry image it lacks is pulled, except in --check).
+    let images = swarm::image_configs(manager.host, &project.stack, !args.check)?;
     let sw = vpai_render::swarm::render_swarm(
         &project.stack,
         &store,
@@ -257,39 +293,19 @@ pub fn up(args: crate::cli::UpArgs, printer: &Printer) -> anyhow::Result<ExitCod
         }
         return Ok(ExitCode::SUCCESS);
     }
-    // The manager's deploy lock keeps two deploys of this swarm apart; every command
-    // run there holds its shared half.
     let (paths, dirs) = vpai_deploy::managed_paths(&sw.files);
-    let Some((deploy_lock, _)) =
-        target::lock(manager.host, &project.stack, &paths, &dirs, printer)?
-    else {
-        return Ok(ExitCode::from(1));
-    };
-    let guarded = vpai_deploy::lock::Guarded {
-        inner: manager.host,
-        active: deploy_lock.active_path(),
-    };
-    let manager = Node {
-        name: manager.name,
-        host: &guarded,
-        advertise: manager.advertise.clone(),
-    };
     let opts = vpai_deploy::ApplyOptions {
         timeout: std::time::Duration::from_secs(args.timeout),
         rollback: !args.no_rollback,
         probes: !args.no_probes,
     };
     let redact = |s: &str| printer.redact(s);
-    let result = swarm::apply(
-        &manager,
-        workers,
-        &project.stack,
-        &sw,
-        &opts,
-        printer,
-        &redact,
-    );
-    deploy_lock.release();
+    let Some(result) = under_lock(manager, &project.stack, &paths, &dirs, printer, |m, _| {
+        swarm::apply(m, workers, &project.stack, &sw, &opts, printer, &redact)
+    })?
+    else {
+        return Ok(ExitCode::from(1));
+    };
     match result {
         Ok(report) => {
             if args.json {
@@ -312,10 +328,17 @@ pub fn up(args: crate::cli::UpArgs, printer: &Printer) -> anyhow::Result<ExitCod
                     })
                     .collect();
                 printer.out(&table(&["SERVICE", "NODE", "TASKS", "URL"], &rows));
-                printer.success(&format!(
-                    "`{}` is deployed on the swarm of `{}`",
-                    project.stack.project, manager.name
-                ));
+                if report.noop {
+                    printer.success(&format!(
+                        "nothing to do: the swarm of `{}` runs `{}` as declared, every task on its image",
+                        manager.name, project.stack.project
+                    ));
+                } else {
+                    printer.success(&format!(
+                        "`{}` is deployed on the swarm of `{}`",
+                        project.stack.project, manager.name
+                    ));
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -339,4 +362,120 @@ pub fn up(args: crate::cli::UpArgs, printer: &Printer) -> anyhow::Result<ExitCod
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// `vpai verify` on a swarm: each probe in (or beside) its service's task, on the node
+/// that runs it; with no service named, the exposure of every node.
+pub fn verify(
+    project: &Project,
+    probes: &[vpai_render::probes::RenderedProbe],
+    services: &[String],
+    printer: &Printer,
+) -> anyhow::Result<Vec<vpai_deploy::probes::ProbeOutcome>> {
+    let hosts = connect_all(project, printer)?;
+    let nodes = nodes_of(&hosts)?;
+    let (manager, workers) = nodes.split_first().expect("a swarm stack has hosts");
+    let chosen: Vec<_> = probes
+        .iter()
+        .filter(|p| services.is_empty() || services.contains(&p.service))
+        .cloned()
+        .collect();
+    let redact = |s: &str| printer.redact(s);
+    let mut outcomes =
+        swarm::run_probes(manager, workers, &project.stack, &chosen, printer, &redact)?;
+    printer.clear_services();
+    if services.is_empty() {
+        for (def, t) in &hosts {
+            if let Some(mut o) = crate::commands::verify::exposure_probe(project, t) {
+                o.description = format!("{}: {}", def.name, o.description);
+                outcomes.push(o);
+            }
+        }
+    }
+    Ok(outcomes)
+}
+
+/// `vpai rollback` on a swarm: the release's files back on the manager, then every
+/// phase deployed from them, gated on convergence.
+pub fn rollback(
+    project: Project,
+    args: crate::cli::RollbackArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let hosts = connect_all(&project, printer)?;
+    let nodes = nodes_of(&hosts)?;
+    let (manager, workers) = nodes.split_first().expect("a swarm stack has hosts");
+    let stack = &project.stack;
+    let opts = vpai_deploy::ApplyOptions {
+        timeout: std::time::Duration::from_secs(args.timeout),
+        rollback: false,
+        probes: false,
+    };
+    let redact = |s: &str| printer.redact(s);
+    let Some(result) = under_lock(manager, stack, &[], &[], printer, |m, snapshot| {
+        let release = vpai_deploy::rollback_target(m.host, snapshot, args.release.as_deref())?;
+        printer.step(&format!(
+            "rolling the swarm of `{}` back from release {} to {release}",
+            m.name,
+            snapshot.current.as_deref().unwrap_or("(none)")
+        ));
+        let current = snapshot.current.as_deref();
+        swarm::rollback_to(
+            m, workers, stack, &release, current, &opts, printer, &redact,
+        )
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "the rollback to {release} failed: {}",
+                printer.redact(&e.to_string())
+            )
+        })
+    })?
+    else {
+        return Ok(ExitCode::from(1));
+    };
+    match result {
+        Ok(report) => {
+            printer.success(&format!(
+                "the swarm is back at release {}: {} files restored, every service converged",
+                report.release, report.files_restored
+            ));
+            printer.out(&crate::commands::status::status_table(&report.services));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            printer.error_text(&format!("{e:#}"));
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// `vpai exec` on a swarm: in a running task of the service (the first the manager
+/// lists), on its node, with the service's secrets in the command's environment as the
+/// program has them (an exec does not pass through the image's wrapper).
+pub fn exec(
+    project: &Project,
+    service: &str,
+    command: &[String],
+    tty: bool,
+    printer: &Printer,
+) -> anyhow::Result<i32> {
+    let svc = project.service(service)?;
+    let hosts = connect_all(project, printer)?;
+    let nodes = nodes_of(&hosts)?;
+    let (manager, workers) = nodes.split_first().expect("a swarm stack has hosts");
+    let ids = swarm::node_hosts(manager.host)?;
+    let (node, container) = swarm::locate_task(manager, workers, &ids, &project.stack, svc)?;
+    let argv = if svc.def.tools.iter().any(|t| t == "sh") {
+        vpai_render::swarm::exec_with_secrets(command, &[])
+    } else {
+        command.to_vec()
+    };
+    let mut args = vec!["docker", "exec", "-i"];
+    if tty {
+        args.push("-t");
+    }
+    args.push(&container);
+    args.extend(argv.iter().map(String::as_str));
+    let traced = printer.traced(node.host);
+    Ok(vpai_host::Host::run_interactive(&traced, &args, tty)?)
 }

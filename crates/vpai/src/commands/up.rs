@@ -13,22 +13,26 @@ use vpai_deploy::preflight::Level;
 use vpai_deploy::{ApplyOptions, DeployError, Plan, lock, state};
 
 pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let mut project = Project::load(&args.stack)?;
     // A swarm is one deploy through its manager, not one per host.
-    if !args.stack.example && Project::load(&args.stack)?.stack.swarm.is_some() {
+    if project.stack.swarm.is_some() {
         if args.target.host.is_some() {
             anyhow::bail!(
                 "`--host` does not apply to a swarm: vpai deploys through its manager\n  help: `[hosts.NAME] services` pins a stateful service to a host"
             );
         }
-        return crate::commands::swarm::up(args, printer);
+        return crate::commands::swarm::up(project, args, printer);
     }
-    if let Some(code) =
-        crate::commands::fanout::over_hosts(&args.stack, &args.target, args.json, printer)?
-    {
+    if let Some(code) = crate::commands::fanout::over_loaded_hosts(
+        &project,
+        &args.target,
+        args.json,
+        true,
+        printer,
+    )? {
         return Ok(code);
     }
-    let started = Instant::now();
-    let mut project = Project::load(&args.stack)?;
     let store = project.secrets(printer)?;
     project.require_external(&store)?;
     let target = target::connect(&mut project, &args.target, printer)?;
@@ -121,11 +125,7 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         let value = |name: &str| store.get(name).map(str::to_string);
         let mismatches = vpai_deploy::preflight::kept_secret_mismatches(host, stack, &value)?;
         for c in &mismatches {
-            printer.error_text(&format!(
-                "{}\n  help: {}",
-                c.message,
-                c.fix.as_deref().unwrap_or_default()
-            ));
+            printer.error_text(&c.text(""));
         }
         if !mismatches.is_empty() {
             return Ok(ExitCode::from(1));
@@ -136,10 +136,7 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     if host.is_remote() && !args.no_preflight {
         let report = vpai_deploy::preflight::run(host, stack)?;
         for c in report.checks.iter().filter(|c| c.level != Level::Ok) {
-            let text = match &c.fix {
-                Some(fix) => format!("preflight {}: {}\n  help: {fix}", c.name, c.message),
-                None => format!("preflight {}: {}", c.name, c.message),
-            };
+            let text = c.text(&format!("preflight {}: ", c.name));
             if c.level == Level::Error {
                 printer.error_text(&text);
             } else {

@@ -48,30 +48,41 @@ pub fn run(args: VerifyArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     }
     let store = project.secrets(printer)?;
     let rendered = project.render(&store)?;
-    let target = target::connect(&mut project, &args.target, printer)?;
-    let traced = printer.traced(target.host());
-    let redact = |s: &str| printer.redact(s);
-    let mut outcomes = probes::run(
-        &traced,
-        &project.stack,
-        &rendered.probes,
-        &args.services,
-        printer,
-        &redact,
-    );
-    printer.clear_services();
-    // The whole stack verified on a server: what its address shows the network.
-    if args.services.is_empty()
-        && let Some(exposure) = exposure_probe(&project, &target)
-    {
-        outcomes.push(exposure);
-    }
-    if args.json {
-        printer.out(&serde_json::to_string_pretty(&outcomes)?);
+    let outcomes = if project.stack.swarm.is_some() {
+        // Each probe runs in (or beside) its service's task, on that task's node.
+        crate::commands::swarm::verify(&project, &rendered.probes, &args.services, printer)?
     } else {
-        printer.out(&table(&outcomes));
+        let target = target::connect(&mut project, &args.target, printer)?;
+        let traced = printer.traced(target.host());
+        let redact = |s: &str| printer.redact(s);
+        let mut outcomes = probes::run(
+            &traced,
+            &project.stack,
+            &rendered.probes,
+            &args.services,
+            printer,
+            &redact,
+        );
+        printer.clear_services();
+        // The whole stack verified on a server: what its address shows the network.
+        if args.services.is_empty()
+            && let Some(exposure) = exposure_probe(&project, &target)
+        {
+            outcomes.push(exposure);
+        }
+        outcomes
+    };
+    report(&outcomes, args.json, printer)
+}
+
+/// The probes' results as a table (or JSON), and the exit status they make.
+fn report(outcomes: &[ProbeOutcome], json: bool, printer: &Printer) -> anyhow::Result<ExitCode> {
+    if json {
+        printer.out(&serde_json::to_string_pretty(outcomes)?);
+    } else {
+        printer.out(&table(outcomes));
     }
-    let failed = probes::failures(&outcomes);
+    let failed = probes::failures(outcomes);
     if failed.is_empty() {
         let passed = outcomes
             .iter()
@@ -124,7 +135,14 @@ pub fn exposure_probe(project: &Project, target: &target::Target) -> Option<Prob
     };
     let t = ssh.target();
     let stack = &project.stack;
+    // Swarm nodes also listen for the cluster (TCP 2377 on managers, 7946 on all).
+    let cluster: &[u16] = if stack.swarm.is_some() {
+        &[2377, 7946]
+    } else {
+        &[]
+    };
     let mut allowed = vec![t.port.unwrap_or(22), stack.http_port, stack.https_port];
+    allowed.extend(cluster);
     allowed.extend(&stack.allow_ports);
     Some(vpai_deploy::exposure::probe(
         &t.address,
