@@ -180,6 +180,7 @@ const STACK_IMAGES: &[&str] = &[
     "vpai-test/redis:latest",
     "vpai-test/caddy:latest",
     "vpai-test/litellm:latest",
+    "vpai-test/grafana:latest",
     "vpai-test/base:trixie",
 ];
 
@@ -192,12 +193,13 @@ fn write_swarm_stack(
 ) {
     let mut text = format!(
         "[project]\nname = \"sw\"\ndomain = \"sw.localhost\"\ntls = \"internal\"\nengine = \"swarm\"\n\
-         services = [\"postgresql\", \"redis\", \"caddy\", \"litellm\"]\n\n\
+         services = [\"postgresql\", \"redis\", \"caddy\", \"litellm\", \"grafana\"]\n\n\
          [swarm]\nmanager = \"s1\"\nencrypt = {encrypt}\n\n\
          [services.litellm]\nreplicas = 2\ndatabase = false\nenv = {{ ROLL = \"{roll}\" }}\n\n\
          [backup]\nschedule = \"off\"\n\n\
          [images]\npostgresql = \"vpai-test/postgres:latest\"\nredis = \"vpai-test/redis:latest\"\n\
-         caddy = \"vpai-test/caddy:latest\"\nlitellm = \"{litellm_image}\"\n\n"
+         caddy = \"vpai-test/caddy:latest\"\nlitellm = \"{litellm_image}\"\n\
+         grafana = \"vpai-test/grafana:latest\"\n\n"
     );
     for h in &c.hosts {
         // Redis lives on s2; the rest of the stateful services on the manager.
@@ -400,7 +402,7 @@ fn vpai_bootstraps_a_swarm_deploys_the_stack_and_survives_a_lost_worker_and_a_ba
     assert!(out.status.success());
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let services = doc.as_array().unwrap();
-    assert_eq!(services.len(), 4, "{doc}");
+    assert_eq!(services.len(), 5, "{doc}");
     assert!(services.iter().all(|s| s["state"] == "running"), "{doc}");
 
     // `vpai logs` through the manager: Redis runs on s2.
@@ -418,8 +420,9 @@ fn vpai_bootstraps_a_swarm_deploys_the_stack_and_survives_a_lost_worker_and_a_ba
     assert!(out.status.success(), "{}", cluster::text(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let outcomes = doc.as_array().unwrap();
-    // (PostgreSQL's probes log in as the apps' roles; LiteLLM here has no database.)
-    for svc in ["redis", "caddy", "litellm"] {
+    // (PostgreSQL's probe logs in as Grafana's role, which the deploy provisioned
+    // between the phases; LiteLLM here has no database.)
+    for svc in ["postgresql", "redis", "caddy", "litellm", "grafana"] {
         assert!(
             outcomes
                 .iter()
@@ -606,13 +609,66 @@ fn vpai_bootstraps_a_swarm_deploys_the_stack_and_survives_a_lost_worker_and_a_ba
     );
     eprintln!("rolling update: {} requests, none failed", codes.len());
 
+    // A broken config (valid YAML, a model list LiteLLM cannot read: it exits at
+    // startup): the new task fails, Swarm rolls the service back to the previous config,
+    // vpai reports it and puts the previous release back; the old tasks keep serving.
+    let configs = || {
+        s1.docker_out(&[
+            "service",
+            "inspect",
+            "--format",
+            "{{json .Spec.TaskTemplate.ContainerSpec.Configs}}",
+            "sw_litellm",
+        ])
+    };
+    let good_configs = configs();
+    let template = dir.join("catalog/litellm/config.yaml.j2");
+    let good_template = std::fs::read_to_string(&template).unwrap();
+    std::fs::write(
+        &template,
+        format!("{good_template}\nmodel_list: \"not a list\"\n"),
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let out = vpai(dir, &["up", "--timeout", "400"]);
+    let t = cluster::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("rolled it back"), "{t}");
+    assert!(t.contains("is back on the swarm"), "{t}");
+    assert_eq!(configs(), good_configs, "LiteLLM runs its previous config");
+    assert_eq!(
+        curl(
+            "https://llm.sw.localhost/health/readiness",
+            "llm.sw.localhost"
+        ),
+        "200"
+    );
+    eprintln!(
+        "broken config: failed and rolled back in {:.1}s",
+        t0.elapsed().as_secs_f64()
+    );
+    std::fs::write(&template, good_template).unwrap();
+
     // A bad update (an image without LiteLLM): Swarm rolls the service back, vpai says
     // so, puts the previous release back on every phase (whole-stack) and fails; the
     // old tasks keep serving.
     let stack_file = || cluster::text(&s1.ns(&["cat", "/opt/sw/swarm/stack-apps.yml"]));
     let good_file = stack_file();
     write_swarm_stack(dir, &c, encrypt, "vpai-test/base:trixie", 2);
+    let t0 = Instant::now();
     let out = vpai(dir, &["up", "--timeout", "400"]);
+    // Measured, not asserted (the issue's bound: the monitor window plus 30 s).
+    let monitor = s1.docker_out(&[
+        "service",
+        "inspect",
+        "--format",
+        "{{.Spec.UpdateConfig.Monitor}}",
+        "sw_litellm",
+    ]);
+    eprintln!(
+        "bad image: failed and rolled back in {:.1}s (monitor window {monitor})",
+        t0.elapsed().as_secs_f64()
+    );
     assert_eq!(out.status.code(), Some(1), "{}", cluster::text(&out));
     let t = cluster::text(&out);
     assert!(
