@@ -410,6 +410,30 @@ impl ClusterHost {
         host
     }
 
+    /// Load `images` from this machine's engine into this host's only (a service
+    /// pinned here needs them nowhere else).
+    #[allow(dead_code)] // the swarm scenario uses it; the bench does not
+    pub fn load_images(&self, images: &[&str]) {
+        let mut save = Command::new("docker")
+            .arg("save")
+            .args(images)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("docker save");
+        let out = Command::new("nsenter")
+            .args(["-t", &self.pid, "-n", "-m", "--", "docker", "load", "-q"])
+            .stdin(save.stdout.take().unwrap())
+            .output()
+            .expect("docker load");
+        assert!(save.wait().unwrap().success(), "docker save {images:?}");
+        assert!(
+            out.status.success(),
+            "{}: docker load: {}",
+            self.name,
+            text(&out)
+        );
+    }
+
     /// Run a command in the host's network and mount namespaces.
     pub fn ns(&self, args: &[&str]) -> Output {
         let mut all = vec!["nsenter", "-t", &self.pid, "-n", "-m", "--"];
