@@ -1431,3 +1431,32 @@ fn checks_clean(dir: &Path, what: &str) {
         "{what}:\n{report}"
     );
 }
+
+#[test]
+fn a_swarm_is_reached_through_its_manager_not_another_host() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("stack.toml"),
+        "[project]\nname = \"sw\"\ndomain = \"example.org\"\nengine = \"swarm\"\n\
+         services = [\"postgresql\", \"redis\"]\n\n[swarm]\nmanager = \"a\"\n\n\
+         [hosts.a]\naddress = \"192.0.2.10\"\n\n[hosts.b]\naddress = \"192.0.2.11\"\n",
+    )
+    .unwrap();
+    for args in [
+        &["up", "--host", "b"][..],
+        &["plan", "--host", "b"],
+        &["rollback", "--host", "b"],
+        &["status", "--host", "b"],
+        &["logs", "--host", "b", "redis"],
+        &["exec", "--host", "b", "-T", "redis", "--", "true"],
+        &["verify", "--host", "b"],
+    ] {
+        let out = vpai(dir.path()).args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            err.contains("a swarm is reached through its manager `a`") && err.contains("help:"),
+            "{args:?}: {err}"
+        );
+    }
+}

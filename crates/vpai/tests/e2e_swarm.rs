@@ -496,11 +496,26 @@ fn vpai_bootstraps_a_swarm_deploys_the_stack_and_survives_a_lost_worker_and_a_ba
     ]);
     assert_eq!(label.trim(), litellm_id);
 
-    // A second `up` restarts no task.
+    // A second `up` restarts no task: nothing to write, every task on its image, so
+    // no `docker stack deploy` at all.
     let before = running_tasks(s1);
     let out = vpai(dir, &["up", "--timeout", "400"]);
     assert!(out.status.success());
+    assert!(
+        cluster::text(&out).contains("nothing to do: the swarm"),
+        "{}",
+        cluster::text(&out)
+    );
+    assert!(!cluster::text(&out).contains("docker stack deploy"));
     assert_eq!(before, running_tasks(s1), "a no-op deploy restarted tasks");
+    // `vpai plan` asks the manager: nothing to change.
+    let out = vpai(dir, &["plan"]);
+    assert!(out.status.success(), "{}", cluster::text(&out));
+    assert!(
+        cluster::text(&out).contains("nothing to change"),
+        "{}",
+        cluster::text(&out)
+    );
 
     // One tag, other bytes on one node (a rebuild there, a stale copy): Swarm would run
     // a different program under the same name. Refused before anything is written.

@@ -44,6 +44,7 @@ pub fn run(args: ExecArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     ops::select(&project.stack, names)?;
     let tty = !args.no_tty && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if project.stack.swarm.is_some() {
+        crate::commands::swarm::refuse_other_host(&project, &args.target)?;
         let code =
             crate::commands::swarm::exec(&project, &args.service, &args.command, tty, printer)?;
         return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));

@@ -52,7 +52,7 @@ pub fn run(args: LogsArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     }
     mask_secrets(&project, printer)?;
     // On a swarm the manager gathers every node's logs.
-    let target = match crate::commands::swarm::connect_manager(&project, printer)? {
+    let target = match crate::commands::swarm::connect_manager(&project, &args.target, printer)? {
         Some(t) => t,
         None => target::connect(&mut project, &args.target, printer)?,
     };

@@ -20,6 +20,9 @@ pub fn run(args: PlanArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         return Ok(code);
     }
     let mut project = Project::load(&args.stack)?;
+    if project.stack.swarm.is_some() {
+        return crate::commands::swarm::plan(project, &args, printer);
+    }
     let store = project.secrets(printer)?;
     let target = target::connect(&mut project, &args.target, printer)?;
     let mut rendered = project.render(&store)?;

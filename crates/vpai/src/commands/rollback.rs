@@ -12,11 +12,12 @@ use vpai_deploy::{ApplyOptions, DeployError, lock, state};
 
 pub fn run(args: RollbackArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let mut project = Project::load(&args.stack)?;
+    crate::commands::swarm::refuse_other_host(&project, &args.target)?;
     if project.stack.swarm.is_some() && !args.list {
         return crate::commands::swarm::rollback(project, args, printer);
     }
     // On a swarm the releases are kept on the manager.
-    let target = match crate::commands::swarm::connect_manager(&project, printer)? {
+    let target = match crate::commands::swarm::connect_manager(&project, &args.target, printer)? {
         Some(t) => t,
         None => target::connect(&mut project, &args.target, printer)?,
     };

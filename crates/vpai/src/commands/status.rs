@@ -18,7 +18,7 @@ pub fn run(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let mut project = Project::load(&args.stack)?;
     let swarm = project.stack.swarm.clone();
     // On a swarm the manager answers for every node.
-    let target = match crate::commands::swarm::connect_manager(&project, printer)? {
+    let target = match crate::commands::swarm::connect_manager(&project, &args.target, printer)? {
         Some(t) => t,
         None => crate::commands::target::connect(&mut project, &args.target, printer)?,
     };

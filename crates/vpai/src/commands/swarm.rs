@@ -18,6 +18,7 @@ pub const EXAMPLES: &str = "Examples:
   vpai swarm join             # after adding a [hosts.NAME]: it joins (the same idempotent steps)
   vpai swarm status           # the nodes as the manager sees them
   vpai swarm status --json
+  vpai plan                   # what `vpai up` would change on the manager (read-only)
   vpai up                     # with engine = \"swarm\": docker stack deploy, phase by phase
   vpai verify                 # the smoke probes, each in its service's task on its node
   vpai exec redis -- sh       # in a task of the service, on its node
@@ -183,7 +184,8 @@ fn nodes_table(states: &[swarm::NodeState]) -> String {
 
 fn status(args: SwarmInitArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let project = Project::load(&args.stack)?;
-    let Some(t) = connect_manager(&project, printer)? else {
+    let Some(t) = connect_manager(&project, &crate::cli::TargetArgs { host: None }, printer)?
+    else {
         bail!(
             "the stack's engine is docker compose\n  help: set `engine = \"swarm\"` in [project]"
         );
@@ -197,11 +199,30 @@ fn status(args: SwarmInitArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A swarm is reached through its manager: `--host` may name only the manager.
+pub fn refuse_other_host(project: &Project, target: &crate::cli::TargetArgs) -> anyhow::Result<()> {
+    if let (Some(sw), Some(host)) = (&project.stack.swarm, &target.host)
+        && host != &sw.manager
+    {
+        bail!(
+            "`--host {}`: a swarm is reached through its manager `{}`, which answers for every node\n  help: drop `--host`; `[hosts.NAME] services` pins a stateful service to a host",
+            host.escape_debug(),
+            sw.manager
+        );
+    }
+    Ok(())
+}
+
 /// The manager of a swarm stack, connected (None: the stack runs on docker compose).
-pub fn connect_manager(project: &Project, printer: &Printer) -> anyhow::Result<Option<Target>> {
+pub fn connect_manager(
+    project: &Project,
+    target: &crate::cli::TargetArgs,
+    printer: &Printer,
+) -> anyhow::Result<Option<Target>> {
     let Some(sw) = &project.stack.swarm else {
         return Ok(None);
     };
+    refuse_other_host(project, target)?;
     let def = project
         .stack
         .host(&sw.manager)
@@ -239,6 +260,88 @@ fn under_lock<T>(
     Ok(Some(out))
 }
 
+/// The stack rendered for the swarm, its images resolved on the manager (with `pull`,
+/// a registry image the manager lacks is pulled there first); what Swarm does not do
+/// that Compose does is said.
+fn render_for(
+    project: &Project,
+    store: &vpai_vault::SecretStore,
+    compose: &vpai_render::Rendered,
+    manager: &dyn vpai_host::Host,
+    pull: bool,
+    printer: &Printer,
+) -> anyhow::Result<vpai_render::swarm::RenderedSwarm> {
+    let images = swarm::image_configs(manager, &project.stack, pull)?;
+    let sw = vpai_render::swarm::render_swarm(
+        &project.stack,
+        store,
+        &project.templates,
+        compose,
+        &images,
+    )?;
+    for note in &sw.notes {
+        printer.info(note);
+    }
+    Ok(sw)
+}
+
+/// Read-only: the files that would change on the manager (stack files, with their
+/// diffs when `diff`) and the secrets and configs that would be created (names only).
+fn show_plan(
+    manager: &dyn vpai_host::Host,
+    project: &Project,
+    sw: &vpai_render::swarm::RenderedSwarm,
+    diff: bool,
+    json: bool,
+    printer: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let mut plan = vpai_deploy::plan(manager, &project.stack, &sw.files)?;
+    plan.services.clear();
+    let missing = swarm::missing_objects(manager, sw)?;
+    if json {
+        printer.out(&serde_json::to_string_pretty(&serde_json::json!({
+            "files": plan.files,
+            "create": missing.iter().map(|o| serde_json::json!({
+                "name": o.name, "kind": o.kind, "holds": o.key,
+            })).collect::<Vec<_>>(),
+        }))?);
+    } else {
+        printer.out(&crate::commands::plan::plan_text(&plan, diff));
+        for o in &missing {
+            printer.out(&format!(
+                "  create {} {} ({})",
+                o.kind.as_str(),
+                o.name,
+                o.key
+            ));
+        }
+        if plan.is_noop() && missing.is_empty() {
+            printer.success(&format!(
+                "the swarm of `{}` has these files and objects: nothing to change",
+                manager.name()
+            ));
+        }
+        printer.info("Swarm updates exactly the services whose definition changes");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `vpai plan` on a swarm: what `vpai up` would change on the manager (read-only).
+pub fn plan(
+    project: Project,
+    args: &crate::cli::PlanArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let store = project.secrets(printer)?;
+    let Some(manager) = connect_manager(&project, &args.target, printer)? else {
+        bail!("the stack's engine is docker compose");
+    };
+    let compose = project.render(&store)?;
+    let host = printer.traced(manager.host());
+    let sw = render_for(&project, &store, &compose, &host, false, printer)?;
+    show_plan(&host, &project, &sw, !args.no_diff, args.json, printer)
+}
+
 /// `vpai up` on a swarm: render against the manager's images, then deploy.
 pub fn up(
     project: Project,
@@ -255,43 +358,16 @@ pub fn up(
         return Ok(ExitCode::from(1));
     }
     // Resolved on the manager (a registry image it lacks is pulled, except in --check).
-    let images = swarm::image_configs(manager.host, &project.stack, !args.check)?;
-    let sw = vpai_render::swarm::render_swarm(
-        &project.stack,
+    let sw = render_for(
+        &project,
         &store,
-        &project.templates,
         &compose,
-        &images,
+        manager.host,
+        !args.check,
+        printer,
     )?;
-    for note in &sw.notes {
-        printer.info(note);
-    }
     if args.check {
-        // Read-only: the files that would change on the manager (stack files with
-        // `--diff`) and the secrets and configs that would be created (names only).
-        let mut plan = vpai_deploy::plan(manager.host, &project.stack, &sw.files)?;
-        plan.services.clear();
-        let missing = swarm::missing_objects(manager.host, &sw)?;
-        if args.json {
-            printer.out(&serde_json::to_string_pretty(&serde_json::json!({
-                "files": plan.files,
-                "create": missing.iter().map(|o| serde_json::json!({
-                    "name": o.name, "kind": o.kind, "holds": o.key,
-                })).collect::<Vec<_>>(),
-            }))?);
-        } else {
-            printer.out(&crate::commands::plan::plan_text(&plan, args.diff));
-            for o in &missing {
-                printer.out(&format!(
-                    "  create {} {} ({})",
-                    o.kind.as_str(),
-                    o.name,
-                    o.key
-                ));
-            }
-            printer.info("Swarm updates exactly the services whose definition changes");
-        }
-        return Ok(ExitCode::SUCCESS);
+        return show_plan(manager.host, &project, &sw, args.diff, args.json, printer);
     }
     let (paths, dirs) = vpai_deploy::managed_paths(&sw.files);
     let opts = vpai_deploy::ApplyOptions {

@@ -17,11 +17,7 @@ pub fn run(args: UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let mut project = Project::load(&args.stack)?;
     // A swarm is one deploy through its manager, not one per host.
     if project.stack.swarm.is_some() {
-        if args.target.host.is_some() {
-            anyhow::bail!(
-                "`--host` does not apply to a swarm: vpai deploys through its manager\n  help: `[hosts.NAME] services` pins a stateful service to a host"
-            );
-        }
+        crate::commands::swarm::refuse_other_host(&project, &args.target)?;
         return crate::commands::swarm::up(project, args, printer);
     }
     if let Some(code) = crate::commands::fanout::over_loaded_hosts(

@@ -49,6 +49,7 @@ pub fn run(args: VerifyArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let store = project.secrets(printer)?;
     let rendered = project.render(&store)?;
     let outcomes = if project.stack.swarm.is_some() {
+        crate::commands::swarm::refuse_other_host(&project, &args.target)?;
         // Each probe runs in (or beside) its service's task, on that task's node.
         crate::commands::swarm::verify(&project, &rendered.probes, &args.services, printer)?
     } else {
