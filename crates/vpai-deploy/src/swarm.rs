@@ -744,6 +744,18 @@ fn short_task(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
 }
 
+/// The declared host `name` among the workers and the manager.
+fn node_named<'a>(
+    manager: &'a Node<'a>,
+    nodes: &'a [Node<'a>],
+    name: &str,
+) -> Option<&'a Node<'a>> {
+    nodes
+        .iter()
+        .chain(std::iter::once(manager))
+        .find(|n| n.name == name)
+}
+
 /// The node and container that run the one task of `service` now.
 fn task_container(
     manager: &dyn Host,
@@ -813,12 +825,7 @@ pub fn apply(
             }
         }
     }
-    let by_name = |name: &str| {
-        nodes
-            .iter()
-            .chain(std::iter::once(manager))
-            .find(|n| n.name == name)
-    };
+    let by_name = |name: &str| node_named(manager, nodes, name);
     // Every node the stack pins a service to is in the swarm, labelled, and ready.
     let states = self::nodes(manager.host)?;
     let needed: BTreeSet<&str> = sw
@@ -996,7 +1003,6 @@ pub fn apply(
         Err(err) => {
             // Whole-stack rollback, which `docker stack` does not have: the previous
             // release's stack files (their secrets and configs are kept), every phase.
-            let root = stack.root.display().to_string();
             let current = report.release.clone();
             Err(crate::after_write(
                 err,
@@ -1006,8 +1012,11 @@ pub fn apply(
                 progress,
                 redact,
                 |prev| {
-                    crate::release::restore(manager.host, &root, prev, current.as_deref(), true)?;
-                    ctx.run(None).map(|_| ())
+                    let live = current.as_deref();
+                    rollback_to(
+                        manager, nodes, stack, prev, live, true, opts, progress, redact,
+                    )
+                    .map(|_| ())
                 },
             ))
         }
@@ -1078,6 +1087,7 @@ fn settled(
 /// stack files name the images and the secrets and configs it ran with; the pruning
 /// keeps the previous version of each), then deploy every phase from them, gated on
 /// convergence as a deploy is. Data directories and databases are not touched.
+/// `current`: the live release; `current_failed`: a deploy rolling itself back.
 #[allow(clippy::too_many_arguments)]
 pub fn rollback_to(
     manager: &Node,
@@ -1085,6 +1095,7 @@ pub fn rollback_to(
     stack: &Stack,
     target: &str,
     current: Option<&str>,
+    current_failed: bool,
     opts: &crate::ApplyOptions,
     progress: &dyn Progress,
     redact: &dyn Fn(&str) -> String,
@@ -1092,7 +1103,7 @@ pub fn rollback_to(
     let states = self::nodes(manager.host)?;
     let root = stack.root.display().to_string();
     progress.step(&format!("restoring the files of release {target}"));
-    let restored = crate::release::restore(manager.host, &root, target, current, false)?;
+    let restored = crate::release::restore(manager.host, &root, target, current, current_failed)?;
     let ctx = Phases {
         manager,
         nodes,
@@ -1237,15 +1248,11 @@ pub fn locate_task<'a>(
         )));
     };
     let host = ids.get(&node_id).map(String::as_str).unwrap_or_default();
-    let node = nodes
-        .iter()
-        .chain(std::iter::once(manager))
-        .find(|n| n.name == host)
-        .ok_or_else(|| {
-            DeployError::Swarm(format!(
-                "`{service}` runs on node {node_id}, which is not a declared host"
-            ))
-        })?;
+    let node = node_named(manager, nodes, host).ok_or_else(|| {
+        DeployError::Swarm(format!(
+            "`{service}` runs on node {node_id}, which is not a declared host"
+        ))
+    })?;
     Ok((node, container))
 }
 

@@ -497,7 +497,7 @@ pub fn rollback(
         ));
         let current = snapshot.current.as_deref();
         swarm::rollback_to(
-            m, workers, stack, &release, current, &opts, printer, &redact,
+            m, workers, stack, &release, current, false, &opts, printer, &redact,
         )
         .map_err(|e| {
             anyhow::anyhow!(
